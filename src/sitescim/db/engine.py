@@ -1,0 +1,114 @@
+"""Engines and transactions for SQLite (the embedded default) and PostgreSQL.
+
+SQLite runs in WAL mode with foreign keys on. Its deferred transactions fail at
+once with SQLITE_BUSY when a reader later tries to write after another writer
+committed, so transactions that mean to write start with ``BEGIN IMMEDIATE`` and
+wait their turn (busy timeout) instead; reads stay deferred and never block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+AFTER_TRANSACTION = "sitescim.after_transaction"
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain ``postgresql://`` URLs and use psycopg 3 for them."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        return _make_sqlite_engine(url, echo=echo)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size * 2,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
+    memory = ":memory:" in url or url.rstrip("/") == "sqlite:"
+    options: dict[str, Any] = {"poolclass": StaticPool} if memory else {}
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **options,
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+    return engine
+
+
+def after_transaction(session: Session) -> list[Callable[[], None]]:
+    hooks: list[Callable[[], None]] = session.info.setdefault(AFTER_TRANSACTION, [])
+    return hooks
+
+
+class Database:
+    """One engine and the two kinds of transaction the service opens."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._reads = sessionmaker(bind=engine, expire_on_commit=False)
+        writer = engine.execution_options(sqlite_begin="IMMEDIATE")
+        self._writes = sessionmaker(bind=writer, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self, *, write: bool) -> Iterator[Session]:
+        """Commit on success, roll back on any exception; callers never commit.
+
+        Callables appended to ``after_transaction(session)`` run once the
+        transaction has ended either way: the audit log uses them to record a
+        refusal whose own transaction is being rolled back, without waiting on
+        the write lock that transaction still holds.
+        """
+        factory = self._writes if write else self._reads
+        session = factory()
+        try:
+            with session.begin():
+                yield session
+        finally:
+            hooks = session.info.pop(AFTER_TRANSACTION, [])
+            session.close()
+            for hook in hooks:
+                hook()
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,153 @@
+"""Tables. Every row but a site's belongs to exactly one site (T10)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from sitescim.db.base import Base
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, on SQLite (which keeps them naive) too."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; sitescim stores UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Site(Base):
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    scim_may_set_promaster: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_min_length: Mapped[int] = mapped_column(Integer, default=12)
+
+
+class User(Base):
+    """A person of a site: signed in locally, or provisioned over SCIM later.
+
+    ``user_name_key`` is the case-folded userName, so uniqueness per site is
+    case-insensitive (RFC 7643 §4.1.1) on every database.
+    """
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("site_id", "user_name_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    user_name: Mapped[str] = mapped_column(String(256))
+    user_name_key: Mapped[str] = mapped_column(String(256))
+    email: Mapped[str | None] = mapped_column(String(320))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    external_id: Mapped[str | None] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    privilege: Mapped[str] = mapped_column(String(32), default="user")
+    password_hash: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AccessToken(Base):
+    """A site SCIM access token. Only the keyed hash of its value is stored (T5).
+
+    ``active_holder_id`` carries the creator's id while the token is active and
+    is cleared on revocation (or when an expired token is retired). Its unique
+    index is how the database itself keeps T3 — one active token per Promaster —
+    even when two creates race on two connections: NULLs never collide.
+    ``created_by_id`` is set to NULL if the creator is deleted; the token stays
+    the site's (T11) and ``created_by_label`` keeps who it was.
+    """
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(100))
+    scope: Mapped[str] = mapped_column(String(32))
+    created_by_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_by_label: Mapped[str] = mapped_column(String(320))
+    active_holder_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by_id: Mapped[str | None] = mapped_column(String(36))
+    revoked_by_label: Mapped[str | None] = mapped_column(String(320))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_from: Mapped[str | None] = mapped_column(String(64))
+    expiry_warned_on: Mapped[date | None] = mapped_column(Date)
+
+    creator: Mapped[User | None] = relationship(lazy="raise")
+    site: Mapped[Site] = relationship(lazy="raise")
+
+
+class AuditEvent(Base):
+    """Who or which token did what, when, from where. Never a secret.
+
+    Repeated events of one kind from one address within one window share a row
+    (``dedup_key`` unique, ``repeat_count`` counting), so a flood of failed
+    authentications cannot fill the disk.
+    """
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_site_id_occurred_at", "site_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    site_id: Mapped[str | None] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor_type: Mapped[str] = mapped_column(String(16))
+    actor_id: Mapped[str | None] = mapped_column(String(36))
+    actor_label: Mapped[str | None] = mapped_column(String(320))
+    target_type: Mapped[str | None] = mapped_column(String(32))
+    target_id: Mapped[str | None] = mapped_column(String(36))
+    client_address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    repeat_count: Mapped[int] = mapped_column(Integer, default=1)

@@ -1,0 +1,33 @@
+"""What every use case needs besides its session: the database, a clock, the pepper."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sitescim.db.engine import Database
+from sitescim.domain.clock import Clock, system_clock
+from sitescim.services.throttle import FailureThrottle
+from sitescim.settings import Settings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    db: Database
+    pepper: bytes
+    clock: Clock = system_clock
+    last_used_resolution: timedelta = timedelta(seconds=60)
+    audit_window: timedelta = timedelta(seconds=60)
+    throttle: FailureThrottle = field(default_factory=FailureThrottle)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, db: Database, *, clock: Clock = system_clock
+    ) -> Runtime:
+        return cls(
+            db=db,
+            pepper=settings.pepper_bytes(),
+            clock=clock,
+            last_used_resolution=timedelta(seconds=settings.last_used_resolution_seconds),
+            audit_window=timedelta(seconds=settings.auth_failure_audit_window_seconds),
+        )

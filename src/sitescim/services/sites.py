@@ -1,0 +1,136 @@
+"""Sites, their local users, and who is acting."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from sitescim.db import repositories as repo
+from sitescim.db.models import Site, User
+from sitescim.domain import passwords
+from sitescim.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
+from sitescim.domain.privileges import Actor, Privilege, parse_privilege
+from sitescim.services.runtime import Runtime
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+
+
+@dataclass(frozen=True, slots=True)
+class SiteView:
+    id: str
+    slug: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: str
+    email: str | None
+    user_name: str
+    privilege: Privilege
+    active: bool
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.casefold()).strip("-")
+    return slug[:63].strip("-") or "site"
+
+
+def create_site(
+    session: Session, runtime: Runtime, name: str, *, slug: str | None = None
+) -> SiteView:
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidInputError("name", "is required and must be at most 200 characters")
+    slug = slug.strip().lower() if slug is not None else slugify(name)
+    if not SLUG_PATTERN.match(slug):
+        raise InvalidInputError(
+            "slug", "must be 1-63 lowercase letters, digits or hyphens, not starting with a hyphen"
+        )
+    site = repo.add_site(session, Site(slug=slug, name=name, created_at=runtime.clock()))
+    return SiteView(id=site.id, slug=site.slug, name=site.name)
+
+
+def require_site(session: Session, slug: str) -> Site:
+    site = repo.get_site_by_slug(session, slug)
+    if site is None:
+        raise NotFoundError(f"No site with slug {slug!r}.")
+    return site
+
+
+def create_user(
+    session: Session,
+    runtime: Runtime,
+    *,
+    site_slug: str,
+    email: str,
+    privilege: str = Privilege.USER,
+    password: str | None = None,
+) -> UserView:
+    site = require_site(session, site_slug)
+    email = email.strip()
+    if not EMAIL_PATTERN.match(email):
+        raise InvalidInputError("email", "must be an e-mail address")
+    level = parse_privilege(privilege)
+    password_hash = None
+    if password is not None:
+        passwords.check_policy(password, min_length=site.password_min_length)
+        password_hash = passwords.hash_password(password)
+    now = runtime.clock()
+    user = repo.add_user(
+        session,
+        User(
+            site_id=site.id,
+            user_name=email,
+            user_name_key=email.casefold(),
+            email=email,
+            privilege=level.value,
+            password_hash=password_hash,
+            active=True,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        ),
+    )
+    return UserView(
+        id=user.id, email=user.email, user_name=user.user_name, privilege=level, active=True
+    )
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(
+        user_id=user.id,
+        site_id=user.site_id,
+        label=user.email or user.user_name,
+        privilege=parse_privilege(user.privilege),
+        active=user.active,
+    )
+
+
+def load_actor(session: Session, *, site_id: str, user_id: str) -> Actor:
+    """Read afresh on every request, so a demotion or deactivation counts at once."""
+    user = repo.get_user(session, site_id, user_id)
+    if user is None or not user.active:
+        raise AuthenticationError("Your session has ended. Sign in again.")
+    return actor_of(user)
+
+
+def actor_by_email(session: Session, *, site_slug: str, email: str) -> Actor:
+    site = require_site(session, site_slug)
+    user = repo.find_user_by_user_name(session, site.id, email)
+    if user is None:
+        raise NotFoundError(f"No user {email!r} in site {site_slug!r}.")
+    return actor_of(user)
+
+
+def sign_in(session: Session, *, site_slug: str, email: str, password: str) -> Actor:
+    """One generic failure for an unknown site, unknown user or wrong password."""
+    site = repo.get_site_by_slug(session, site_slug)
+    user = repo.find_user_by_user_name(session, site.id, email) if site is not None else None
+    stored = user.password_hash if user is not None and user.active else None
+    if not passwords.verify_password(password, stored) or user is None:
+        raise AuthenticationError("The site, e-mail or password is not correct.")
+    return actor_of(user)

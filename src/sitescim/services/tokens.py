@@ -1,0 +1,316 @@
+"""The token lifecycle: issue, list, revoke, authenticate (rules T1-T11)."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from sitescim.db import repositories as repo
+from sitescim.db.models import AccessToken
+from sitescim.domain import tokens as rules
+from sitescim.domain.errors import (
+    ActiveTokenExistsError,
+    InsufficientScopeError,
+    InvalidTokenError,
+    NotFoundError,
+    PermissionDeniedError,
+)
+from sitescim.domain.privileges import Actor, Privilege
+from sitescim.services import audit
+from sitescim.services.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """The only object that ever carries a token's value (T5)."""
+
+    id: str
+    value: str
+    description: str
+    scope: str
+    created_at: datetime
+    expires_at: datetime
+
+    def __repr__(self) -> str:
+        return f"IssuedToken(id={self.id!r}, value='[hidden]')"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    id: str
+    description: str
+    scope: str
+    created_by: str
+    created_by_id: str | None
+    creator_is_promaster: bool
+    created_at: datetime
+    expires_at: datetime
+    days_left: int
+    expires_soon: bool
+    last_used_at: datetime | None
+    last_used_from: str | None
+    status: rules.TokenStatus
+    revoked_at: datetime | None
+    revoked_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticatedToken:
+    """Who a SCIM request acts as: the site (T2), through this token."""
+
+    token_id: str
+    site_id: str
+    site_slug: str
+    scope: str
+    description: str
+
+
+def _view(token: AccessToken, now: datetime) -> TokenView:
+    creator = token.creator
+    creator_is_promaster = (
+        creator is not None and creator.active and creator.privilege == Privilege.PROMASTER
+    )
+    return TokenView(
+        id=token.id,
+        description=token.description,
+        scope=token.scope,
+        created_by=token.created_by_label,
+        created_by_id=token.created_by_id,
+        creator_is_promaster=creator_is_promaster,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+        days_left=rules.days_left(token.expires_at, now),
+        expires_soon=token.revoked_at is None and rules.expires_soon(token.expires_at, now),
+        last_used_at=token.last_used_at,
+        last_used_from=token.last_used_from,
+        status=rules.token_status(
+            revoked_at=token.revoked_at, expires_at=token.expires_at, now=now
+        ),
+        revoked_at=token.revoked_at,
+        revoked_by=token.revoked_by_label,
+    )
+
+
+def _ensure_may_manage(
+    session: Session, runtime: Runtime, actor: Actor, *, action: str, address: str | None
+) -> None:
+    try:
+        rules.ensure_may_manage_tokens(actor, site_id=actor.site_id)
+    except PermissionDeniedError as error:
+        audit.record_refusal(
+            session,
+            runtime,
+            site_id=actor.site_id,
+            action=action,
+            who=audit.Who.person(actor),
+            address=address,
+            message=str(error),
+        )
+        raise
+
+
+def issue_token(
+    session: Session,
+    runtime: Runtime,
+    actor: Actor,
+    *,
+    description: object,
+    scope: object = "scim",
+    address: str | None = None,
+) -> IssuedToken:
+    _ensure_may_manage(session, runtime, actor, action="token.create", address=address)
+    clean_description = rules.validate_description(description)
+    chosen = rules.validate_scope(scope)
+    now = runtime.clock()
+    repo.retire_expired_tokens_held_by(session, actor.user_id, now)
+    try:
+        if repo.find_active_token_held_by(session, actor.user_id) is not None:
+            raise ActiveTokenExistsError()
+        value = rules.generate_token()
+        token = repo.add_token(
+            session,
+            AccessToken(
+                site_id=actor.site_id,
+                token_hash=rules.hash_token(value, runtime.pepper),
+                description=clean_description,
+                scope=chosen.name,
+                created_by_id=actor.user_id,
+                created_by_label=actor.label,
+                active_holder_id=actor.user_id,
+                created_at=now,
+                expires_at=rules.expiry_for(now),
+            ),
+        )
+    except ActiveTokenExistsError as error:
+        audit.record_refusal(
+            session,
+            runtime,
+            site_id=actor.site_id,
+            action="token.create",
+            who=audit.Who.person(actor),
+            address=address,
+            message=str(error),
+        )
+        raise
+    audit.record(
+        session,
+        now=now,
+        site_id=actor.site_id,
+        action="token.create",
+        who=audit.Who.person(actor),
+        target=("token", token.id),
+        address=address,
+        detail={"description": token.description, "scope": token.scope},
+    )
+    log.info(
+        "token created",
+        extra={"token_id": token.id, "site_id": actor.site_id, "by": actor.user_id},
+    )
+    return IssuedToken(
+        id=token.id,
+        value=value,
+        description=token.description,
+        scope=token.scope,
+        created_at=token.created_at,
+        expires_at=token.expires_at,
+    )
+
+
+def list_tokens(
+    session: Session, runtime: Runtime, actor: Actor, *, address: str | None = None
+) -> Sequence[TokenView]:
+    _ensure_may_manage(session, runtime, actor, action="token.list", address=address)
+    now = runtime.clock()
+    return [_view(token, now) for token in repo.list_tokens(session, actor.site_id)]
+
+
+def revoke_token(
+    session: Session,
+    runtime: Runtime,
+    actor: Actor,
+    token_id: str,
+    *,
+    address: str | None = None,
+) -> TokenView:
+    """Revoking twice is harmless: the first revocation's record stands."""
+    _ensure_may_manage(session, runtime, actor, action="token.revoke", address=address)
+    token = repo.get_token(session, actor.site_id, token_id)
+    if token is None:
+        raise NotFoundError("No such token in this site.")
+    now = runtime.clock()
+    if token.revoked_at is None:
+        token.revoked_at = now
+        token.revoked_by_id = actor.user_id
+        token.revoked_by_label = actor.label
+        token.active_holder_id = None
+        session.flush()
+        audit.record(
+            session,
+            now=now,
+            site_id=actor.site_id,
+            action="token.revoke",
+            who=audit.Who.person(actor),
+            target=("token", token.id),
+            address=address,
+            detail={"description": token.description},
+        )
+        log.info("token revoked", extra={"token_id": token.id, "site_id": actor.site_id})
+    return _view(token, now)
+
+
+def authenticate(
+    runtime: Runtime, value: str | None, *, api: str = rules.SCIM_API, address: str | None = None
+) -> AuthenticatedToken:
+    """Resolve a bearer value to its site, or raise; every failure is audited.
+
+    A malformed value is refused before any lookup (T9). The lookup is by keyed
+    hash through a unique index, then compared in constant time (habit 9).
+    """
+    if not value:
+        return _fail(runtime, "missing", address)
+    if not rules.is_well_formed(value):
+        return _fail(runtime, "malformed", address)
+    digest = rules.hash_token(value, runtime.pepper)
+    now = runtime.clock()
+    with runtime.db.transaction(write=False) as session:
+        token = repo.find_token_by_hash(session, digest)
+        examined = (
+            _examine(token, runtime, now)
+            if token is not None and hmac.compare_digest(token.token_hash, digest)
+            else None
+        )
+    if examined is None:
+        return _fail(runtime, "unknown", address)
+    found, who, status, stale = examined
+    if status is not rules.TokenStatus.ACTIVE:
+        return _fail(runtime, status.value, address, site_id=found.site_id, who=who)
+    if not rules.scope_allows(found.scope, api):
+        audit.record_auth_failure(
+            runtime, reason="scope", address=address, site_id=found.site_id, who=who
+        )
+        raise InsufficientScopeError(f"This token's scope does not allow the {api} API.")
+    if stale:
+        with runtime.db.transaction(write=True) as session:
+            repo.touch_token_use(
+                session,
+                found.token_id,
+                now=now,
+                address=address,
+                stale_before=now - runtime.last_used_resolution,
+            )
+    return found
+
+
+def _examine(
+    token: AccessToken, runtime: Runtime, now: datetime
+) -> tuple[AuthenticatedToken, audit.Who, rules.TokenStatus, bool]:
+    found = AuthenticatedToken(
+        token_id=token.id,
+        site_id=token.site_id,
+        site_slug=token.site.slug,
+        scope=token.scope,
+        description=token.description,
+    )
+    status = rules.token_status(revoked_at=token.revoked_at, expires_at=token.expires_at, now=now)
+    stale = rules.last_use_is_stale(token.last_used_at, now, runtime.last_used_resolution)
+    return found, audit.Who.token(token.id, token.description), status, stale
+
+
+def _fail(
+    runtime: Runtime,
+    reason: str,
+    address: str | None,
+    *,
+    site_id: str | None = None,
+    who: audit.Who = audit.ANONYMOUS,
+) -> AuthenticatedToken:
+    audit.record_auth_failure(runtime, reason=reason, address=address, site_id=site_id, who=who)
+    raise InvalidTokenError(reason)
+
+
+def warn_expiring_tokens(runtime: Runtime) -> int:
+    """Log each token within the warning window once a day, across all instances (T6)."""
+    now = runtime.clock()
+    warned = 0
+    with runtime.db.transaction(write=True) as session:
+        for token in repo.tokens_expiring_between(session, now, now + rules.EXPIRY_WARNING):
+            if repo.claim_expiry_warning(session, token.id, now.date()):
+                warned += 1
+                log.warning(
+                    "SCIM token expires soon",
+                    extra={
+                        "token_id": token.id,
+                        "site": token.site.slug,
+                        "description": token.description,
+                        "days_left": rules.days_left(token.expires_at, now),
+                        "expires_at": token.expires_at.isoformat(),
+                    },
+                )
+    return warned

@@ -1,0 +1,141 @@
+"""Configuration from ``SITESCIM_*`` environment variables.
+
+The embedded default (a SQLite file) must run with no set-up at all, yet nothing
+secret may be hard-coded or committed: so when the token pepper or the session
+secret is not given, they are generated once and kept in a 0600 file beside the
+database file, and read from there on every later start. In production mode both
+must be given explicitly, because a secret file beside a database of several
+instances would differ per machine and silently break token lookups.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///sitescim.db"
+MIN_SECRET_LENGTH = 32
+
+
+class InsecureSettingsError(ValueError):
+    """Settings that would be unsafe to run with."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SITESCIM_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_base_url: str | None = None
+    token_pepper: SecretStr | None = None
+    session_secret: SecretStr | None = None
+    secrets_file: Path | None = None
+    session_max_age_seconds: int = Field(default=8 * 3600, ge=60)
+    cookie_secure: bool = False
+    last_used_resolution_seconds: int = Field(default=60, ge=0)
+    auth_failure_audit_window_seconds: int = Field(default=60, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.environment == "production":
+            for name in ("token_pepper", "session_secret"):
+                value: SecretStr | None = getattr(self, name)
+                if value is None or len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+                    raise InsecureSettingsError(
+                        f"SITESCIM_{name.upper()} must be set to at least "
+                        f"{MIN_SECRET_LENGTH} characters in production"
+                    )
+            if not self.cookie_secure:
+                raise InsecureSettingsError("SITESCIM_COOKIE_SECURE must be true in production")
+        return self
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file of a SQLite URL, or None for other databases."""
+        prefix = "sqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        rest = self.database_url[len(prefix) :].split("?", 1)[0]
+        return None if rest in ("", ":memory:") else Path(rest)
+
+    def default_secrets_file(self) -> Path:
+        if self.secrets_file is not None:
+            return self.secrets_file
+        db_file = self.sqlite_path
+        if db_file is not None:
+            return db_file.with_name(db_file.name + ".secrets.json")
+        return Path("sitescim.secrets.json")
+
+    def with_generated_secrets(self) -> Settings:
+        """Fill missing secrets from (or into) the 0600 secrets file."""
+        if self.token_pepper is not None and self.session_secret is not None:
+            return self
+        stored = load_or_create_secrets(self.default_secrets_file())
+        return self.model_copy(
+            update={
+                "token_pepper": self.token_pepper or SecretStr(stored["token_pepper"]),
+                "session_secret": self.session_secret or SecretStr(stored["session_secret"]),
+            }
+        )
+
+    def pepper_bytes(self) -> bytes:
+        if self.token_pepper is None:
+            raise InsecureSettingsError("no token pepper configured")
+        return self.token_pepper.get_secret_value().encode()
+
+    def session_secret_value(self) -> str:
+        if self.session_secret is None:
+            raise InsecureSettingsError("no session secret configured")
+        return self.session_secret.get_secret_value()
+
+
+def load_or_create_secrets(path: Path) -> dict[str, str]:
+    """Read the generated secrets, creating the file with mode 0600 on first use."""
+    if path.exists():
+        data: dict[str, str] = json.loads(path.read_text())
+        if {"token_pepper", "session_secret"} <= data.keys():
+            return data
+    data = {
+        "token_pepper": secrets.token_urlsafe(48),
+        "session_secret": secrets.token_urlsafe(48),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    try:
+        os.link(tmp, path)  # atomic: a concurrent first start keeps the winner's secrets
+    except FileExistsError:
+        return load_or_create_secrets(path)
+    finally:
+        tmp.unlink()
+    return data
+
+
+def update_secrets_file(path: Path, **values: str) -> None:
+    """Add entries (such as the demo password) to the 0600 secrets file."""
+    data = load_or_create_secrets(path)
+    data.update(values)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle)
+    tmp.replace(path)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings().with_generated_secrets()

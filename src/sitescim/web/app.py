@@ -1,0 +1,133 @@
+"""The ASGI application: create_app(settings) wires routers, middleware and errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import JSONResponse
+
+from sitescim.db.engine import Database, make_engine
+from sitescim.domain.clock import Clock, system_clock
+from sitescim.services import tokens as token_service
+from sitescim.services.runtime import Runtime
+from sitescim.settings import Settings, get_settings
+from sitescim.web import errors
+from sitescim.web.api import audit as audit_api
+from sitescim.web.api import session as session_api
+from sitescim.web.api import tokens as tokens_api
+from sitescim.web.deps import CurrentToken
+from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from sitescim.web.scim import discovery
+
+log = logging.getLogger(__name__)
+
+EXPIRY_CHECK_INTERVAL_SECONDS = 24 * 3600
+SESSION_COOKIE = "sitescim_session"
+
+
+async def _warn_expiring_daily(runtime: Runtime) -> None:
+    while True:
+        try:
+            await run_in_threadpool(token_service.warn_expiring_tokens, runtime)
+        except Exception:
+            log.exception("expiry check failed")
+        await asyncio.sleep(EXPIRY_CHECK_INTERVAL_SECONDS)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock = system_clock,
+    database: Database | None = None,
+) -> FastAPI:
+    settings = (settings or get_settings()).with_generated_secrets()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database(make_engine(settings.database_url))
+        runtime = Runtime.from_settings(settings, db, clock=clock)
+        app.state.runtime = runtime
+        app.state.settings = settings
+        warner = asyncio.create_task(_warn_expiring_daily(runtime))
+        try:
+            yield
+        finally:
+            warner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await warner
+            if database is None:
+                db.dispose()
+
+    app = FastAPI(
+        title="sitescim",
+        summary="SCIM 2.0 provisioning per site, guarded by site SCIM access tokens",
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    errors.install(app)
+
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(session_api.router)
+    api.include_router(tokens_api.router)
+    api.include_router(audit_api.router)
+    app.include_router(api)
+
+    scim = APIRouter(prefix="/scim/v2", tags=["scim"])
+    scim.include_router(discovery.router)
+    app.include_router(scim)
+    _add_scim_fallback(app)
+    _add_health(app)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret_value(),
+        session_cookie=SESSION_COOKIE,
+        max_age=settings.session_max_age_seconds,
+        same_site="strict",
+        https_only=settings.cookie_secure,
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def _add_scim_fallback(app: FastAPI) -> None:
+    """Unknown SCIM paths: authenticate first, then a SCIM 404, never an HTML page."""
+
+    @app.api_route(
+        "/scim/v2/{rest:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
+    def scim_not_found(rest: str, token: CurrentToken) -> Any:
+        return errors.scim_error(404, f"No SCIM endpoint at /{rest}.")
+
+
+def _add_health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    def readyz(request: Request) -> JSONResponse:
+        """Readiness: the database answers."""
+        runtime: Runtime = request.app.state.runtime
+        try:
+            with runtime.db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("readiness check failed")
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ready"})

@@ -1,0 +1,92 @@
+"""Dependencies the routers declare through ``Annotated`` aliases (habit 5)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from sitescim.domain.errors import AuthenticationError
+from sitescim.domain.privileges import Actor
+from sitescim.services import sites
+from sitescim.services import tokens as token_service
+from sitescim.services.runtime import Runtime
+from sitescim.settings import Settings
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+JSON_TYPES = ("application/json", "application/scim+json")
+SESSION_USER = "uid"
+SESSION_SITE = "sid"
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_client_address(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClientAddress = Annotated[str | None, Depends(get_client_address)]
+
+
+def open_transaction(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
+    """The request owns the transaction; it commits before the response is sent."""
+    with runtime.db.transaction(write=request.method not in READ_METHODS) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(open_transaction, scope="function")]
+
+
+def current_actor(request: Request, session: SessionDep) -> Actor:
+    user_id = request.session.get(SESSION_USER)
+    site_id = request.session.get(SESSION_SITE)
+    if not isinstance(user_id, str) or not isinstance(site_id, str):
+        raise AuthenticationError("Sign in first.")
+    try:
+        return sites.load_actor(session, site_id=site_id, user_id=user_id)
+    except AuthenticationError:
+        request.session.clear()
+        raise
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def bearer_value(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return value.strip() or None
+
+
+def current_token(
+    request: Request, runtime: RuntimeDep, address: ClientAddress
+) -> token_service.AuthenticatedToken:
+    return token_service.authenticate(runtime, bearer_value(request), address=address)
+
+
+CurrentToken = Annotated[token_service.AuthenticatedToken, Depends(current_token)]
+
+
+def require_json(request: Request) -> None:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise HTTPException(415, "Send the request body as application/json.")
+
+
+JsonBody = Depends(require_json)

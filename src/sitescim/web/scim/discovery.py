@@ -1,0 +1,27 @@
+"""Discovery endpoints under /scim/v2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from sitescim.scim.discovery import service_provider_config
+from sitescim.web.deps import CurrentToken, SettingsDep
+from sitescim.web.responses import SCIMResponse
+
+router = APIRouter()
+
+
+def scim_base_url(request: Request, public_base_url: str | None) -> str:
+    if public_base_url:
+        return public_base_url.rstrip("/") + "/scim/v2"
+    return str(request.base_url).rstrip("/") + "/scim/v2"
+
+
+@router.get("/ServiceProviderConfig", response_class=SCIMResponse)
+def get_service_provider_config(
+    request: Request, token: CurrentToken, settings: SettingsDep
+) -> Any:
+    body = service_provider_config(scim_base_url(request, settings.public_base_url))
+    return SCIMResponse(body)
