@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     last_used_resolution_seconds: int = Field(default=60, ge=0)
     auth_failure_audit_window_seconds: int = Field(default=60, ge=1)
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     log_level: str = "INFO"
     log_json: bool = True

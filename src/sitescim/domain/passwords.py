@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,16 +13,6 @@ MIN_LENGTH = 12
 MAX_LENGTH = 256
 
 
-@lru_cache
-def _hasher() -> PasswordHasher:
-    return PasswordHasher()
-
-
-@lru_cache
-def _dummy_hash() -> str:
-    return _hasher().hash("sitescim-dummy-password-for-uniform-timing")
-
-
 def check_policy(password: str, *, min_length: int = MIN_LENGTH) -> None:
     if len(password) < min_length:
         raise InvalidInputError("password", f"must be at least {min_length} characters")
@@ -30,13 +20,23 @@ def check_policy(password: str, *, min_length: int = MIN_LENGTH) -> None:
         raise InvalidInputError("password", f"must be at most {MAX_LENGTH} characters")
 
 
-def hash_password(password: str) -> str:
-    return _hasher().hash(password)
+class Passwords:
+    """argon2id with configurable cost (production keeps the library's defaults)."""
 
+    def __init__(self, *, time_cost: int = 3, memory_kib: int = 65536) -> None:
+        self._hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
 
-def verify_password(password: str, stored_hash: str | None) -> bool:
-    """A missing user costs the same as a wrong password (habit 9)."""
-    try:
-        return _hasher().verify(stored_hash or _dummy_hash(), password) and stored_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+    @cached_property
+    def _dummy_hash(self) -> str:
+        return self._hasher.hash("sitescim-dummy-password-for-uniform-timing")
+
+    def hash(self, password: str) -> str:
+        return self._hasher.hash(password)
+
+    def verify(self, password: str, stored_hash: str | None) -> bool:
+        """A missing user costs the same as a wrong password (habit 9)."""
+        try:
+            matched = self._hasher.verify(stored_hash or self._dummy_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+        return matched and stored_hash is not None

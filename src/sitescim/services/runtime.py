@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sitescim.db.engine import Database
 from sitescim.domain.clock import Clock, system_clock
+from sitescim.domain.passwords import Passwords
 from sitescim.services.throttle import FailureThrottle
 from sitescim.settings import Settings
 
@@ -19,6 +20,7 @@ class Runtime:
     last_used_resolution: timedelta = timedelta(seconds=60)
     audit_window: timedelta = timedelta(seconds=60)
     throttle: FailureThrottle = field(default_factory=FailureThrottle)
+    passwords: Passwords = field(default_factory=Passwords)
 
     @classmethod
     def from_settings(
@@ -30,4 +32,7 @@ class Runtime:
             clock=clock,
             last_used_resolution=timedelta(seconds=settings.last_used_resolution_seconds),
             audit_window=timedelta(seconds=settings.auth_failure_audit_window_seconds),
+            passwords=Passwords(
+                time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
+            ),
         )

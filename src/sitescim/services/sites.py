@@ -78,7 +78,7 @@ def create_user(
     password_hash = None
     if password is not None:
         passwords.check_policy(password, min_length=site.password_min_length)
-        password_hash = passwords.hash_password(password)
+        password_hash = runtime.passwords.hash(password)
     now = runtime.clock()
     user = repo.add_user(
         session,
@@ -126,11 +126,13 @@ def actor_by_email(session: Session, *, site_slug: str, email: str) -> Actor:
     return actor_of(user)
 
 
-def sign_in(session: Session, *, site_slug: str, email: str, password: str) -> Actor:
+def sign_in(
+    session: Session, runtime: Runtime, *, site_slug: str, email: str, password: str
+) -> Actor:
     """One generic failure for an unknown site, unknown user or wrong password."""
     site = repo.get_site_by_slug(session, site_slug)
     user = repo.find_user_by_user_name(session, site.id, email) if site is not None else None
     stored = user.password_hash if user is not None and user.active else None
-    if not passwords.verify_password(password, stored) or user is None:
+    if not runtime.passwords.verify(password, stored) or user is None:
         raise AuthenticationError("The site, e-mail or password is not correct.")
     return actor_of(user)

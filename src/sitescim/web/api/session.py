@@ -7,7 +7,14 @@ from fastapi import APIRouter, Request, Response
 from sitescim.domain.privileges import Actor
 from sitescim.services import sites
 from sitescim.web.api.schemas import Me, SignInBody
-from sitescim.web.deps import SESSION_SITE, SESSION_USER, CurrentActor, JsonBody, SessionDep
+from sitescim.web.deps import (
+    SESSION_SITE,
+    SESSION_USER,
+    CurrentActor,
+    JsonBody,
+    RuntimeDep,
+    SessionDep,
+)
 
 router = APIRouter(prefix="/session", tags=["session"])
 
@@ -23,9 +30,11 @@ def _me(actor: Actor) -> Me:
 
 
 @router.post("", dependencies=[JsonBody])
-def sign_in(body: SignInBody, request: Request, session: SessionDep) -> Me:
+def sign_in(body: SignInBody, request: Request, session: SessionDep, runtime: RuntimeDep) -> Me:
     """Start a session; the cookie carries only the signed user and site ids."""
-    actor = sites.sign_in(session, site_slug=body.site, email=body.email, password=body.password)
+    actor = sites.sign_in(
+        session, runtime, site_slug=body.site, email=body.email, password=body.password
+    )
     request.session.clear()
     request.session.update({SESSION_USER: actor.user_id, SESSION_SITE: actor.site_id})
     return _me(actor)
