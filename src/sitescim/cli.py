@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from sitescim.db import migrations
@@ -75,6 +76,12 @@ def _run(action: Callable[[Session, Runtime], T]) -> T:
                 return action(session, runtime)
         except SitescimError as error:
             _fail(str(error))
+        except (OperationalError, ProgrammingError) as error:
+            # No schema yet or no server: one line, never a traceback with SQL in it.
+            _fail(
+                f"database not usable ({type(error.orig).__name__}): check "
+                "SITESCIM_DATABASE_URL and run 'sitescim db upgrade'"
+            )
 
 
 def _emit(as_json: bool, payload: dict[str, Any], human: str) -> None:

@@ -109,6 +109,11 @@ def load_or_create_secrets(path: Path) -> dict[str, str]:
         data: dict[str, str] = json.loads(path.read_text())
         if {"token_pepper", "session_secret"} <= data.keys():
             return data
+        # Regenerating would loop on the link below and could silently replace a pepper.
+        raise InsecureSettingsError(
+            f"{path} lacks token_pepper or session_secret: restore it, or set "
+            "SITESCIM_TOKEN_PEPPER and SITESCIM_SESSION_SECRET"
+        )
     data = {
         "token_pepper": secrets.token_urlsafe(48),
         "session_secret": secrets.token_urlsafe(48),

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, func, or_, select, update
+from sqlalchemy import Connection, Select, Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -85,12 +86,40 @@ def get_token(session: Session, site_id: str, token_id: str) -> AccessToken | No
     return session.scalar(query)
 
 
-def find_token_by_hash(session: Session, token_hash: str) -> AccessToken | None:
-    return session.scalar(
-        select(AccessToken)
-        .options(joinedload(AccessToken.site))
-        .where(AccessToken.token_hash == token_hash)
+_CREDENTIALS = (
+    select(
+        AccessToken.id,
+        AccessToken.site_id,
+        Site.slug.label("site_slug"),
+        AccessToken.token_hash,
+        AccessToken.scope,
+        AccessToken.description,
+        AccessToken.expires_at,
+        AccessToken.revoked_at,
+        AccessToken.last_used_at,
     )
+    .join(Site, Site.id == AccessToken.site_id)
+    .where(AccessToken.token_hash == bindparam("token_hash"))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCredentials:
+    id: str
+    site_id: str
+    site_slug: str
+    token_hash: str
+    scope: str
+    description: str
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def find_token_credentials(connection: Connection, token_hash: str) -> TokenCredentials | None:
+    """The hot path of every SCIM request: one indexed read, no ORM objects."""
+    row = connection.execute(_CREDENTIALS, {"token_hash": token_hash}).first()
+    return None if row is None else TokenCredentials(*row)
 
 
 def find_active_token_held_by(session: Session, holder_id: str) -> AccessToken | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from typing import Any
 
 from scim2_models import Context, Meta, ServiceProviderConfig
@@ -16,6 +18,12 @@ from scim2_models.resources.service_provider_config import (
 )
 
 DOCUMENTATION_URI = "https://github.com/sitescim/sitescim#readme"
+
+
+@lru_cache(maxsize=32)
+def service_provider_config_body(base_url: str) -> bytes:
+    """The document is the same for every request to one base URL: built once."""
+    return json.dumps(service_provider_config(base_url), separators=(",", ":")).encode()
 
 
 def service_provider_config(base_url: str) -> dict[str, Any]:

@@ -239,13 +239,13 @@ def authenticate(
         return _fail(runtime, "malformed", address)
     digest = rules.hash_token(value, runtime.pepper)
     now = runtime.clock()
-    with runtime.db.transaction(write=False) as session:
-        token = repo.find_token_by_hash(session, digest)
-        examined = (
-            _examine(token, runtime, now)
-            if token is not None and hmac.compare_digest(token.token_hash, digest)
-            else None
-        )
+    with runtime.db.reading() as connection:
+        row = repo.find_token_credentials(connection, digest)
+    examined = (
+        _examine(row, runtime, now)
+        if row is not None and hmac.compare_digest(row.token_hash, digest)
+        else None
+    )
     if examined is None:
         return _fail(runtime, "unknown", address)
     found, who, status, stale = examined
@@ -269,12 +269,12 @@ def authenticate(
 
 
 def _examine(
-    token: AccessToken, runtime: Runtime, now: datetime
+    token: repo.TokenCredentials, runtime: Runtime, now: datetime
 ) -> tuple[AuthenticatedToken, audit.Who, rules.TokenStatus, bool]:
     found = AuthenticatedToken(
         token_id=token.id,
         site_id=token.site_id,
-        site_slug=token.site.slug,
+        site_slug=token.site_slug,
         scope=token.scope,
         description=token.description,
     )

@@ -117,7 +117,8 @@ async def on_http_exception(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     detail = error.detail if isinstance(error.detail, str) else "Request refused."
     if _is_scim(request):
-        return scim_error(error.status_code, detail, headers=error.headers)
+        scim_type = "tooLarge" if error.status_code == 413 else None
+        return scim_error(error.status_code, detail, scim_type=scim_type, headers=error.headers)
     return api_error(error.status_code, detail, headers=error.headers)
 
 

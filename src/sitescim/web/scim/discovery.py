@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from fastapi import APIRouter, Request, Response
 
-from fastapi import APIRouter, Request
-
-from sitescim.scim.discovery import service_provider_config
+from sitescim.scim.discovery import service_provider_config_body
 from sitescim.web.deps import CurrentToken, SettingsDep
-from sitescim.web.responses import SCIMResponse
+from sitescim.web.responses import SCIM_MEDIA_TYPE, SCIMResponse
 
 router = APIRouter()
 
@@ -20,8 +18,8 @@ def scim_base_url(request: Request, public_base_url: str | None) -> str:
 
 
 @router.get("/ServiceProviderConfig", response_class=SCIMResponse)
-def get_service_provider_config(
+async def get_service_provider_config(
     request: Request, token: CurrentToken, settings: SettingsDep
-) -> Any:
-    body = service_provider_config(scim_base_url(request, settings.public_base_url))
-    return SCIMResponse(body)
+) -> Response:
+    body = service_provider_config_body(scim_base_url(request, settings.public_base_url))
+    return Response(body, media_type=SCIM_MEDIA_TYPE)
