@@ -14,4 +14,7 @@ def test_promaster_creates_token_and_uses_it_for_scim(client, world):
 
 def test_factory_token_authenticates(client, world):
     issued = make_token(world.runtime, "site-a", world.promaster_a)
-    assert client.get("/scim/v2/ServiceProviderConfig", headers=bearer(issued.value)).status_code == 200
+    assert (
+        client.get("/scim/v2/ServiceProviderConfig", headers=bearer(issued.value)).status_code
+        == 200
+    )

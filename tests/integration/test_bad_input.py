@@ -1,0 +1,450 @@
+"""Bad input gets a clear 4xx, never a 500, and writes nothing (SPEC T4, section 3)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select, update
+from starlette.testclient import TestClient
+
+from sitescim.db.models import AccessToken, User
+from sitescim.domain.tokens import generate_token
+from sitescim.web.app import SESSION_COOKIE, create_app
+from tests.factories import bearer, make_token, make_user, sign_in
+
+TOKENS = "/api/v1/tokens"
+SPC = "/scim/v2/ServiceProviderConfig"
+GENERIC_SIGN_IN_FAILURE = "The site, e-mail or password is not correct."
+
+
+def count_tokens(database) -> int:
+    with database.transaction(write=False) as session:
+        return session.scalar(select(func.count()).select_from(AccessToken))
+
+
+@pytest.fixture
+def promaster(client, world):
+    """The client, signed in as a Promaster of site-a."""
+    sign_in(client, "site-a", world.promaster_a, world.password)
+    return client
+
+
+def assert_api_error(response, status: int, *, field: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert "Traceback" not in body["detail"]
+    if field is None:
+        assert "field" not in body
+    else:
+        assert body["field"] == field
+    return body
+
+
+def assert_scim_error(response, status: int, *, scim_type: str | None = None) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/scim+json")
+    body = response.json()
+    assert body["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+    assert str(body["status"]) == str(status)
+    assert body["detail"]
+    if scim_type is not None:
+        assert body["scimType"] == scim_type
+    return body
+
+
+# --- the create-token body ---------------------------------------------------------------
+
+
+def test_create_token_without_description_is_refused(promaster, database):
+    body = assert_api_error(
+        promaster.post(TOKENS, json={"scope": "scim"}), 400, field="description"
+    )
+    assert "required" in body["detail"]
+    assert count_tokens(database) == 0
+
+
+def test_create_token_with_empty_body_object_is_refused(promaster, database):
+    assert_api_error(promaster.post(TOKENS, json={}), 400, field="description")
+    assert count_tokens(database) == 0
+
+
+def test_create_token_with_blank_description_is_refused(promaster, database):
+    body = assert_api_error(
+        promaster.post(TOKENS, json={"description": "  \t ", "scope": "scim"}),
+        400,
+        field="description",
+    )
+    assert "required" in body["detail"]
+    assert count_tokens(database) == 0
+
+
+def test_create_token_with_10_kb_description_is_refused(promaster, database):
+    huge = "d" * 10_240
+    response = promaster.post(TOKENS, json={"description": huge, "scope": "scim"})
+    body = assert_api_error(response, 400, field="description")
+    assert "100" in body["detail"]
+    assert huge not in response.text
+    assert count_tokens(database) == 0
+
+
+def test_create_token_with_101_character_description_is_refused(promaster, database):
+    assert_api_error(
+        promaster.post(TOKENS, json={"description": "d" * 101}), 400, field="description"
+    )
+    assert count_tokens(database) == 0
+
+
+def test_create_token_with_control_characters_in_description_is_refused(promaster, database):
+    assert_api_error(
+        promaster.post(TOKENS, json={"description": "Entra\u0000ID"}), 400, field="description"
+    )
+    assert count_tokens(database) == 0
+
+
+@pytest.mark.parametrize("scope", ["admin", "SCIM", "", "scim "])
+def test_create_token_with_unknown_scope_is_refused(promaster, database, scope):
+    body = assert_api_error(
+        promaster.post(TOKENS, json={"description": "Entra ID", "scope": scope}), 400, field="scope"
+    )
+    assert "scim" in body["detail"]
+    assert count_tokens(database) == 0
+
+
+@pytest.mark.parametrize("scope", [1, ["scim"], {"name": "scim"}, None])
+def test_create_token_with_scope_of_wrong_type_is_refused(promaster, database, scope):
+    assert_api_error(
+        promaster.post(TOKENS, json={"description": "Entra ID", "scope": scope}), 400, field="scope"
+    )
+    assert count_tokens(database) == 0
+
+
+@pytest.mark.parametrize("description", [42, 4.5, ["Entra ID"], {"text": "Entra ID"}, True, None])
+def test_create_token_with_description_of_wrong_type_is_refused(promaster, database, description):
+    assert_api_error(
+        promaster.post(TOKENS, json={"description": description, "scope": "scim"}),
+        400,
+        field="description",
+    )
+    assert count_tokens(database) == 0
+
+
+def test_create_token_with_unknown_extra_field_is_refused(promaster, database):
+    response = promaster.post(
+        TOKENS, json={"description": "Entra ID", "scope": "scim", "expires_at": "2099-01-01"}
+    )
+    assert_api_error(response, 400, field="expires_at")
+    assert count_tokens(database) == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{", b'{"description": "Entra ID",}', b"not json at all", b"", b"\xff\xfe\x00garbage"],
+)
+def test_create_token_with_invalid_json_is_refused(promaster, database, raw):
+    response = promaster.post(TOKENS, content=raw, headers={"Content-Type": "application/json"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.status_code == 400
+    assert response.json()["detail"]
+    assert count_tokens(database) == 0
+
+
+def test_create_token_with_json_that_is_not_an_object_is_refused(promaster, database):
+    for raw in ('["Entra ID"]', '"Entra ID"', "42", "null"):
+        response = promaster.post(TOKENS, content=raw, headers={"Content-Type": "application/json"})
+        assert response.status_code == 400, (raw, response.text)
+        assert response.json()["detail"]
+    assert count_tokens(database) == 0
+
+
+def test_create_token_as_plain_text_is_unsupported_media_type(promaster, database):
+    response = promaster.post(
+        TOKENS,
+        content=json.dumps({"description": "Entra ID", "scope": "scim"}),
+        headers={"Content-Type": "text/plain"},
+    )
+    body = assert_api_error(response, 415)
+    assert "application/json" in body["detail"]
+    assert count_tokens(database) == 0
+
+
+def test_create_token_as_form_is_unsupported_media_type(promaster, database):
+    response = promaster.post(TOKENS, data={"description": "Entra ID", "scope": "scim"})
+    assert response.request.headers["content-type"] == "application/x-www-form-urlencoded"
+    assert_api_error(response, 415)
+    assert count_tokens(database) == 0
+
+
+def test_create_token_without_content_type_is_unsupported_media_type(promaster, database):
+    response = promaster.post(TOKENS, content=b'{"description": "Entra ID"}')
+    assert "content-type" not in response.request.headers
+    assert_api_error(response, 415)
+    assert count_tokens(database) == 0
+
+
+def test_create_token_as_scim_json_is_accepted(promaster, database):
+    response = promaster.post(
+        TOKENS,
+        content=json.dumps({"description": "Entra ID"}),
+        headers={"Content-Type": "application/scim+json; charset=utf-8"},
+    )
+    assert response.status_code == 201, response.text
+    assert count_tokens(database) == 1
+
+
+def test_body_over_the_limit_with_content_length_is_refused(promaster, database, settings):
+    oversized = json.dumps({"description": "x" * settings.max_body_bytes}).encode()
+    response = promaster.post(
+        TOKENS, content=oversized, headers={"Content-Type": "application/json"}
+    )
+    assert response.request.headers["content-length"] == str(len(oversized))
+    body = assert_api_error(response, 413)
+    assert str(settings.max_body_bytes) in body["detail"]
+    assert count_tokens(database) == 0
+
+
+def test_chunked_body_over_the_limit_is_refused(promaster, database, settings):
+    chunk = b"x" * 65_536
+    chunks = settings.max_body_bytes // len(chunk) + 2
+
+    def body():
+        yield b'{"description": "'
+        for _ in range(chunks):
+            yield chunk
+        yield b'"}'
+
+    response = promaster.post(TOKENS, content=body(), headers={"Content-Type": "application/json"})
+    assert "content-length" not in response.request.headers
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    body_out = assert_api_error(response, 413)
+    assert str(settings.max_body_bytes) in body_out["detail"]
+    assert count_tokens(database) == 0
+
+
+def test_chunked_body_under_the_limit_is_accepted(promaster, database):
+    def body():
+        yield b'{"description": '
+        yield b'"Entra ID"}'
+
+    response = promaster.post(TOKENS, content=body(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert count_tokens(database) == 1
+
+
+def test_content_length_that_is_not_a_number_is_refused(promaster, database):
+    response = promaster.post(
+        TOKENS,
+        content=b'{"description": "Entra ID"}',
+        headers={"Content-Type": "application/json", "Content-Length": "lots"},
+    )
+    assert 400 <= response.status_code < 500
+    assert count_tokens(database) == 0
+
+
+# --- revoking what is not there ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token_id",
+    ["00000000-0000-0000-0000-000000000000", "not-a-uuid", "x" * 300, "%27%20OR%201%3D1--"],
+)
+def test_revoking_a_token_that_does_not_exist_is_not_found(promaster, world, database, token_id):
+    mine = make_token(world.runtime, "site-a", world.promaster_a2)
+    body = assert_api_error(promaster.delete(f"{TOKENS}/{token_id}"), 404)
+    assert "token" in body["detail"].lower()
+    with database.transaction(write=False) as session:
+        assert session.get(AccessToken, mine.id).revoked_at is None
+
+
+def test_revoking_a_token_of_another_site_is_not_found_and_leaves_it_working(
+    promaster, world, database
+):
+    theirs = make_token(world.runtime, "site-b", world.promaster_b)
+    response = promaster.delete(f"{TOKENS}/{theirs.id}")
+    not_found = assert_api_error(
+        promaster.delete(f"{TOKENS}/00000000-0000-0000-0000-0000000000ff"), 404
+    )
+    body = assert_api_error(response, 404)
+    assert body == not_found  # as if absent: nothing tells it exists
+    with database.transaction(write=False) as session:
+        assert session.get(AccessToken, theirs.id).revoked_at is None
+    assert promaster.get(SPC, headers=bearer(theirs.value)).status_code == 200
+
+
+# --- the SCIM side ------------------------------------------------------------------------------
+
+
+def test_two_megabyte_body_to_scim_is_too_large(client, world):
+    issued = make_token(world.runtime, "site-a", world.promaster_a)
+    response = client.post(
+        SPC,
+        content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
+        headers={**bearer(issued.value), "Content-Type": "application/scim+json"},
+    )
+    body = assert_scim_error(response, 413, scim_type="tooLarge")
+    assert "bytes" in body["detail"]
+
+
+def test_two_megabyte_body_to_scim_is_too_large_before_authentication(client, world):
+    response = client.put(
+        SPC,
+        content=b"x" * (2 * 1024 * 1024),
+        headers={"Content-Type": "application/scim+json"},
+    )
+    assert_scim_error(response, 413, scim_type="tooLarge")
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "Bearer " + "A" * 100_000,
+        "Bearer sscim_" + "é" * 49,
+        "Bearer sscim_\u2603\u2603\u2603",
+        "Bearer ",
+        "Bearer",
+        "Bearer    ",
+        "bearer",
+        "Basic dXNlcjpwYXNz",
+        "Token sscim_abc",
+        "Bearer sscim_ sscim_",
+        "Bearer \x7f\x01",
+        " " * 50,
+        "x" * 100_000,
+    ],
+    ids=[
+        "very-long-bearer",
+        "non-ascii-token",
+        "snowmen",
+        "bearer-empty",
+        "bearer-no-space",
+        "bearer-spaces",
+        "lowercase-scheme-only",
+        "basic",
+        "other-scheme",
+        "two-values",
+        "control-chars",
+        "spaces",
+        "very-long-no-scheme",
+    ],
+)
+def test_garbage_authorization_header_is_401_not_500(client, world, authorization):
+    raw = authorization.encode("utf-8")
+    response = client.get(SPC, headers={"Authorization": raw})
+    body = assert_scim_error(response, 401)
+    assert "WWW-Authenticate" in response.headers
+    assert response.headers["WWW-Authenticate"].startswith('Bearer realm="sitescim"')
+    assert "sscim_" not in body["detail"]
+
+
+def test_authorization_header_of_latin1_bytes_is_401(client, world):
+    response = client.get(SPC, headers={"Authorization": b"Bearer sscim_\xff\xfe\xfd"})
+    assert_scim_error(response, 401)
+
+
+def test_missing_authorization_header_is_401_with_a_plain_challenge(client, world):
+    response = client.get(SPC)
+    assert_scim_error(response, 401)
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="sitescim"'
+
+
+def test_well_formed_but_unknown_token_is_401_with_invalid_token(client, world):
+    response = client.get(SPC, headers=bearer(generate_token()))
+    assert_scim_error(response, 401)
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+
+
+def test_garbage_body_to_a_scim_path_is_a_scim_4xx_not_a_500(client, world):
+    issued = make_token(world.runtime, "site-a", world.promaster_a)
+    for raw in (b"{", b"\xff\xfe", b"[]", b"null"):
+        response = client.post(
+            "/scim/v2/Users",
+            content=raw,
+            headers={**bearer(issued.value), "Content-Type": "application/scim+json"},
+        )
+        assert 400 <= response.status_code < 500, (raw, response.text)
+        assert response.headers["content-type"].startswith("application/scim+json")
+
+
+# --- sign-in -------------------------------------------------------------------------------------
+
+
+def _sign_in(client, site, email, password):
+    return client.post("/api/v1/session", json={"site": site, "email": email, "password": password})
+
+
+def test_sign_in_failures_all_look_the_same(client, world, database):
+    failures = [
+        _sign_in(client, "site-a", world.promaster_a, "wrong password entirely"),
+        _sign_in(client, "site-a", "nobody@a.test", world.password),
+        _sign_in(client, "no-such-site", world.promaster_a, world.password),
+        _sign_in(client, "site-b", world.promaster_a, world.password),  # right user, wrong site
+    ]
+    for response in failures:
+        assert response.status_code == 401, response.text
+        assert response.json() == {"detail": GENERIC_SIGN_IN_FAILURE}
+        assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+    assert client.get("/api/v1/session").status_code == 401
+
+
+def test_sign_in_of_a_user_without_password_or_deactivated_looks_the_same(client, world, database):
+    make_user(world.runtime, "site-a", "nopass@a.test", "promaster", None)
+    with database.transaction(write=True) as session:
+        session.execute(
+            update(User).where(User.user_name == world.promaster_a2).values(active=False)
+        )
+    for email, password in (
+        ("nopass@a.test", ""),
+        ("nopass@a.test", "anything at all"),
+        (world.promaster_a2, world.password),
+    ):
+        response = _sign_in(client, "site-a", email, password)
+        assert response.status_code == 401, response.text
+        assert response.json() == {"detail": GENERIC_SIGN_IN_FAILURE}
+
+
+def test_sign_in_with_oversized_fields_is_a_clear_400(client, world):
+    response = _sign_in(client, "site-a", world.promaster_a, "p" * 5000)
+    assert_api_error(response, 400, field="password")
+    response = _sign_in(client, "s" * 500, world.promaster_a, world.password)
+    assert_api_error(response, 400, field="site")
+
+
+def test_sign_in_as_form_is_unsupported_media_type(client, world):
+    response = client.post(
+        "/api/v1/session",
+        data={"site": "site-a", "email": world.promaster_a, "password": world.password},
+    )
+    assert_api_error(response, 415)
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+
+
+def test_session_cookie_is_httponly_and_samesite_strict(client, world):
+    response = _sign_in(client, "site-a", world.promaster_a, world.password)
+    assert response.status_code == 200
+    cookie = response.headers["set-cookie"]
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert attributes[0].startswith(f"{SESSION_COOKIE}=")
+    assert "httponly" in attributes
+    assert "samesite=strict" in attributes
+    assert world.password not in cookie
+
+
+def test_session_cookie_is_secure_when_configured(settings, database, clock, world):
+    secure = settings.model_copy(update={"cookie_secure": True})
+    app = create_app(secure, clock=clock, database=database)
+    with TestClient(app, base_url="https://testserver") as https_client:
+        response = _sign_in(https_client, "site-a", world.promaster_a, world.password)
+    assert response.status_code == 200
+    attributes = [part.strip().lower() for part in response.headers["set-cookie"].split(";")]
+    assert "secure" in attributes
+    assert "httponly" in attributes
+    assert "samesite=strict" in attributes
+
+
+def test_forged_session_cookie_is_401(client, world):
+    client.cookies.set(SESSION_COOKIE, "eyJ1aWQiOiAiYWRtaW4ifQ==.forged.signature")
+    response = client.post(TOKENS, json={"description": "Entra ID"})
+    assert_api_error(response, 401)
