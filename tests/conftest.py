@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
@@ -34,6 +35,11 @@ POSTGRES_ADMIN_URL = os.environ.get(
 TEST_PEPPER = "test-pepper-" + "p" * 40
 TEST_SESSION_SECRET = "test-session-" + "s" * 40
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+# Shared 2-core machines stall now and then; a per-example deadline would turn
+# that into a flaky failure without telling us anything about the code.
+hypothesis_settings.register_profile("sitescim", deadline=None, print_blob=True)
+hypothesis_settings.load_profile("sitescim")
 
 
 class FakeClock:

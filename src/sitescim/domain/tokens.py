@@ -75,7 +75,12 @@ def _checksum(body: str) -> str:
 
 
 def generate_token() -> str:
-    body = PREFIX + _base62(secrets.randbits(RANDOM_BITS), RANDOM_CHARS)
+    return format_token(secrets.randbits(RANDOM_BITS))
+
+
+def format_token(random_number: int) -> str:
+    """The token carrying these random bits; separate so tests can choose the bits."""
+    body = PREFIX + _base62(random_number % 2**RANDOM_BITS, RANDOM_CHARS)
     return body + _checksum(body)
 
 
