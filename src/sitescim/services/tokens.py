@@ -225,74 +225,87 @@ def revoke_token(
     return _view(token, now)
 
 
-def authenticate(
-    runtime: Runtime, value: str | None, *, api: str = rules.SCIM_API, address: str | None = None
-) -> AuthenticatedToken:
-    """Resolve a bearer value to its site, or raise; every failure is audited.
+@dataclass(frozen=True, slots=True)
+class TokenCheck:
+    """What reading a bearer value found, before anything is written.
 
-    A malformed value is refused before any lookup (T9). The lookup is by keyed
-    hash through a unique index, then compared in constant time (habit 9).
+    Split from ``settle_check`` so the web layer can run the read (one indexed
+    lookup) inline and send only the rare writes (an audited failure, a stale
+    last use) to a worker thread.
     """
-    if not value:
-        return _fail(runtime, "missing", address)
-    if not rules.is_well_formed(value):
-        return _fail(runtime, "malformed", address)
-    digest = rules.hash_token(value, runtime.pepper)
+
+    found: AuthenticatedToken | None
+    failure: str | None
+    who: audit.Who
+    stale: bool
+    now: datetime
+
+    @property
+    def needs_writes(self) -> bool:
+        return self.failure is not None or self.stale
+
+
+def check_token(runtime: Runtime, value: str | None, *, api: str = rules.SCIM_API) -> TokenCheck:
+    """A malformed value is refused before any lookup (T9); a well-formed one is
+    looked up by keyed hash through a unique index and compared in constant time.
+    """
     now = runtime.clock()
+    if not value:
+        return TokenCheck(None, "missing", audit.ANONYMOUS, False, now)
+    if not rules.is_well_formed(value):
+        return TokenCheck(None, "malformed", audit.ANONYMOUS, False, now)
+    digest = rules.hash_token(value, runtime.pepper)
     with runtime.db.reading() as connection:
         row = repo.find_token_credentials(connection, digest)
-    examined = (
-        _examine(row, runtime, now)
-        if row is not None and hmac.compare_digest(row.token_hash, digest)
-        else None
+    if row is None or not hmac.compare_digest(row.token_hash, digest):
+        return TokenCheck(None, "unknown", audit.ANONYMOUS, False, now)
+    found = AuthenticatedToken(
+        token_id=row.id,
+        site_id=row.site_id,
+        site_slug=row.site_slug,
+        scope=row.scope,
+        description=row.description,
     )
-    if examined is None:
-        return _fail(runtime, "unknown", address)
-    found, who, status, stale = examined
+    who = audit.Who.token(row.id, row.description)
+    status = rules.token_status(revoked_at=row.revoked_at, expires_at=row.expires_at, now=now)
     if status is not rules.TokenStatus.ACTIVE:
-        return _fail(runtime, status.value, address, site_id=found.site_id, who=who)
+        return TokenCheck(found, status.value, who, False, now)
     if not rules.scope_allows(found.scope, api):
+        return TokenCheck(found, "scope", who, False, now)
+    stale = rules.last_use_is_stale(row.last_used_at, now, runtime.last_used_resolution)
+    return TokenCheck(found, None, who, stale, now)
+
+
+def settle_check(
+    runtime: Runtime, check: TokenCheck, *, address: str | None = None
+) -> AuthenticatedToken:
+    """Audit a failure and raise it, or record a stale last use and return the token."""
+    if check.failure is not None or check.found is None:
+        reason = check.failure or "unknown"
+        site_id = check.found.site_id if check.found else None
         audit.record_auth_failure(
-            runtime, reason="scope", address=address, site_id=found.site_id, who=who
+            runtime, reason=reason, address=address, site_id=site_id, who=check.who
         )
-        raise InsufficientScopeError(f"This token's scope does not allow the {api} API.")
-    if stale:
+        if reason == "scope":
+            raise InsufficientScopeError("This token's scope does not allow this API.")
+        raise InvalidTokenError(reason)
+    if check.stale:
         with runtime.db.transaction(write=True) as session:
             repo.touch_token_use(
                 session,
-                found.token_id,
-                now=now,
+                check.found.token_id,
+                now=check.now,
                 address=address,
-                stale_before=now - runtime.last_used_resolution,
+                stale_before=check.now - runtime.last_used_resolution,
             )
-    return found
+    return check.found
 
 
-def _examine(
-    token: repo.TokenCredentials, runtime: Runtime, now: datetime
-) -> tuple[AuthenticatedToken, audit.Who, rules.TokenStatus, bool]:
-    found = AuthenticatedToken(
-        token_id=token.id,
-        site_id=token.site_id,
-        site_slug=token.site_slug,
-        scope=token.scope,
-        description=token.description,
-    )
-    status = rules.token_status(revoked_at=token.revoked_at, expires_at=token.expires_at, now=now)
-    stale = rules.last_use_is_stale(token.last_used_at, now, runtime.last_used_resolution)
-    return found, audit.Who.token(token.id, token.description), status, stale
-
-
-def _fail(
-    runtime: Runtime,
-    reason: str,
-    address: str | None,
-    *,
-    site_id: str | None = None,
-    who: audit.Who = audit.ANONYMOUS,
+def authenticate(
+    runtime: Runtime, value: str | None, *, api: str = rules.SCIM_API, address: str | None = None
 ) -> AuthenticatedToken:
-    audit.record_auth_failure(runtime, reason=reason, address=address, site_id=site_id, who=who)
-    raise InvalidTokenError(reason)
+    """Resolve a bearer value to the site it acts for (T2), or raise; failures are audited."""
+    return settle_check(runtime, check_token(runtime, value, api=api), address=address)
 
 
 def warn_expiring_tokens(runtime: Runtime) -> int:

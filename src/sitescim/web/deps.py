@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from sitescim.domain.errors import AuthenticationError
 from sitescim.domain.privileges import Actor
@@ -74,10 +75,18 @@ def bearer_value(request: Request) -> str | None:
     return value.strip() or None
 
 
-def current_token(
+async def current_token(
     request: Request, runtime: RuntimeDep, address: ClientAddress
 ) -> token_service.AuthenticatedToken:
-    return token_service.authenticate(runtime, bearer_value(request), address=address)
+    """The lookup runs inline: one indexed read costs less than a thread hop.
+
+    Writes (an audited failure, a last use older than a minute) may wait on
+    locks, so they go to a worker thread.
+    """
+    check = token_service.check_token(runtime, bearer_value(request))
+    if check.found is not None and not check.needs_writes:
+        return check.found
+    return await run_in_threadpool(token_service.settle_check, runtime, check, address=address)
 
 
 CurrentToken = Annotated[token_service.AuthenticatedToken, Depends(current_token)]
