@@ -23,7 +23,7 @@ from sitescim.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_PEPPER, TEST_SESSION_SECRET
 from tests.factories import make_site, make_token, make_user
 
-APP_TABLES = {"sites", "users", "access_tokens", "audit_events"}
+APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Dialect,
@@ -65,14 +66,22 @@ class Site(Base):
 
 
 class User(Base):
-    """A person of a site: signed in locally, or provisioned over SCIM later.
+    """A person of a site: signed in locally, or provisioned over SCIM.
 
-    ``user_name_key`` is the case-folded userName, so uniqueness per site is
-    case-insensitive (RFC 7643 §4.1.1) on every database.
+    ``*_key`` columns hold case-folded copies of attributes that SCIM compares
+    case-insensitively (``caseExact: false``), so equality filters and the
+    per-site uniqueness of ``userName`` (RFC 7643 §4.1.1) use plain indexes on
+    every database. Multi-valued complex attributes live in ``user_values``.
     """
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("site_id", "user_name_key"),)
+    __table_args__ = (
+        UniqueConstraint("site_id", "user_name_key"),
+        Index("ix_users_site_id_external_id", "site_id", "external_id"),
+        Index("ix_users_site_id_display_name_key", "site_id", "display_name_key"),
+        Index("ix_users_site_id_updated_at", "site_id", "updated_at"),
+        Index("ix_users_site_id_created_at", "site_id", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
@@ -80,13 +89,101 @@ class User(Base):
     user_name_key: Mapped[str] = mapped_column(String(256))
     email: Mapped[str | None] = mapped_column(String(320))
     display_name: Mapped[str | None] = mapped_column(String(256))
+    display_name_key: Mapped[str | None] = mapped_column(String(256))
     external_id: Mapped[str | None] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     privilege: Mapped[str] = mapped_column(String(32), default="user")
     password_hash: Mapped[str | None] = mapped_column(String(256))
+    name_formatted: Mapped[str | None] = mapped_column(String(512))
+    name_family: Mapped[str | None] = mapped_column(String(256))
+    name_given: Mapped[str | None] = mapped_column(String(256))
+    name_middle: Mapped[str | None] = mapped_column(String(256))
+    name_prefix: Mapped[str | None] = mapped_column(String(64))
+    name_suffix: Mapped[str | None] = mapped_column(String(64))
+    nick_name: Mapped[str | None] = mapped_column(String(256))
+    profile_url: Mapped[str | None] = mapped_column(String(1024))
+    title: Mapped[str | None] = mapped_column(String(256))
+    user_type: Mapped[str | None] = mapped_column(String(64))
+    preferred_language: Mapped[str | None] = mapped_column(String(64))
+    locale: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    employee_number: Mapped[str | None] = mapped_column(String(256))
+    cost_center: Mapped[str | None] = mapped_column(String(256))
+    organization: Mapped[str | None] = mapped_column(String(256))
+    division: Mapped[str | None] = mapped_column(String(256))
+    department: Mapped[str | None] = mapped_column(String(256))
+    manager_id: Mapped[str | None] = mapped_column(String(256))
+    manager_display_name: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class UserValue(Base):
+    """One entry of a multi-valued complex attribute of a user (emails, roles, ...).
+
+    ``attribute`` names it in SCIM spelling; ``value_key`` is the case-folded
+    value, indexed so ``emails.value eq`` is a lookup. Sub-attributes beyond
+    value/type/primary/display (an address's parts) are kept in ``extra``.
+    """
+
+    __tablename__ = "user_values"
+    __table_args__ = (
+        Index("ix_user_values_site_id_attribute_value_key", "site_id", "attribute", "value_key"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    attribute: Mapped[str] = mapped_column(String(32))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    value: Mapped[str | None] = mapped_column(Text)
+    value_key: Mapped[str | None] = mapped_column(String(512))
+    type: Mapped[str | None] = mapped_column(String(64))
+    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    display: Mapped[str | None] = mapped_column(String(256))
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Group(Base):
+    __tablename__ = "groups"
+    __table_args__ = (
+        Index("ix_groups_site_id_display_name_key", "site_id", "display_name_key"),
+        Index("ix_groups_site_id_external_id", "site_id", "external_id"),
+        Index("ix_groups_site_id_updated_at", "site_id", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    display_name: Mapped[str] = mapped_column(String(256))
+    display_name_key: Mapped[str] = mapped_column(String(256))
+    external_id: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class Membership(Base):
+    """One member of one group: a user or a group, never both.
+
+    A row per member, so adding or removing one member of a 100,000-member
+    group touches one row. Deleting a user or group removes its rows (cascade).
+    """
+
+    __tablename__ = "group_members"
+    __table_args__ = (
+        UniqueConstraint("group_id", "user_id"),
+        UniqueConstraint("group_id", "member_group_id"),
+        Index("ix_group_members_site_id_user_id", "site_id", "user_id"),
+        Index("ix_group_members_site_id_member_group_id", "site_id", "member_group_id"),
+        CheckConstraint("(user_id IS NULL) != (member_group_id IS NULL)", name="one_member_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    group_id: Mapped[str] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    member_group_id: Mapped[str | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
 
 
 class AccessToken(Base):
