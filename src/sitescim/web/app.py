@@ -25,7 +25,7 @@ from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
 from sitescim.web.deps import CurrentToken
 from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from sitescim.web.scim import discovery
+from sitescim.web.scim import discovery, groups, users
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,8 @@ def create_app(
 
     scim = APIRouter(prefix="/scim/v2", tags=["scim"])
     scim.include_router(discovery.router)
+    scim.include_router(users.router)
+    scim.include_router(groups.router)
     app.include_router(scim)
     _add_scim_fallback(app)
     _add_health(app)

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from scim2_models import Error, SCIMException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
@@ -113,6 +114,21 @@ async def on_validation_error(request: Request, error: Exception) -> Response:
     return api_error(400, message, field=field)
 
 
+async def on_pydantic_error(request: Request, error: Exception) -> Response:
+    """A SCIM payload that fails its schema: the field and the rule, never the value."""
+    assert isinstance(error, ValidationError)
+    first = error.errors(include_url=False, include_input=False)[0] if error.errors() else {}
+    field = ".".join(str(part) for part in first.get("loc", ()))
+    context = first.get("ctx") or {}
+    scim_type = str(context.get("scim_type") or "invalidValue")
+    status = int(context.get("status") or 400)
+    message = str(first.get("msg", "is not valid"))
+    detail = f"{field}: {message}" if field else message
+    if _is_scim(request):
+        return scim_error(status, detail, scim_type=scim_type)
+    return api_error(400, message, field=field or None)
+
+
 async def on_http_exception(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     detail = error.detail if isinstance(error.detail, str) else "Request refused."
@@ -134,5 +150,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(SitescimError, on_domain_error)
     app.add_exception_handler(SCIMException, on_scim_exception)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(ValidationError, on_pydantic_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
     app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,51 @@
+"""What every SCIM router shares: the request body, the base URL, the site."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from scim2_models import InvalidSyntaxException
+
+from sitescim.web.deps import CurrentToken, SettingsDep
+
+SCIM_BODY_TYPES = ("application/scim+json", "application/json")
+
+
+def scim_base_url(request: Request, public_base_url: str | None) -> str:
+    """Absolute base for meta.location: the configured public URL, else the request's."""
+    if public_base_url:
+        return public_base_url.rstrip("/") + "/scim/v2"
+    return str(request.base_url).rstrip("/") + "/scim/v2"
+
+
+async def get_base_url(request: Request, settings: SettingsDep) -> str:
+    return scim_base_url(request, settings.public_base_url)
+
+
+async def read_body(request: Request) -> dict[str, Any]:
+    """A JSON object in SCIM or plain JSON media type, else 400 invalidSyntax."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media and media not in SCIM_BODY_TYPES:
+        raise InvalidSyntaxException(
+            detail="Send the body as application/scim+json (or application/json)."
+        )
+    raw = await request.body()
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidSyntaxException(detail="The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise InvalidSyntaxException(detail="The request body must be a JSON object.")
+    return body
+
+
+async def get_site_id(token: CurrentToken) -> str:
+    """T2/T10: the site comes from the token, and only from it."""
+    return token.site_id
+
+
+BaseUrl = Annotated[str, Depends(get_base_url)]
+ScimBody = Annotated[dict[str, Any], Depends(read_body)]
+SiteId = Annotated[str, Depends(get_site_id)]
