@@ -117,12 +117,13 @@ async def on_validation_error(request: Request, error: Exception) -> Response:
 async def on_pydantic_error(request: Request, error: Exception) -> Response:
     """A SCIM payload that fails its schema: the field and the rule, never the value."""
     assert isinstance(error, ValidationError)
-    first = error.errors(include_url=False, include_input=False)[0] if error.errors() else {}
-    field = ".".join(str(part) for part in first.get("loc", ()))
-    context = first.get("ctx") or {}
+    details = error.errors(include_url=False, include_input=False)
+    loc: tuple[int | str, ...] = details[0]["loc"] if details else ()
+    field = ".".join(str(part) for part in loc)
+    context: dict[str, Any] = (details[0].get("ctx") or {}) if details else {}
     scim_type = str(context.get("scim_type") or "invalidValue")
     status = int(context.get("status") or 400)
-    message = str(first.get("msg", "is not valid"))
+    message = details[0]["msg"] if details else "is not valid"
     detail = f"{field}: {message}" if field else message
     if _is_scim(request):
         return scim_error(status, detail, scim_type=scim_type)
