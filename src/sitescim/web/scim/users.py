@@ -1,7 +1,207 @@
-"""SCIM /Users endpoints."""
+"""SCIM /Users endpoints: thin handlers over services.users (RFC 7644 §3.3-3.6)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from scim2_models import Context, ListResponse
+
+from sitescim.scim import listing
+from sitescim.scim.filtering import USERS
+from sitescim.scim.listing import ListQuery
+from sitescim.scim.mapping import ScimUser, dump_user
+from sitescim.services import users as user_service
+from sitescim.web.deps import ClientAddress, CurrentToken, RuntimeDep, SessionDep
+from sitescim.web.responses import SCIMResponse
+from sitescim.web.scim.plumbing import BaseUrl, ScimBody
 
 router = APIRouter()
+
+Attributes = Annotated[str | None, Query()]
+ExcludedAttributes = Annotated[str | None, Query(alias="excludedAttributes")]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
+
+
+def _etag(resource: ScimUser) -> str:
+    assert resource.meta is not None
+    assert resource.meta.version is not None
+    return resource.meta.version
+
+
+def _answer(
+    resource: ScimUser,
+    *,
+    status_code: int = 200,
+    context: Context = Context.RESOURCE_QUERY_RESPONSE,
+    attributes: str | None = None,
+    excluded_attributes: str | None = None,
+    location: bool = False,
+) -> Response:
+    """The resource body with its ETag (= meta.version) and, on creation, its Location."""
+    body = dump_user(
+        resource,
+        context=context,
+        attributes=attributes,
+        excluded_attributes=excluded_attributes,
+    )
+    headers = {"ETag": _etag(resource)}
+    if location and resource.meta is not None and resource.meta.location:
+        headers["Location"] = resource.meta.location
+    return SCIMResponse(body, status_code=status_code, headers=headers)
+
+
+@router.post("/Users", response_class=SCIMResponse, status_code=201)
+def create_user(
+    token: CurrentToken,
+    body: ScimBody,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    base_url: BaseUrl,
+    address: ClientAddress,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
+) -> Response:
+    created = user_service.create_user(
+        session, runtime, token, body, base_url=base_url, address=address
+    )
+    return _answer(
+        created,
+        status_code=201,
+        context=Context.RESOURCE_CREATION_RESPONSE,
+        attributes=attributes,
+        excluded_attributes=excluded_attributes,
+        location=True,
+    )
+
+
+def _list_response(
+    session: SessionDep, token: CurrentToken, query: ListQuery, base_url: str
+) -> Response:
+    page = user_service.list_users(session, token, query, base_url=base_url)
+    attributes = ",".join(query.attributes) or None
+    excluded = ",".join(query.excluded_attributes) or None
+    resources: list[dict[str, Any]] = [
+        dump_user(
+            resource,
+            context=Context.SEARCH_RESPONSE,
+            attributes=attributes,
+            excluded_attributes=excluded,
+        )
+        for resource in page.resources
+    ]
+    body = {
+        "schemas": [str(ListResponse.__schema__)],
+        "totalResults": page.total,
+        "startIndex": page.start_index,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+    return SCIMResponse(body)
+
+
+@router.get("/Users", response_class=SCIMResponse)
+def list_users(
+    request: Request, token: CurrentToken, session: SessionDep, base_url: BaseUrl
+) -> Response:
+    """filter, sortBy, sortOrder, startIndex, count, attributes, excludedAttributes."""
+    query = listing.query_from_params(request.query_params, USERS)
+    return _list_response(session, token, query, base_url)
+
+
+@router.post("/Users/.search", response_class=SCIMResponse)
+def search_users(
+    body: ScimBody, token: CurrentToken, session: SessionDep, base_url: BaseUrl
+) -> Response:
+    """The same query as a SearchRequest body, keeping filters out of URLs and logs."""
+    query = listing.query_from_search(body, USERS)
+    return _list_response(session, token, query, base_url)
+
+
+@router.get("/Users/{user_id}", response_class=SCIMResponse)
+def get_user(
+    user_id: str,
+    token: CurrentToken,
+    session: SessionDep,
+    base_url: BaseUrl,
+    if_none_match: IfNoneMatch = None,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
+) -> Response:
+    resource = user_service.get_user(session, token, user_id, base_url=base_url)
+    etag = _etag(resource)
+    if if_none_match is not None and etag in [tag.strip() for tag in if_none_match.split(",")]:
+        return Response(status_code=304, headers={"ETag": etag})
+    return _answer(resource, attributes=attributes, excluded_attributes=excluded_attributes)
+
+
+@router.put("/Users/{user_id}", response_class=SCIMResponse)
+def replace_user(
+    user_id: str,
+    token: CurrentToken,
+    body: ScimBody,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    base_url: BaseUrl,
+    address: ClientAddress,
+    if_match: IfMatch = None,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
+) -> Response:
+    resource = user_service.replace_user(
+        session,
+        runtime,
+        token,
+        user_id,
+        body,
+        base_url=base_url,
+        if_match=if_match,
+        address=address,
+    )
+    return _answer(
+        resource,
+        context=Context.RESOURCE_REPLACEMENT_RESPONSE,
+        attributes=attributes,
+        excluded_attributes=excluded_attributes,
+    )
+
+
+@router.patch("/Users/{user_id}", response_class=SCIMResponse)
+def patch_user(
+    user_id: str,
+    token: CurrentToken,
+    body: ScimBody,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    base_url: BaseUrl,
+    address: ClientAddress,
+    if_match: IfMatch = None,
+    attributes: Attributes = None,
+    excluded_attributes: ExcludedAttributes = None,
+) -> Response:
+    """200 with the updated resource, which RFC 7644 §3.5.2 allows and clients prefer."""
+    resource = user_service.patch_user(
+        session,
+        runtime,
+        token,
+        user_id,
+        body,
+        base_url=base_url,
+        if_match=if_match,
+        address=address,
+    )
+    return _answer(resource, attributes=attributes, excluded_attributes=excluded_attributes)
+
+
+@router.delete("/Users/{user_id}", status_code=204)
+def delete_user(
+    user_id: str,
+    token: CurrentToken,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    address: ClientAddress,
+    if_match: IfMatch = None,
+) -> Response:
+    user_service.delete_user(session, runtime, token, user_id, if_match=if_match, address=address)
+    return Response(status_code=204)

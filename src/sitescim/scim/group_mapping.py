@@ -1,0 +1,164 @@
+"""Group rows <-> SCIM Group resources, through scim2-models (habits 2 and 3).
+
+Members are passed in apart from the group row because they are rows of their
+own: a caller that was asked not to return members (``excludedAttributes=
+members``) passes ``None`` and no member is ever read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from scim2_models import (
+    Context,
+    Group,
+    GroupMember,
+    InvalidValueException,
+    Meta,
+    ResponseParameters,
+)
+
+from sitescim.scim.mapping import make_etag
+
+USER = "User"
+GROUP = "Group"
+MEMBER_KINDS = (USER, GROUP)
+
+
+class GroupRow(Protocol):
+    """What a stored group offers the mapping; ``db.models.Group`` fits."""
+
+    id: str
+    display_name: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberView:
+    """One member as a response shows it: its id, kind (User/Group) and display."""
+
+    value: str
+    kind: str
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupInput:
+    """A validated group body (POST or PUT): what the client may set."""
+
+    display_name: str
+    external_id: str | None
+    members: list[str]
+
+
+def member_ref(base_url: str, member: MemberView) -> str:
+    collection = "Users" if member.kind == USER else "Groups"
+    return f"{base_url}/{collection}/{member.value}"
+
+
+def group_to_model(group: GroupRow, members: Sequence[MemberView] | None, base_url: str) -> Group:
+    return Group(
+        id=group.id,
+        external_id=group.external_id,
+        display_name=group.display_name,
+        members=None
+        if members is None
+        else [
+            GroupMember(
+                value=member.value,
+                ref=member_ref(base_url, member),
+                type=member.kind,
+                display=member.display,
+            )
+            for member in members
+        ],
+        meta=Meta(
+            resource_type="Group",
+            created=group.created_at,
+            last_modified=group.updated_at,
+            location=f"{base_url}/Groups/{group.id}",
+            version=make_etag(group.id, group.version),
+        ),
+    )
+
+
+def group_to_scim(
+    group: GroupRow,
+    members: Sequence[MemberView] | None,
+    base_url: str,
+    *,
+    parameters: ResponseParameters[Group] | None = None,
+) -> dict[str, Any]:
+    """The response body; ``parameters`` (attributes/excludedAttributes) trim it."""
+    model = group_to_model(group, members, base_url)
+    return model.model_dump(
+        scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters
+    )
+
+
+def parse_response_parameters(
+    attributes: str | None, excluded_attributes: str | None
+) -> ResponseParameters[Group] | None:
+    """The query's attributes/excludedAttributes, resolved against the Group schema.
+
+    A bad value raises pydantic's ValidationError, which the web layer turns
+    into a 400 (invalidPath).
+    """
+    if not attributes and not excluded_attributes:
+        return None
+    return ResponseParameters[Group].model_validate(
+        {"attributes": attributes or None, "excludedAttributes": excluded_attributes or None}
+    )
+
+
+def wants_members(parameters: ResponseParameters[Group] | None) -> bool:
+    """Whether the response shows members, so whether they must be read at all.
+
+    ``attributes`` must name members (or one of its sub-attributes);
+    ``excludedAttributes`` must not name members as a whole.
+    """
+    if parameters is None:
+        return True
+    if parameters.attributes:
+        return any(_names_members(path, whole=False) for path in parameters.attributes)
+    return not any(
+        _names_members(path, whole=True) for path in parameters.excluded_attributes or ()
+    )
+
+
+def _names_members(path: Any, *, whole: bool) -> bool:
+    binding = path.resolve()
+    if binding is None or binding.field_name != "members":
+        return False
+    return binding.sub_field_name is None or not whole
+
+
+def group_from_scim(payload: dict[str, Any], *, context: Context) -> GroupInput:
+    """Validate a POST or PUT body; readOnly attributes (id, meta) are ignored."""
+    model = Group.model_validate(payload, scim_ctx=context)
+    display_name = (model.display_name or "").strip()
+    if not display_name:
+        raise InvalidValueException(detail="displayName is required.")
+    return GroupInput(
+        display_name=display_name,
+        external_id=model.external_id,
+        members=member_values(model.members or []),
+    )
+
+
+def member_values(members: Sequence[GroupMember]) -> list[str]:
+    """The ids members name, in order and without repeats; each needs a value."""
+    seen: dict[str, None] = {}
+    for member in members:
+        if not member.value:
+            raise InvalidValueException(detail="Each member needs a value (the member's id).")
+        if member.type is not None and member.type not in MEMBER_KINDS:
+            raise InvalidValueException(detail="A member's type is 'User' or 'Group'.")
+        seen.setdefault(member.value, None)
+    return list(seen)

@@ -1,0 +1,290 @@
+"""SCIM Groups: create, read, replace, patch, delete and list a site's groups.
+
+The site is always the token's (T2, T10): every query is scoped by it, and a
+member id that is not a user or group of that site is refused as unknown, the
+same answer whether it exists elsewhere or nowhere. Every check runs before the
+first write, and the request's transaction rolls back on any error, so a
+refused request leaves nothing behind.
+
+Membership changes go through ``scim.patching``'s plan of targeted steps, so
+adding or removing one member costs the same in a group of three as in a group
+of 100,000. Every change bumps the group's version (its ETag) and is audited
+with the token, naming the attributes changed and never their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scim2_models import (
+    Context,
+    InvalidValueException,
+    NotFoundException,
+    PreconditionFailedException,
+)
+from sqlalchemy.orm import Session
+
+from sitescim.db import repositories as repo
+from sitescim.db.models import Group
+from sitescim.scim import listing
+from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
+from sitescim.scim.listing import ListQuery
+from sitescim.scim.mapping import make_etag
+from sitescim.scim.patching import GroupPatch, StepKind, parse_group_patch
+from sitescim.services import audit
+from sitescim.services.runtime import Runtime
+from sitescim.services.tokens import AuthenticatedToken
+
+_NAMED_IDS = 5  # how many unknown ids an error message names
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    """A group row and, unless the caller asked not to read them, its members."""
+
+    group: Group
+    members: list[MemberView] | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupPage:
+    total: int
+    start_index: int
+    items: list[GroupResult]
+
+
+def create_group(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    payload: dict[str, Any],
+    *,
+    address: str | None = None,
+) -> GroupResult:
+    data = group_from_scim(payload, context=Context.RESOURCE_CREATION_REQUEST)
+    members = _resolve_members(session, token.site_id, data.members, group_id=None)
+    now = runtime.clock()
+    group = repo.add_group(
+        session,
+        Group(
+            site_id=token.site_id,
+            display_name=data.display_name,
+            display_name_key=data.display_name.casefold(),
+            external_id=data.external_id,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        ),
+    )
+    repo.add_memberships(session, token.site_id, group.id, members)
+    _audit(session, runtime, token, "group.create", group, _input_attributes(data), address)
+    return GroupResult(group, _members(session, group, with_members=True))
+
+
+def get_group(
+    session: Session, token: AuthenticatedToken, group_id: str, *, with_members: bool = True
+) -> GroupResult:
+    group = _require(session, token.site_id, group_id)
+    return GroupResult(group, _members(session, group, with_members=with_members))
+
+
+def replace_group(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    group_id: str,
+    payload: dict[str, Any],
+    *,
+    if_match: str | None = None,
+    with_members: bool = True,
+    address: str | None = None,
+) -> GroupResult:
+    """PUT: the body is the whole new state, members included (absent = none)."""
+    group = _require(session, token.site_id, group_id, lock=True)
+    _check_precondition(group, if_match)
+    data = group_from_scim(payload, context=Context.RESOURCE_REPLACEMENT_REQUEST)
+    members = _resolve_members(session, token.site_id, data.members, group_id=group.id)
+    group.display_name = data.display_name
+    group.display_name_key = data.display_name.casefold()
+    group.external_id = data.external_id
+    repo.clear_memberships(session, group.id)
+    repo.add_memberships(session, token.site_id, group.id, members)
+    _bump(group, runtime)
+    _audit(session, runtime, token, "group.replace", group, _input_attributes(data), address)
+    return GroupResult(group, _members(session, group, with_members=with_members))
+
+
+def patch_group(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    group_id: str,
+    body: dict[str, Any],
+    *,
+    if_match: str | None = None,
+    with_members: bool = True,
+    address: str | None = None,
+) -> GroupResult:
+    """PATCH: only the members the operations name are read or written."""
+    group = _require(session, token.site_id, group_id, lock=True)
+    _check_precondition(group, if_match)
+    plan = parse_group_patch(body)
+    kinds = dict(_resolve_members(session, token.site_id, sorted(plan.member_ids), group.id))
+    _apply(session, token.site_id, group, plan, kinds)
+    _bump(group, runtime)
+    _audit(session, runtime, token, "group.patch", group, _patched_attributes(plan), address)
+    return GroupResult(group, _members(session, group, with_members=with_members))
+
+
+def delete_group(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    group_id: str,
+    *,
+    if_match: str | None = None,
+    address: str | None = None,
+) -> None:
+    """Its membership rows, and its rows as a member of other groups, go by cascade."""
+    group = _require(session, token.site_id, group_id, lock=True)
+    _check_precondition(group, if_match)
+    repo.delete_group(session, group)
+    _audit(session, runtime, token, "group.delete", group, [], address)
+
+
+def list_groups(
+    session: Session, token: AuthenticatedToken, query: ListQuery, *, with_members: bool = True
+) -> GroupPage:
+    """A page of groups matching the query; members for the page in one query, if shown."""
+    page = listing.list_groups(session, token.site_id, query)
+    groups = page.groups
+    members: dict[str, list[MemberView]] = {group.id: [] for group in groups}
+    if with_members and groups:
+        rows = repo.list_group_members(session, token.site_id, [group.id for group in groups])
+        for group_id, member_id, kind, display in rows:
+            members[group_id].append(MemberView(member_id, kind, display))
+    return GroupPage(
+        total=page.total,
+        start_index=query.start_index,
+        items=[GroupResult(group, members[group.id] if with_members else None) for group in groups],
+    )
+
+
+def _require(session: Session, site_id: str, group_id: str, *, lock: bool = False) -> Group:
+    group = repo.get_group(session, site_id, group_id, lock=lock)
+    if group is None:
+        raise NotFoundException(detail=f"No group with id {group_id!r}.")
+    return group
+
+
+def _check_precondition(group: Group, if_match: str | None) -> None:
+    """If-Match (RFC 7644 §3.14): a stale version gets 412, so no update is lost."""
+    if if_match is None:
+        return
+    candidates = {tag.strip() for tag in if_match.split(",")}
+    current = make_etag(group.id, group.version)
+    weakless = current.removeprefix("W/")
+    if "*" in candidates or current in candidates or weakless in candidates:
+        return
+    raise PreconditionFailedException(
+        detail="The group has changed since that version; read it again."
+    )
+
+
+def _resolve_members(
+    session: Session, site_id: str, ids: Sequence[str], group_id: str | None
+) -> list[tuple[str, str]]:
+    """(id, "User"/"Group") for each id, or 400 naming the ids that are not the site's."""
+    if group_id is not None and group_id in ids:
+        raise InvalidValueException(detail="A group cannot be a member of itself.")
+    if not ids:
+        return []
+    kinds = repo.find_member_kinds(session, site_id, ids)
+    unknown = [member_id for member_id in ids if member_id not in kinds]
+    if unknown:
+        named = ", ".join(repr(member_id) for member_id in unknown[:_NAMED_IDS])
+        more = f" and {len(unknown) - _NAMED_IDS} more" if len(unknown) > _NAMED_IDS else ""
+        raise InvalidValueException(
+            detail=f"No user or group of this site has the id {named}{more}."
+        )
+    members = [(member_id, kinds[member_id]) for member_id in ids]
+    if group_id is not None:
+        groups = [member_id for member_id, kind in members if kind == "Group"]
+        cycle = repo.find_ancestor_among(session, group_id, groups)
+        if cycle is not None:
+            raise InvalidValueException(
+                detail=f"The group {cycle!r} already contains this group; "
+                "adding it as a member would make a cycle."
+            )
+    return members
+
+
+def _apply(
+    session: Session, site_id: str, group: Group, plan: GroupPatch, kinds: dict[str, str]
+) -> None:
+    for name, value in plan.attributes.items():
+        setattr(group, name, value)
+        if name == "display_name":
+            group.display_name_key = str(value).casefold()
+    for step in plan.steps:
+        if step.kind == StepKind.CLEAR:
+            repo.clear_memberships(session, group.id)
+        if step.kind in (StepKind.ADD, StepKind.CLEAR):
+            members = [(member_id, kinds[member_id]) for member_id in step.ids]
+            repo.add_memberships(session, site_id, group.id, members)
+        elif step.kind == StepKind.REMOVE:
+            repo.remove_memberships(session, group.id, step.ids)
+        elif step.kind == StepKind.REMOVE_MATCHING:
+            # A filter other than ``value eq`` cannot name its rows up front;
+            # identity providers only ever send ``value eq``.
+            current = _members(session, group, with_members=True) or []
+            matched = [member.value for member in current if step.matches(member)]
+            repo.remove_memberships(session, group.id, matched)
+
+
+def _members(session: Session, group: Group, *, with_members: bool) -> list[MemberView] | None:
+    if not with_members:
+        return None
+    rows = repo.list_group_members(session, group.site_id, [group.id])
+    return [MemberView(member_id, kind, display) for _, member_id, kind, display in rows]
+
+
+def _bump(group: Group, runtime: Runtime) -> None:
+    group.version += 1
+    group.updated_at = runtime.clock()
+
+
+def _input_attributes(data: GroupInput) -> list[str]:
+    names = ["displayName", "members"]
+    return names if data.external_id is None else [*names, "externalId"]
+
+
+_SCIM_NAMES = {"display_name": "displayName", "external_id": "externalId"}
+
+
+def _patched_attributes(plan: GroupPatch) -> list[str]:
+    names = [_SCIM_NAMES[name] for name in plan.attributes]
+    return [*names, "members"] if plan.steps else names
+
+
+def _audit(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    action: str,
+    group: Group,
+    attributes: list[str],
+    address: str | None,
+) -> None:
+    audit.record(
+        session,
+        now=runtime.clock(),
+        site_id=token.site_id,
+        action=action,
+        who=audit.Who.token(token.token_id, token.description),
+        target=("group", group.id),
+        address=address,
+        detail={"attributes": attributes} if attributes else None,
+    )

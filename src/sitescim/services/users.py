@@ -1,0 +1,483 @@
+"""SCIM provisioning of a site's users: create, read, replace, patch, deactivate, delete.
+
+The rules of spec section 2 live here, whatever route a change takes:
+
+- users created through SCIM start as ``user``; the privilege is read-only to
+  SCIM unless the site lets SCIM set it (``Site.scim_may_set_promaster``);
+- the last active Promaster of a site is never deactivated, demoted or
+  deleted through SCIM (409);
+- a ``password`` is checked against the site's policy, stored as an argon2
+  hash, and never returned nor written to the audit log;
+- every change bumps ``version`` and ``updated_at`` and is audited with the
+  token and the names (never the values) of the attributes it touched.
+
+The site always comes from the token (T10): a user of another site is absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scim2_models import (
+    ConflictException,
+    Context,
+    InvalidValueException,
+    MutabilityException,
+    NotFoundException,
+    PatchOp,
+    PreconditionFailedException,
+    UniquenessException,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sitescim.db import repositories as repo
+from sitescim.db.models import Site, new_id
+from sitescim.db.models import User as UserRow
+from sitescim.domain import passwords
+from sitescim.domain.errors import InvalidInputError
+from sitescim.domain.privileges import Privilege
+from sitescim.scim import listing, mapping
+from sitescim.scim.listing import ListQuery
+from sitescim.scim.mapping import GroupRef, ScimUser
+from sitescim.services import audit
+from sitescim.services.runtime import Runtime
+from sitescim.services.tokens import AuthenticatedToken
+
+LAST_PROMASTER_MESSAGE = (
+    "This user is the last active Promaster of the site; a site always keeps at least one. "
+    "Make another user a Promaster in the site first."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UserPage:
+    total: int
+    start_index: int
+    resources: Sequence[ScimUser]
+
+
+def model_for(site: Site) -> type[ScimUser]:
+    return mapping.user_model(privilege_writable=bool(site.scim_may_set_promaster))
+
+
+def _site(session: Session, token: AuthenticatedToken) -> Site:
+    site = repo.get_site(session, token.site_id)
+    if site is None:  # the token was checked a moment ago; its site went since
+        raise NotFoundException(detail="The site of this token no longer exists.")
+    return site
+
+
+def _load(session: Session, site_id: str, user_id: str) -> UserRow:
+    user = repo.get_user(session, site_id, user_id)
+    if user is None:
+        raise NotFoundException(detail=f"No user with id {user_id!r}.")
+    return user
+
+
+def resources_for(
+    session: Session,
+    site: Site,
+    users: Sequence[UserRow],
+    base_url: str,
+) -> list[ScimUser]:
+    """SCIM resources of many users with two queries in all (values, then groups)."""
+    ids = [user.id for user in users]
+    values: dict[str, list[Any]] = {user_id: [] for user_id in ids}
+    for row in repo.list_user_values(session, ids):
+        values[row.user_id].append(row)
+    groups: dict[str, list[GroupRef]] = {user_id: [] for user_id in ids}
+    for user_id, group_id, display in repo.list_user_groups(session, site.id, ids):
+        groups[user_id].append(GroupRef(id=group_id, display=display))
+    model = model_for(site)
+    return [
+        mapping.user_to_scim(user, values[user.id], groups[user.id], base_url, model=model)
+        for user in users
+    ]
+
+
+def _resource(session: Session, site: Site, user: UserRow, base_url: str) -> ScimUser:
+    return resources_for(session, site, [user], base_url)[0]
+
+
+def _check_if_match(user: UserRow, if_match: str | None) -> None:
+    """RFC 7644 §3.14: a stale If-Match is refused with 412 before anything changes."""
+    if if_match is None:
+        return
+    tags = [tag.strip() for tag in if_match.split(",")]
+    current = mapping.make_etag(user.id, user.version)
+    if "*" not in tags and current not in tags and current.removeprefix("W/") not in tags:
+        raise PreconditionFailedException(
+            detail="The resource has changed since you read it (If-Match does not match)."
+        )
+
+
+def _who(token: AuthenticatedToken) -> audit.Who:
+    return audit.Who.token(token.token_id, token.description)
+
+
+def _comparable(resource: ScimUser) -> dict[str, Any]:
+    dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    dumped.pop("meta", None)
+    dumped.pop("schemas", None)
+    return dumped
+
+
+def _changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """SCIM names of the attributes that differ; extension attributes as URN:name."""
+    names: list[str] = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if key.startswith("urn:") and isinstance(old or new, dict):
+            old_dict, new_dict = old or {}, new or {}
+            for sub in sorted(set(old_dict) | set(new_dict)):
+                if old_dict.get(sub) != new_dict.get(sub):
+                    names.append(f"{key}:{sub}")
+        else:
+            names.append(key)
+    return names
+
+
+def _refuse(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    *,
+    action: str,
+    user_id: str,
+    address: str | None,
+    message: str,
+) -> None:
+    audit.record_refusal(
+        session,
+        runtime,
+        site_id=token.site_id,
+        action=action,
+        who=_who(token),
+        target=("user", user_id),
+        address=address,
+        message=message,
+    )
+
+
+def _keep_a_promaster(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    user: UserRow,
+    *,
+    action: str,
+    address: str | None,
+) -> None:
+    """Refuse (409) to leave the site without an active Promaster."""
+    repo.lock_site(session, user.site_id)
+    if repo.count_active_promasters(session, user.site_id, excluding=user.id) == 0:
+        _refuse(
+            session,
+            runtime,
+            token,
+            action=action,
+            user_id=user.id,
+            address=address,
+            message=LAST_PROMASTER_MESSAGE,
+        )
+        raise ConflictException(detail=LAST_PROMASTER_MESSAGE)
+
+
+def _privilege(value: str | None, current: str) -> str:
+    if value is None:
+        return current
+    try:
+        return Privilege(value).value
+    except ValueError:
+        allowed = ", ".join(p.value for p in Privilege)
+        raise InvalidValueException(detail=f"'privilege' must be one of {allowed}") from None
+
+
+def _hash_password(runtime: Runtime, site: Site, password: str) -> str:
+    try:
+        passwords.check_policy(password, min_length=site.password_min_length)
+    except InvalidInputError as error:
+        raise InvalidValueException(detail=f"'password' {error.message}") from None
+    return runtime.passwords.hash(password)
+
+
+def _ensure_unique_name(session: Session, user: UserRow) -> None:
+    other = repo.find_user_by_user_name(session, user.site_id, user.user_name)
+    if other is not None and other.id != user.id:
+        raise UniquenessException(detail=f"A user named {user.user_name!r} already exists.")
+
+
+def _resolve_manager(session: Session, user: UserRow) -> None:
+    """The manager's display name is read-only: taken from the manager, if in this site."""
+    if user.manager_id is None:
+        user.manager_display_name = None
+        return
+    manager = repo.get_user(session, user.site_id, user.manager_id)
+    user.manager_display_name = (
+        None if manager is None else (manager.display_name or manager.user_name)
+    )
+
+
+def _flush(session: Session, user: UserRow) -> None:
+    """Flush, turning a lost race on the unique userName into a SCIM 409."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise UniquenessException(
+            detail=f"A user named {user.user_name!r} already exists."
+        ) from None
+
+
+def create_user(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    body: dict[str, Any],
+    *,
+    base_url: str,
+    address: str | None = None,
+) -> ScimUser:
+    site = _site(session, token)
+    model = model_for(site)
+    resource = model.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    now = runtime.clock()
+    user = UserRow(
+        id=new_id(),
+        site_id=site.id,
+        privilege=Privilege.USER.value,
+        active=True,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    values = mapping.user_from_scim(resource, user)
+    user.privilege = _privilege(mapping.requested_privilege(resource), Privilege.USER.value)
+    if resource.password is not None:
+        user.password_hash = _hash_password(runtime, site, resource.password)
+    _resolve_manager(session, user)
+    _ensure_unique_name(session, user)
+    session.add(user)
+    _flush(session, user)
+    session.add_all(values)
+    session.flush()
+    created = mapping.user_to_scim(user, values, [], base_url, model=model)
+    names = sorted(_comparable(created))
+    if resource.password is not None:
+        names.append("password")
+    audit.record(
+        session,
+        now=now,
+        site_id=site.id,
+        action="scim.user.create",
+        who=_who(token),
+        target=("user", user.id),
+        address=address,
+        detail={"attributes": names},
+    )
+    return created
+
+
+def get_user(
+    session: Session, token: AuthenticatedToken, user_id: str, *, base_url: str
+) -> ScimUser:
+    site = _site(session, token)
+    return _resource(session, site, _load(session, site.id, user_id), base_url)
+
+
+def list_users(
+    session: Session, token: AuthenticatedToken, query: ListQuery, *, base_url: str
+) -> UserPage:
+    """A page of the site's users matching the query, filtered and sorted in the database."""
+    site = _site(session, token)
+    page = listing.list_users(session, site.id, query)
+    model = model_for(site)
+    resources = [
+        mapping.user_to_scim(
+            user, page.values[user.id], page.groups[user.id], base_url, model=model
+        )
+        for user in page.users
+    ]
+    return UserPage(total=page.total, start_index=query.start_index, resources=resources)
+
+
+def _save(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    site: Site,
+    user: UserRow,
+    *,
+    before: ScimUser,
+    after: ScimUser,
+    action: str,
+    base_url: str,
+    address: str | None,
+) -> ScimUser:
+    """Write ``after`` onto the stored user, under every rule of section 2."""
+    with session.no_autoflush:  # rules are checked on the unflushed new state
+        was_active, old_privilege = user.active, user.privilege
+        old_name_key = user.user_name_key
+        values = mapping.user_from_scim(after, user)
+        requested = mapping.requested_privilege(after)
+        if requested is not None and not site.scim_may_set_promaster:
+            raise MutabilityException(detail="'privilege' is read-only in this site")
+        user.privilege = _privilege(requested, old_privilege)
+        if (
+            was_active
+            and old_privilege == Privilege.PROMASTER
+            and (not user.active or user.privilege != Privilege.PROMASTER)
+        ):
+            _keep_a_promaster(session, runtime, token, user, action=action, address=address)
+        if user.user_name_key != old_name_key:
+            _ensure_unique_name(session, user)
+        _resolve_manager(session, user)
+        password = after.password
+        if password is not None:
+            user.password_hash = _hash_password(runtime, site, password)
+
+        groups = [
+            GroupRef(id=group.value or "", display=group.display) for group in before.groups or []
+        ]
+        model = type(before)
+        updated = mapping.user_to_scim(user, values, groups, base_url, model=model)
+        names = _changed_names(_comparable(before), _comparable(updated))
+        if password is not None:
+            names.append("password")
+        if not names:
+            return updated
+    now = runtime.clock()
+    user.version += 1
+    user.updated_at = now
+    _flush(session, user)
+    repo.replace_user_values(session, user.id, values)
+    if was_active and not user.active:
+        action = "scim.user.deactivate"
+    audit.record(
+        session,
+        now=now,
+        site_id=site.id,
+        action=action,
+        who=_who(token),
+        target=("user", user.id),
+        address=address,
+        detail={"attributes": names},
+    )
+    return mapping.user_to_scim(user, values, groups, base_url, model=model)
+
+
+def replace_user(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    user_id: str,
+    body: dict[str, Any],
+    *,
+    base_url: str,
+    if_match: str | None = None,
+    address: str | None = None,
+) -> ScimUser:
+    """PUT: readOnly attributes are ignored, immutable ones checked (RFC 7644 §3.5.1)."""
+    site = _site(session, token)
+    user = _load(session, site.id, user_id)
+    _check_if_match(user, if_match)
+    before = _resource(session, site, user, base_url)
+    wanted = type(before).model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    wanted.replace(before)
+    return _save(
+        session,
+        runtime,
+        token,
+        site,
+        user,
+        before=before,
+        after=wanted,
+        action="scim.user.replace",
+        base_url=base_url,
+        address=address,
+    )
+
+
+def patch_user(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    user_id: str,
+    body: dict[str, Any],
+    *,
+    base_url: str,
+    if_match: str | None = None,
+    address: str | None = None,
+) -> ScimUser:
+    """PATCH: the operations run in memory on the stored resource, which is then saved."""
+    site = _site(session, token)
+    user = _load(session, site.id, user_id)
+    _check_if_match(user, if_match)
+    before = _resource(session, site, user, base_url)
+    model = type(before)
+    patch = PatchOp[model].model_validate(  # type: ignore[valid-type]
+        body, scim_ctx=Context.RESOURCE_PATCH_REQUEST
+    )
+    after = before.model_copy(deep=True)
+    patch.patch(after)
+    return _save(
+        session,
+        runtime,
+        token,
+        site,
+        user,
+        before=before,
+        after=after,
+        action="scim.user.patch",
+        base_url=base_url,
+        address=address,
+    )
+
+
+def deactivate_user(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    user_id: str,
+    *,
+    base_url: str,
+    address: str | None = None,
+) -> ScimUser:
+    """``active: false``: the user stays, with its data and group links."""
+    body = {
+        "schemas": [str(PatchOp.__schema__)],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
+    return patch_user(session, runtime, token, user_id, body, base_url=base_url, address=address)
+
+
+def delete_user(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    user_id: str,
+    *,
+    if_match: str | None = None,
+    address: str | None = None,
+) -> None:
+    site = _site(session, token)
+    user = _load(session, site.id, user_id)
+    _check_if_match(user, if_match)
+    if user.active and user.privilege == Privilege.PROMASTER:
+        _keep_a_promaster(session, runtime, token, user, action="scim.user.delete", address=address)
+    repo.delete_user(session, user)
+    audit.record(
+        session,
+        now=runtime.clock(),
+        site_id=site.id,
+        action="scim.user.delete",
+        who=_who(token),
+        target=("user", user_id),
+        address=address,
+        detail={"userName": user.user_name},
+    )

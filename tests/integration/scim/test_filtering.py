@@ -1,0 +1,490 @@
+"""Filters, sorting and pages evaluated in the database, on SQLite and PostgreSQL.
+
+Rows are written straight through the ORM and queried through
+``sitescim.scim.listing``, the functions the /Users and /Groups routers call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from scim2_models import InvalidFilterException, InvalidPathException, InvalidValueException
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from sitescim.db.engine import Database
+from sitescim.db.models import Group, Membership, User, UserValue
+from sitescim.scim import listing
+from sitescim.scim.filtering import GROUPS, USERS, user_filter
+from sitescim.services.runtime import Runtime
+from tests.factories import make_site
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+
+ValueSpec = tuple[str, str | None, str | None, bool]  # attribute, value, type, primary
+
+
+def insert_user(
+    session: Session,
+    site_id: str,
+    user_name: str,
+    *,
+    values: Sequence[ValueSpec] = (),
+    updated_at: datetime = T0,
+    **columns: Any,
+) -> User:
+    """A user row (and its value rows) as mapping.user_from_scim would write them."""
+    user = User(
+        site_id=site_id,
+        user_name=user_name,
+        user_name_key=user_name.casefold(),
+        created_at=T0,
+        updated_at=updated_at,
+        **columns,
+    )
+    if user.display_name is not None:
+        user.display_name_key = user.display_name.casefold()
+    session.add(user)
+    session.flush()
+    for position, (attribute, value, kind, primary) in enumerate(values):
+        session.add(
+            UserValue(
+                user_id=user.id,
+                site_id=site_id,
+                attribute=attribute,
+                position=position,
+                value=value,
+                value_key=None if value is None else value.casefold(),
+                type=kind,
+                primary=primary,
+                extra={},
+            )
+        )
+    session.flush()
+    return user
+
+
+@pytest.fixture
+def sites(runtime: Runtime) -> tuple[str, str]:
+    return make_site(runtime, "Site A", slug="site-a"), make_site(runtime, "Site B", slug="site-b")
+
+
+@pytest.fixture
+def people(database: Database, sites: tuple[str, str]) -> dict[str, str]:
+    """Four users of site A, and a namesake of one of them in site B."""
+    site_a, site_b = sites
+    with database.transaction(write=True) as session:
+        ids = {
+            "babs": insert_user(
+                session,
+                site_a,
+                "BJensen",
+                display_name="Babs Jensen",
+                external_id="Ext-1",
+                name_given="Barbara",
+                name_family="Jensen",
+                title="Tour Guide",
+                department="Tours",
+                manager_id="boss-1",
+                updated_at=T0 + timedelta(days=2),
+                values=[
+                    ("emails", "bjensen@example.com", "work", True),
+                    ("emails", "babs@home.test", "home", False),
+                    ("roles", "Guide", None, False),
+                ],
+            ).id,
+            "jim": insert_user(
+                session,
+                site_a,
+                "jsmith",
+                display_name="Jim Smith",
+                external_id="ext-1",
+                active=False,
+                values=[("emails", "jim@x.test", "work", True)],
+            ).id,
+            "pct": insert_user(
+                session,
+                site_a,
+                "100%_sure",
+                values=[("emails", "pct@x.test", "home", True)],
+                updated_at=T0 + timedelta(days=5),
+            ).id,
+            "local": insert_user(session, site_a, "local").id,
+            "other": insert_user(
+                session,
+                site_b,
+                "bjensen",
+                external_id="Ext-1",
+                values=[("emails", "bjensen@example.com", "work", True)],
+            ).id,
+        }
+    return ids
+
+
+def matching(database: Database, site_id: str, filter_text: str) -> set[str]:
+    with database.transaction(write=False) as session:
+        return set(session.scalars(select(User.id).where(user_filter(site_id, filter_text))))
+
+
+def names(ids: dict[str, str], *keys: str) -> set[str]:
+    return {ids[key] for key in keys}
+
+
+CASES = [
+    ('userName eq "bjensen"', ["babs"]),
+    ('USERNAME Eq "BJENSEN"', ["babs"]),
+    ('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "bjensen"', ["babs"]),
+    ('externalId eq "Ext-1"', ["babs"]),
+    ('externalId eq "ext-1"', ["jim"]),
+    ('externalId co "EXT"', []),
+    ('displayName co "SMITH"', ["jim"]),
+    ('name.givenName sw "bar"', ["babs"]),
+    ('title ne "Tour Guide"', ["jim", "pct", "local"]),
+    ('not (title eq "tour guide")', ["jim", "pct", "local"]),
+    ("title pr", ["babs"]),
+    ("not (title pr)", ["jim", "pct", "local"]),
+    ("active eq false", ["jim"]),
+    ('active eq true and userName sw "b"', ["babs"]),
+    ('emails co "@x.test"', ["jim", "pct"]),
+    ('emails.value ew ".COM"', ["babs"]),
+    ('emails[type eq "work" and value co "@x"]', ["jim"]),
+    ('emails[type eq "work"].value co "example"', ["babs"]),
+    ('emails[type eq "home" and primary eq true]', ["pct"]),
+    ('emails.value ne "jim@x.test"', ["babs", "pct", "local"]),
+    ('emails[not (type eq "work")]', ["babs", "pct"]),
+    ("emails pr", ["babs", "jim", "pct"]),
+    ("not (emails pr)", ["local"]),
+    ('roles eq "guide"', ["babs"]),
+    ('userName co "%"', ["pct"]),
+    ('userName co "_"', ["pct"]),
+    ('userName sw "1%"', []),
+    (f'{ENTERPRISE}:department eq "tours"', ["babs"]),
+    (f'{ENTERPRISE}:manager.value eq "boss-1"', ["babs"]),
+    ('meta.lastModified gt "2026-01-02T00:00:00Z"', ["babs", "pct"]),
+    ('meta.lastModified ge "2026-01-06T00:00:00+00:00"', ["pct"]),
+    ('meta.resourceType eq "User"', ["babs", "jim", "pct", "local"]),
+    ('userName gt "j" and userName lt "k"', ["jim"]),
+    ('(userName eq "jsmith" or userName eq "local") and not (active eq false)', ["local"]),
+    ("externalId eq null", ["pct", "local"]),
+]
+
+
+@pytest.mark.parametrize(("filter_text", "expected"), CASES)
+def test_filter_selects_the_right_users(
+    database: Database,
+    sites: tuple[str, str],
+    people: dict[str, str],
+    filter_text: str,
+    expected: list[str],
+) -> None:
+    assert matching(database, sites[0], filter_text) == names(people, *expected)
+
+
+def test_filter_by_id_is_case_exact(
+    database: Database, sites: tuple[str, str], people: dict[str, str]
+) -> None:
+    babs = people["babs"]
+    assert matching(database, sites[0], f'id eq "{babs}"') == {babs}
+    assert matching(database, sites[0], f'id eq "{babs.upper()}"') == set()
+
+
+def test_another_sites_users_never_match(
+    database: Database, sites: tuple[str, str], people: dict[str, str]
+) -> None:
+    other = people["other"]
+    assert matching(database, sites[0], f'id eq "{other}"') == set()
+    assert matching(database, sites[1], 'userName eq "bjensen"') == {other}
+    assert matching(database, sites[1], "emails.value pr or not (emails pr)") == {other}
+
+
+BAD_FILTERS = [
+    'nickname2 eq "x"',
+    'name.nope eq "x"',
+    'urn:example:unknown:schema:title eq "x"',
+    "active gt true",
+    'active co "t"',
+    'meta.created co "2020"',
+    'meta.created gt "not a date"',
+    "userName eq 12",
+    'name eq "x"',
+    'userName[value eq "x"]',
+    'password eq "secret"',
+    "userName gt null",
+    'userName eq "unterminated',
+    "userName eq",
+    "(userName pr",
+    "",
+    " or ".join(['userName eq "x"'] * 250),
+    "x" * 5000,
+    "(" * 3000 + "userName pr" + ")" * 3000,
+    "not (" * 40 + "userName pr" + ")" * 40,
+]
+
+
+@pytest.mark.parametrize("filter_text", BAD_FILTERS)
+def test_bad_filter_is_an_invalid_filter_error(
+    database: Database, sites: tuple[str, str], filter_text: str
+) -> None:
+    with pytest.raises(InvalidFilterException) as raised:
+        matching(database, sites[0], filter_text)
+    assert raised.value.to_error().scim_type == "invalidFilter"
+
+
+def test_group_filters_on_members_and_display_name(
+    database: Database, sites: tuple[str, str], people: dict[str, str]
+) -> None:
+    site_a = sites[0]
+    with database.transaction(write=True) as session:
+        tours = Group(
+            site_id=site_a,
+            display_name="Tours",
+            display_name_key="tours",
+            created_at=T0,
+            updated_at=T0,
+        )
+        staff = Group(
+            site_id=site_a,
+            display_name="Staff_all",
+            display_name_key="staff_all",
+            created_at=T0,
+            updated_at=T0,
+        )
+        session.add_all([tours, staff])
+        session.flush()
+        session.add_all(
+            [
+                Membership(site_id=site_a, group_id=tours.id, user_id=people["babs"]),
+                Membership(site_id=site_a, group_id=staff.id, member_group_id=tours.id),
+                Membership(site_id=site_a, group_id=staff.id, user_id=people["jim"]),
+            ]
+        )
+        ids = {"tours": tours.id, "staff": staff.id}
+
+    def groups(filter_text: str) -> set[str]:
+        query = listing.query_from_params({"filter": filter_text}, GROUPS)
+        with database.transaction(write=False) as session:
+            return {group.id for group in listing.list_groups(session, site_a, query).groups}
+
+    assert groups(f'members.value eq "{people["babs"]}"') == {ids["tours"]}
+    assert groups(f'members eq "{ids["tours"]}"') == {ids["staff"]}
+    assert groups('members[type eq "group"]') == {ids["staff"]}
+    assert groups('members.display eq "jim smith"') == {ids["staff"]}
+    assert groups('displayName co "_"') == {ids["staff"]}
+    assert groups('displayName eq "TOURS"') == {ids["tours"]}
+    assert groups("not (members pr)") == set()
+    with database.transaction(write=False) as session:
+        as_user = {
+            row.id
+            for row in listing.list_users(
+                session,
+                site_a,
+                listing.query_from_params({"filter": f'groups.value eq "{ids["tours"]}"'}, USERS),
+            ).users
+        }
+    assert as_user == {people["babs"]}
+
+
+# Listing: parameters, order, pages.
+
+
+def page(database: Database, site_id: str, **params: str) -> listing.UserPage:
+    query = listing.query_from_params(params, USERS)
+    with database.transaction(write=False) as session:
+        return listing.list_users(session, site_id, query)
+
+
+def test_pages_follow_sort_order_and_report_the_total(
+    database: Database, sites: tuple[str, str], people: dict[str, str]
+) -> None:
+    first = page(database, sites[0], sortBy="userName", startIndex="1", count="2")
+    second = page(database, sites[0], sortBy="userName", startIndex="3", count="2")
+    assert (first.total, second.total) == (4, 4)
+    ordered = [user.user_name for user in [*first.users, *second.users]]
+    assert ordered == ["100%_sure", "BJensen", "jsmith", "local"]
+    descending = page(database, sites[0], sortBy="username", sortOrder="descending")
+    assert [user.user_name for user in descending.users] == ordered[::-1]
+
+
+def test_missing_sort_values_come_last_ascending_and_first_descending(
+    database: Database, sites: tuple[str, str], people: dict[str, str]
+) -> None:
+    up = page(database, sites[0], sortBy="title")
+    down = page(database, sites[0], sortBy="title", sortOrder="descending")
+    assert up.users[0].id == people["babs"]
+    assert down.users[-1].id == people["babs"]
+
+
+def test_sort_by_a_multi_valued_attribute_uses_the_primary_value(
+    database: Database, sites: tuple[str, str], people: dict[str, str]
+) -> None:
+    result = page(database, sites[0], sortBy="emails", filter="emails.type pr")
+    assert [user.id for user in result.users] == [people["babs"], people["jim"], people["pct"]]
+
+
+def test_page_brings_the_values_and_groups_of_its_users(
+    database: Database, sites: tuple[str, str], people: dict[str, str]
+) -> None:
+    result = page(database, sites[0], filter='userName eq "bjensen"')
+    assert [user.id for user in result.users] == [people["babs"]]
+    assert [row.value for row in result.values[people["babs"]]] == [
+        "bjensen@example.com",
+        "babs@home.test",
+        "Guide",
+    ]
+    assert result.groups[people["babs"]] == []
+    trimmed = page(database, sites[0], filter='userName eq "bjensen"', attributes="userName")
+    assert trimmed.values[people["babs"]] == []
+
+
+def test_count_and_start_index_are_clamped(
+    database: Database, sites: tuple[str, str], people: dict[str, str]
+) -> None:
+    assert listing.query_from_params({"count": "-5"}, USERS).count == 0
+    assert listing.query_from_params({"count": "100000"}, USERS).count == listing.MAX_COUNT
+    assert listing.query_from_params({}, USERS).count == listing.DEFAULT_COUNT
+    assert listing.query_from_params({"startIndex": "-3"}, USERS).start_index == 1
+    empty = page(database, sites[0], count="0")
+    assert (empty.total, list(empty.users)) == (4, [])
+    beyond = page(database, sites[0], startIndex="10")
+    assert (beyond.total, list(beyond.users)) == (4, [])
+    all_of_them = page(database, sites[0], startIndex="0")
+    assert len(all_of_them.users) == 4
+
+
+def test_search_body_is_read_like_the_query_string() -> None:
+    query = listing.query_from_search(
+        {
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": 'userName sw "b"',
+            "sortBy": "meta.lastModified",
+            "sortOrder": "descending",
+            "startIndex": 2,
+            "count": 5,
+            "attributes": ["userName", "emails"],
+        },
+        USERS,
+    )
+    assert query == listing.ListQuery(
+        filter='userName sw "b"',
+        sort_by="meta.lastModified",
+        descending=True,
+        start_index=2,
+        count=5,
+        attributes=("userName", "emails"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"count": "ten"}, InvalidValueException),
+        ({"startIndex": "1.5"}, InvalidValueException),
+        ({"sortOrder": "sideways"}, InvalidValueException),
+        ({"sortBy": "nope"}, InvalidPathException),
+        ({"sortBy": "name"}, InvalidPathException),
+        ({"sortBy": "x509Certificates.value"}, InvalidPathException),
+        ({"filter": 'userName zz "x"'}, InvalidFilterException),
+        ({"attributes": "userName", "excludedAttributes": "emails"}, InvalidValueException),
+    ],
+)
+def test_bad_list_parameters_are_refused(params: dict[str, str], error: type[Exception]) -> None:
+    with pytest.raises(error):
+        listing.query_from_params(params, USERS)
+
+
+def test_search_body_with_a_wrong_schema_is_refused() -> None:
+    with pytest.raises(InvalidValueException):
+        listing.query_from_search({"schemas": ["urn:x"], "count": 1}, USERS)
+
+
+def test_excluded_members_is_signalled() -> None:
+    def returns_members(**params: str) -> bool:
+        return listing.query_from_params(params, GROUPS).returns_members
+
+    assert returns_members()
+    assert not returns_members(excludedAttributes="members")
+    assert not returns_members(
+        excludedAttributes="displayName,urn:ietf:params:scim:schemas:core:2.0:Group:Members"
+    )
+    assert returns_members(excludedAttributes="members.display")
+    assert not returns_members(attributes="displayName")
+    assert returns_members(attributes="members.value")
+
+
+# Indexes: the lookups identity providers send most must not scan the table.
+
+
+def _plan(session: Session, dialect: str, statement: Any) -> str:
+    compiled = statement.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
+    )
+    prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
+    rows = session.execute(text(prefix + str(compiled))).all()
+    return "\n".join(" ".join(str(cell) for cell in row) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "index"),
+    [
+        # SQLite names a unique constraint's index itself; the columns tell it apart.
+        (
+            'userName eq "user-123"',
+            "uq_users_site_id_user_name_key|(site_id=? AND user_name_key=?)",
+        ),
+        ('externalId eq "ext-123"', "ix_users_site_id_external_id"),
+        ('emails.value eq "user-123@example.com"', "ix_user_values_site_id_attribute_value_key"),
+    ],
+)
+def test_equality_lookups_use_their_index(
+    database: Database, sites: tuple[str, str], filter_text: str, index: str
+) -> None:
+    site_a, site_b = sites
+    with database.transaction(write=True) as session:
+        for site_id in (site_a, site_b):
+            session.execute(
+                User.__table__.insert(),
+                [
+                    {
+                        "id": f"{site_id[:8]}-{n}",
+                        "site_id": site_id,
+                        "user_name": f"user-{n}",
+                        "user_name_key": f"user-{n}",
+                        "external_id": f"ext-{n}",
+                        "active": True,
+                        "privilege": "user",
+                        "version": 1,
+                        "created_at": T0,
+                        "updated_at": T0,
+                    }
+                    for n in range(1000)
+                ],
+            )
+            session.execute(
+                UserValue.__table__.insert(),
+                [
+                    {
+                        "user_id": f"{site_id[:8]}-{n}",
+                        "site_id": site_id,
+                        "attribute": "emails",
+                        "position": 0,
+                        "value": f"user-{n}@example.com",
+                        "value_key": f"user-{n}@example.com",
+                        "primary": True,
+                        "extra": {},
+                    }
+                    for n in range(1000)
+                ],
+            )
+        session.execute(text("ANALYZE"))
+    with database.transaction(write=False) as session:
+        plan = _plan(
+            session, database.dialect, select(User.id).where(user_filter(site_a, filter_text))
+        )
+        assert any(name in plan for name in index.split("|")), plan
+        assert "SCAN users" not in plan, plan
+        assert "Seq Scan on users" not in plan, plan
+    assert matching(database, site_a, filter_text) == {f"{site_a[:8]}-123"}
