@@ -106,7 +106,7 @@ def instant(text: str) -> datetime:
 
 
 @contextmanager
-def recorded_statements(engine, rid: str | None = None) -> Iterator[list[str]]:
+def recorded_statements(database, rid: str | None = None) -> Iterator[list[str]]:
     """SQL run meanwhile; with ``rid``, only on behalf of the request sent with that id.
 
     The request id is a context variable, so statements the app runs for other
@@ -118,11 +118,13 @@ def recorded_statements(engine, rid: str | None = None) -> Iterator[list[str]]:
         if rid is None or request_id.get() == rid:
             seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", listener)
+    for engine in database.engines:  # the main pool and the hot-read pool
+        event.listen(engine, "before_cursor_execute", listener)
     try:
         yield seen
     finally:
-        event.remove(engine, "before_cursor_execute", listener)
+        for engine in database.engines:
+            event.remove(engine, "before_cursor_execute", listener)
 
 
 def touches_tokens(statements: list[str]) -> bool:
@@ -654,7 +656,7 @@ def test_token_value_has_prefix_length_and_checksum(client, world):
 def test_well_formed_unknown_token_is_looked_up(client, world, database):
     headers = {**bearer(generate_token()), "X-Request-Id": "t9-control"}
 
-    with recorded_statements(database.engine, "t9-control") as statements:
+    with recorded_statements(database, "t9-control") as statements:
         response = client.get(SCP, headers=headers)
 
     assert response.status_code == 401
@@ -680,7 +682,7 @@ def test_damaged_token_is_refused_without_database_lookup(client, world, databas
 
     rid = f"t9-{damage}"
 
-    with recorded_statements(database.engine, rid) as statements:
+    with recorded_statements(database, rid) as statements:
         response = client.get(SCP, headers={**bearer(broken), "X-Request-Id": rid})
 
     assert response.status_code == 401
@@ -951,7 +953,7 @@ def test_failed_use_of_a_revoked_token_is_audited_for_its_site(client, world):
 def test_flood_of_bad_tokens_is_throttled_in_the_audit_log(client, world, database):
     bad = generate_token()
 
-    with recorded_statements(database.engine) as statements:
+    with recorded_statements(database) as statements:
         statuses = {client.get(SCP, headers=bearer(bad)).status_code for _ in range(200)}
 
     assert statuses == {401}

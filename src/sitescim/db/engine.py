@@ -19,6 +19,7 @@ from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 AFTER_TRANSACTION = "sitescim.after_transaction"
+READER_POOL_SIZE = 4
 
 
 def normalise_url(url: str) -> str:
@@ -79,14 +80,24 @@ def after_transaction(session: Session) -> list[Callable[[], None]]:
 
 
 class Database:
-    """One engine and the two kinds of transaction the service opens."""
+    """The engine, the two kinds of transaction, and a pool of its own for hot reads.
+
+    ``reading()`` is called on the event loop (the token check of every SCIM
+    request). Were it to share the main pool, the loop could wait for a
+    connection held by a worker thread that itself waits for the loop to
+    commit: a stall until the pool timeout. Its own small pool is only ever
+    waited on for the length of one indexed read, which never takes locks.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reads = sessionmaker(bind=engine, expire_on_commit=False)
         writer = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._writes = sessionmaker(bind=writer, expire_on_commit=False)
-        self._single_reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        shared = isinstance(engine.pool, StaticPool)  # an in-memory SQLite has one connection
+        url = engine.url.render_as_string(hide_password=False)
+        self._reader = engine if shared else make_engine(url, pool_size=READER_POOL_SIZE)
+        self._single_reads = self._reader.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def dialect(self) -> str:
@@ -122,5 +133,24 @@ class Database:
         with self._single_reads.connect() as connection:
             yield connection
 
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        return (self.engine,) if self._reader is self.engine else (self.engine, self._reader)
+
+    def refresh_statistics(self) -> None:
+        """SQLite plans by statistics only ANALYZE gathers; PostgreSQL's autovacuum keeps its own.
+
+        Without them SQLite picks a scan over the right index once tables grow.
+        ``analysis_limit`` bounds the cost to a sample per index.
+        """
+        if self.dialect != "sqlite":
+            return
+        with self.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
+            connection.exec_driver_sql("ANALYZE")
+            connection.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._reader is not self.engine:
+            self._reader.dispose()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -33,12 +34,18 @@ EXPIRY_CHECK_INTERVAL_SECONDS = 24 * 3600
 SESSION_COOKIE = "sitescim_session"
 
 
-async def _warn_expiring_daily(runtime: Runtime) -> None:
+async def _daily_upkeep(runtime: Runtime) -> None:
+    """At start and then daily: expiry warnings (T6) and fresh planner statistics."""
+    tasks: dict[str, Callable[[], object]] = {
+        "expiry warnings": partial(token_service.warn_expiring_tokens, runtime),
+        "planner statistics": runtime.db.refresh_statistics,
+    }
     while True:
-        try:
-            await run_in_threadpool(token_service.warn_expiring_tokens, runtime)
-        except Exception:
-            log.exception("expiry check failed")
+        for name, task in tasks.items():
+            try:
+                await run_in_threadpool(task)
+            except Exception:
+                log.exception("daily upkeep failed", extra={"task": name})
         await asyncio.sleep(EXPIRY_CHECK_INTERVAL_SECONDS)
 
 
@@ -56,7 +63,7 @@ def create_app(
         runtime = Runtime.from_settings(settings, db, clock=clock)
         app.state.runtime = runtime
         app.state.settings = settings
-        warner = asyncio.create_task(_warn_expiring_daily(runtime))
+        warner = asyncio.create_task(_daily_upkeep(runtime))
         try:
             yield
         finally:
