@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements-dev.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: serve test lint check-pg bench lock clean
+.PHONY: install serve test lint bench bench-scim lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/auth_overhead.py
+
+bench-scim: $(STAMP)
+	$(BIN)/python bench/scim_load.py
 
 lock: $(STAMP)
 	$(BIN)/python scripts/lock.py
