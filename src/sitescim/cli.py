@@ -353,7 +353,7 @@ def serve(
             f"  password       {shown}\n"
             f"  database       {settings.database_url}\n\n"
             "Create a SCIM token:\n"
-            f"  sitescim token create --site {DEMO_SITE} --as {email} --description 'Entra ID'\n"
+            f"  {sys.argv[0]} token create --site {DEMO_SITE} --as {email} --description 'Entra ID'\n"
         )
     uvicorn.run(
         create_app(settings),
