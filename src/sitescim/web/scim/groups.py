@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from scim2_models import Group, ListResponse, ResponseParameters
+from scim2_models import Group, ResponseParameters
 
 from sitescim.scim import listing
 from sitescim.scim.filtering import GROUPS
@@ -19,7 +19,7 @@ from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import make_etag
 from sitescim.services import groups as group_service
 from sitescim.web.deps import ClientAddress, CurrentToken, RuntimeDep, SessionDep
-from sitescim.web.responses import SCIMResponse
+from sitescim.web.responses import SCIMResponse, list_response
 from sitescim.web.scim.plumbing import BaseUrl, ScimBody
 
 router = APIRouter()
@@ -27,7 +27,6 @@ router = APIRouter()
 Attributes = Annotated[str | None, Query(alias="attributes")]
 ExcludedAttributes = Annotated[str | None, Query(alias="excludedAttributes")]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-LIST_RESPONSE_URN = ListResponse.__schema__
 
 
 def _respond(
@@ -71,14 +70,7 @@ def _list_response(
         group_to_scim(item.group, item.members, base_url, parameters=parameters)
         for item in page.items
     ]
-    body = {
-        "schemas": [str(LIST_RESPONSE_URN)],
-        "totalResults": page.total,
-        "startIndex": page.start_index,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
-    return SCIMResponse(body)
+    return list_response(page.total, page.start_index, resources)
 
 
 @router.get("/Groups")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from scim2_models import Context, ListResponse
+from scim2_models import Context
 
 from sitescim.scim import listing
 from sitescim.scim.filtering import USERS
@@ -13,7 +13,7 @@ from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import ScimUser, dump_user
 from sitescim.services import users as user_service
 from sitescim.web.deps import ClientAddress, CurrentToken, RuntimeDep, SessionDep
-from sitescim.web.responses import SCIMResponse
+from sitescim.web.responses import SCIMResponse, list_response
 from sitescim.web.scim.plumbing import BaseUrl, ScimBody
 
 router = APIRouter()
@@ -91,14 +91,7 @@ def _list_response(
         )
         for resource in page.resources
     ]
-    body = {
-        "schemas": [str(ListResponse.__schema__)],
-        "totalResults": page.total,
-        "startIndex": page.start_index,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
-    return SCIMResponse(body)
+    return list_response(page.total, page.start_index, resources)
 
 
 @router.get("/Users", response_class=SCIMResponse)
