@@ -140,7 +140,7 @@ class UserValue(Base):
     value: Mapped[str | None] = mapped_column(Text)
     value_key: Mapped[str | None] = mapped_column(String(512))
     type: Mapped[str | None] = mapped_column(String(64))
-    primary: Mapped[bool] = mapped_column(Boolean, default=False)
+    primary: Mapped[bool | None] = mapped_column(Boolean)  # None: the client sent none
     display: Mapped[str | None] = mapped_column(String(256))
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -272,9 +272,13 @@ def _exact(column: Expr, *, required: bool = False) -> Scalar:
     return Scalar(Kind.STRING, column, case_exact=True, required=required)
 
 
-_VALUE_ORDER: tuple[Expr, ...] = (UserValue.primary.desc(), UserValue.position, UserValue.id)
-# A stored false is shown as an absent "primary" (mapping.py), so it filters as absent.
-_PRIMARY = Scalar(Kind.BOOLEAN, func.nullif(UserValue.primary, False, type_=Boolean()))
+_VALUE_ORDER: tuple[Expr, ...] = (
+    func.coalesce(UserValue.primary, False).desc(),
+    UserValue.position,
+    UserValue.id,
+)
+# "primary" is stored as sent: true, false, or NULL when the client sent none.
+_PRIMARY = Scalar(Kind.BOOLEAN, UserValue.primary)
 VALUE_KEY_LIMIT = 512
 _VALUE = Scalar(Kind.STRING, UserValue.value, key=UserValue.value_key, key_limit=VALUE_KEY_LIMIT)
 _NO_REF = Unfilterable("$ref is derived from the request's URL and cannot be filtered")

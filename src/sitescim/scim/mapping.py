@@ -162,7 +162,7 @@ def _fold(value: str | None) -> str | None:
 
 
 def _value_entry(row: UserValue, model: type[ComplexAttribute]) -> ComplexAttribute:
-    fields: dict[str, Any] = {"type": row.type, "primary": row.primary or None}
+    fields: dict[str, Any] = {"type": row.type, "primary": row.primary}
     if "display" in model.model_fields:
         fields["display"] = row.display
     if model is Address:
@@ -302,7 +302,7 @@ def _value_row(attribute: str, spec: _Multi, entry: Any, position: int, user: Us
         value=value,
         value_key=key if key is None or len(key) <= VALUE_KEY_MAX else None,
         type=kind,
-        primary=bool(getattr(entry, "primary", False)),
+        primary=getattr(entry, "primary", None),
         display=display,
         extra=extra,
     )

@@ -142,3 +142,24 @@ def test_groups_filter_on_display_name_and_member(client, auth_a):
     ).json()
     assert [g["displayName"] for g in by_member["Resources"]] == ["Sales"]
     assert "members" not in by_member["Resources"][0]
+
+
+def test_primary_is_returned_as_sent_true_false_or_absent(client, auth_a):
+    body = {
+        "schemas": [USER],
+        "userName": "prim",
+        "emails": [
+            {"value": "a@x.example", "type": "work", "primary": True},
+            {"value": "b@x.example", "type": "home", "primary": False},
+            {"value": "c@x.example", "type": "other"},
+        ],
+    }
+    created = client.post("/scim/v2/Users", json=body, headers=auth_a)
+    assert created.status_code == 201, created.text
+    fetched = client.get(f"/scim/v2/Users/{created.json()['id']}", headers=auth_a).json()
+    primaries = {email["value"]: email.get("primary", "absent") for email in fetched["emails"]}
+    assert primaries == {"a@x.example": True, "b@x.example": False, "c@x.example": "absent"}
+    only_false = client.get(
+        "/scim/v2/Users", params={"filter": "emails[primary eq false]"}, headers=auth_a
+    ).json()
+    assert [r["userName"] for r in only_false["Resources"]] == ["prim"]
