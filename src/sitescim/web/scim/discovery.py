@@ -8,6 +8,8 @@ base URL in ``sitescim.scim.discovery``; the handlers only pick one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Request, Response
 from scim2_models import ForbiddenException, NotFoundException, NotImplementedException
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -45,6 +47,14 @@ def _document(body: bytes) -> Response:
     return Response(body, media_type=SCIM_MEDIA_TYPE)
 
 
+def _document_by_id(documents: Mapping[str, bytes], resource_id: str, kind: str) -> Response:
+    """Ids compare case-insensitively; an unknown one is a SCIM 404."""
+    body = documents.get(resource_id.lower())
+    if body is None:
+        raise NotFoundException(detail=f"No {kind} '{resource_id}'.")
+    return _document(body)
+
+
 @router.get("/ServiceProviderConfig", response_class=SCIMResponse)
 async def get_service_provider_config(
     request: Request, token: CurrentToken, base_url: BaseUrl
@@ -64,10 +74,8 @@ async def get_resource_type(
     resource_id: str, request: Request, token: CurrentToken, base_url: BaseUrl
 ) -> Response:
     _refuse_filter(request)
-    body = discovery_documents(base_url).resource_types_by_id.get(resource_id.lower())
-    if body is None:
-        raise NotFoundException(detail=f"No resource type '{resource_id}'.")
-    return _document(body)
+    documents = discovery_documents(base_url).resource_types_by_id
+    return _document_by_id(documents, resource_id, "resource type")
 
 
 @router.get("/Schemas", response_class=SCIMResponse)
@@ -81,10 +89,7 @@ async def get_schema(
     resource_id: str, request: Request, token: CurrentToken, base_url: BaseUrl
 ) -> Response:
     _refuse_filter(request)
-    body = discovery_documents(base_url).schemas_by_id.get(resource_id.lower())
-    if body is None:
-        raise NotFoundException(detail=f"No schema '{resource_id}'.")
-    return _document(body)
+    return _document_by_id(discovery_documents(base_url).schemas_by_id, resource_id, "schema")
 
 
 @router.post("/.search", response_class=SCIMResponse)

@@ -7,9 +7,9 @@ reads a membership row.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from scim2_models import Group, ResponseParameters
 
 from sitescim.scim import listing
@@ -20,13 +20,15 @@ from sitescim.scim.mapping import make_etag
 from sitescim.services import groups as group_service
 from sitescim.web.deps import ClientAddress, CurrentToken, RuntimeDep, SessionDep
 from sitescim.web.responses import SCIMResponse, list_response
-from sitescim.web.scim.plumbing import BaseUrl, ScimBody
+from sitescim.web.scim.plumbing import (
+    Attributes,
+    BaseUrl,
+    ExcludedAttributes,
+    IfMatch,
+    ScimBody,
+)
 
 router = APIRouter()
-
-Attributes = Annotated[str | None, Query(alias="attributes")]
-ExcludedAttributes = Annotated[str | None, Query(alias="excludedAttributes")]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
 def _respond(

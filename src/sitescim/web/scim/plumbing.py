@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 from scim2_models import InvalidSyntaxException
 
 from sitescim.web.deps import CurrentToken, SettingsDep
@@ -49,3 +49,9 @@ async def get_site_id(token: CurrentToken) -> str:
 BaseUrl = Annotated[str, Depends(get_base_url)]
 ScimBody = Annotated[dict[str, Any], Depends(read_body)]
 SiteId = Annotated[str, Depends(get_site_id)]
+
+# Query and header parameters every resource endpoint takes (RFC 7644 §3.9, §3.14).
+Attributes = Annotated[str | None, Query(alias="attributes")]
+ExcludedAttributes = Annotated[str | None, Query(alias="excludedAttributes")]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]

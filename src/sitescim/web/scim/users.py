@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from scim2_models import Context
 
 from sitescim.scim import listing
@@ -14,14 +14,16 @@ from sitescim.scim.mapping import ScimUser, dump_user
 from sitescim.services import users as user_service
 from sitescim.web.deps import ClientAddress, CurrentToken, RuntimeDep, SessionDep
 from sitescim.web.responses import SCIMResponse, list_response
-from sitescim.web.scim.plumbing import BaseUrl, ScimBody
+from sitescim.web.scim.plumbing import (
+    Attributes,
+    BaseUrl,
+    ExcludedAttributes,
+    IfMatch,
+    IfNoneMatch,
+    ScimBody,
+)
 
 router = APIRouter()
-
-Attributes = Annotated[str | None, Query()]
-ExcludedAttributes = Annotated[str | None, Query(alias="excludedAttributes")]
-IfMatch = Annotated[str | None, Header(alias="If-Match")]
-IfNoneMatch = Annotated[str | None, Header(alias="If-None-Match")]
 
 
 def _etag(resource: ScimUser) -> str:
