@@ -65,6 +65,16 @@ class Site(Base):
     password_min_length: Mapped[int] = mapped_column(Integer, default=12)
 
 
+def TRIGRAM_INDEX(name: str, column: str) -> Index:  # noqa: N802 - reads as a constructor
+    """A PostgreSQL trigram index, so ``co``/``sw``/``ew`` filters need no scan.
+
+    SQLite has no such index and skips it; there a ``co`` filter reads the
+    ``(site_id, attribute)`` slice of the values index.
+    """
+    index = Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+    return index.ddl_if(dialect="postgresql")
+
+
 class User(Base):
     """A person of a site: signed in locally, or provisioned over SCIM.
 
@@ -80,7 +90,8 @@ class User(Base):
         Index("ix_users_site_id_external_id", "site_id", "external_id"),
         Index("ix_users_site_id_display_name_key", "site_id", "display_name_key"),
         Index("ix_users_site_id_updated_at", "site_id", "updated_at"),
-        Index("ix_users_site_id_created_at", "site_id", "created_at"),
+        Index("ix_users_site_id_created_at_id", "site_id", "created_at", "id"),
+        TRIGRAM_INDEX("ix_users_user_name_key_trgm", "user_name_key"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -130,6 +141,7 @@ class UserValue(Base):
     __tablename__ = "user_values"
     __table_args__ = (
         Index("ix_user_values_site_id_attribute_value_key", "site_id", "attribute", "value_key"),
+        TRIGRAM_INDEX("ix_user_values_value_key_trgm", "value_key"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -151,6 +163,7 @@ class Group(Base):
         Index("ix_groups_site_id_display_name_key", "site_id", "display_name_key"),
         Index("ix_groups_site_id_external_id", "site_id", "external_id"),
         Index("ix_groups_site_id_updated_at", "site_id", "updated_at"),
+        Index("ix_groups_site_id_created_at_id", "site_id", "created_at", "id"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -248,3 +261,36 @@ class AuditEvent(Base):
     message: Mapped[str | None] = mapped_column(Text)
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     repeat_count: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class WebSession(Base):
+    """A signed-in browser (or API client). Only a hash of the cookie's value is kept.
+
+    Signing out deletes the row, so a copied cookie stops working at once on
+    every instance; deleting the user removes their sessions (cascade).
+    """
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_from: Mapped[str | None] = mapped_column(String(64))
+
+
+class SignInFailure(Base):
+    """Failed sign-ins per account or per address in the current window.
+
+    Kept in the database, not in process memory, so every instance behind a
+    load balancer applies the same brake. ``key`` is a hash: no typed e-mail
+    (which may be a mistyped password) is stored.
+    """
+
+    __tablename__ = "sign_in_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer)

@@ -9,15 +9,18 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    Row,
     Select,
     Table,
     and_,
     bindparam,
+    case,
     delete,
     func,
     literal,
     or_,
     select,
+    union,
     union_all,
     update,
 )
@@ -31,9 +34,11 @@ from sitescim.db.models import (
     AuditEvent,
     Group,
     Membership,
+    SignInFailure,
     Site,
     User,
     UserValue,
+    WebSession,
 )
 from sitescim.domain.errors import ActiveTokenExistsError, AlreadyExistsError
 
@@ -237,12 +242,33 @@ def list_events(
     limit: int,
     before_id: int | None = None,
     action_prefix: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    actor: tuple[str, str] | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
 ) -> Sequence[AuditEvent]:
+    """Newest first.
+
+    Only (site_id, occurred_at) is indexed: the other filters walk the site's
+    events from the newest down, cheap while matches are common, slow for a
+    rare token or resource in a long log (an index would need a migration).
+    """
     conditions = [AuditEvent.site_id == site_id]
     if before_id is not None:
         conditions.append(AuditEvent.id < before_id)
     if action_prefix:
         conditions.append(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    if since is not None:
+        conditions.append(AuditEvent.occurred_at >= since)
+    if until is not None:
+        conditions.append(AuditEvent.occurred_at < until)
+    if actor is not None:
+        conditions += [AuditEvent.actor_type == actor[0], AuditEvent.actor_id == actor[1]]
+    if target_type is not None:
+        conditions.append(AuditEvent.target_type == target_type)
+    if target_id is not None:
+        conditions.append(AuditEvent.target_id == target_id)
     query = select(AuditEvent).where(and_(*conditions)).order_by(AuditEvent.id.desc()).limit(limit)
     return session.scalars(query).all()
 
@@ -259,31 +285,51 @@ def count_events(session: Session, site_id: str | None, action: str) -> int:
 # listing lives in scim/listing.py.
 
 
-def list_user_values(session: Session, user_ids: Sequence[str]) -> Sequence[UserValue]:
+# Reads of whole rows for rendering go through Core: rows, not ORM objects, are
+# all mapping.user_document needs, and skipping the identity map halves the cost.
+USER_ROWS = User.__table__
+VALUE_ROWS = UserValue.__table__
+
+
+_USER_BY_ID = select(USER_ROWS).where(
+    USER_ROWS.c.site_id == bindparam("site_id"), USER_ROWS.c.id == bindparam("user_id")
+)
+_VALUES_OF_USERS = (
+    select(VALUE_ROWS)
+    .where(VALUE_ROWS.c.user_id.in_(bindparam("user_ids", expanding=True)))
+    .order_by(VALUE_ROWS.c.user_id, VALUE_ROWS.c.attribute, VALUE_ROWS.c.position, VALUE_ROWS.c.id)
+)
+_GROUPS_OF_USERS = (
+    select(Membership.user_id, Group.id, Group.display_name)
+    .join(Group, Group.id == Membership.group_id)
+    .where(
+        Membership.site_id == bindparam("site_id"),
+        Membership.user_id.in_(bindparam("user_ids", expanding=True)),
+    )
+    .order_by(Membership.user_id, Group.display_name_key, Group.id)
+)
+
+
+def read_user(executor: Session | Connection, site_id: str, user_id: str) -> Row[Any] | None:
+    """A user's row, for reading only (T10: the site's, or nothing)."""
+    return executor.execute(_USER_BY_ID, {"site_id": site_id, "user_id": user_id}).first()
+
+
+def list_user_values(executor: Session | Connection, user_ids: Sequence[str]) -> Sequence[Row[Any]]:
     """The multi-valued attributes of a page of users in one query, not one per user."""
     if not user_ids:
         return []
-    query = (
-        select(UserValue)
-        .where(UserValue.user_id.in_(user_ids))
-        .order_by(UserValue.user_id, UserValue.attribute, UserValue.position, UserValue.id)
-    )
-    return session.scalars(query).all()
+    return executor.execute(_VALUES_OF_USERS, {"user_ids": list(user_ids)}).all()
 
 
 def list_user_groups(
-    session: Session, site_id: str, user_ids: Sequence[str]
+    executor: Session | Connection, site_id: str, user_ids: Sequence[str]
 ) -> Sequence[tuple[str, str, str]]:
     """(user id, group id, group display name) of the direct groups of some users."""
     if not user_ids:
         return []
-    query = (
-        select(Membership.user_id, Group.id, Group.display_name)
-        .join(Group, Group.id == Membership.group_id)
-        .where(Membership.site_id == site_id, Membership.user_id.in_(user_ids))
-        .order_by(Membership.user_id, Group.display_name_key, Group.id)
-    )
-    return [(str(user_id), group_id, name) for user_id, group_id, name in session.execute(query)]
+    rows = executor.execute(_GROUPS_OF_USERS, {"site_id": site_id, "user_ids": list(user_ids)})
+    return [(str(user_id), group_id, name) for user_id, group_id, name in rows]
 
 
 def replace_user_values(session: Session, user_id: str, rows: Sequence[UserValue]) -> None:
@@ -483,3 +529,329 @@ def list_groups_page(session: Session, site_id: str, *, offset: int, limit: int)
         .limit(limit)
     )
     return session.scalars(query).all()
+
+
+# Web sessions (services/sessions.py). Looked up by the hash of the cookie's
+# value through the primary key; the user comes in the same query.
+
+
+def add_web_session(session: Session, row: WebSession) -> None:
+    session.add(row)
+    session.flush()
+
+
+def find_session_user(
+    session: Session, id_hash: str, now: datetime
+) -> tuple[WebSession, User] | None:
+    """The live session with this hash and its active user of the same site, in one query."""
+    query = (
+        select(WebSession, User)
+        .join(User, and_(User.id == WebSession.user_id, User.site_id == WebSession.site_id))
+        .where(WebSession.id_hash == id_hash, WebSession.expires_at > now, User.active.is_(True))
+    )
+    row = session.execute(query).first()
+    return None if row is None else (row[0], row[1])
+
+
+def delete_web_session(session: Session, id_hash: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.id_hash == id_hash))
+
+
+def delete_expired_sessions(session: Session, now: datetime, *, user_id: str | None = None) -> int:
+    query = delete(WebSession).where(WebSession.expires_at <= now)
+    if user_id is not None:
+        query = query.where(WebSession.user_id == user_id)
+    return int(getattr(session.execute(query), "rowcount", 0) or 0)
+
+
+def touch_web_session(
+    session: Session, id_hash: str, *, now: datetime, stale_before: datetime
+) -> None:
+    """Conditional, so concurrent requests write last-seen at most once per resolution."""
+    session.execute(
+        update(WebSession)
+        .where(WebSession.id_hash == id_hash, WebSession.last_seen_at < stale_before)
+        .values(last_seen_at=now)
+    )
+
+
+# Sign-in failures (services/sessions.py): a fixed window per key.
+
+
+def read_sign_in_failures(session: Session, keys: Sequence[str]) -> Sequence[SignInFailure]:
+    return session.scalars(select(SignInFailure).where(SignInFailure.key.in_(keys))).all()
+
+
+def count_sign_in_failure(
+    session: Session, key: str, *, now: datetime, window_start: datetime
+) -> None:
+    """Add one failure; a window that began before ``window_start`` starts afresh at ``now``."""
+    table = SignInFailure.__table__
+    assert isinstance(table, Table)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stale = table.c.window_started_at < window_start
+    statement = insert(table).values(key=key, window_started_at=now, failures=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "failures": case((stale, 1), else_=table.c.failures + 1),
+            "window_started_at": case((stale, now), else_=table.c.window_started_at),
+        },
+    )
+    session.execute(statement)
+
+
+def clear_sign_in_failures(session: Session, key: str) -> None:
+    session.execute(delete(SignInFailure).where(SignInFailure.key == key))
+
+
+def purge_sign_in_failures(session: Session, window_start: datetime) -> int:
+    query = delete(SignInFailure).where(SignInFailure.window_started_at < window_start)
+    return int(getattr(session.execute(query), "rowcount", 0) or 0)
+
+
+# The read-only directory of the web UI (services/directory.py): keyset pages
+# in the order of an indexed key, and prefix search on indexed keys only.
+
+
+def _starts_with(session: Session, column: Any, prefix: str) -> Any:
+    """A prefix match an index can answer: GLOB on SQLite, LIKE on PostgreSQL.
+
+    SQLite's LIKE ignores ASCII case and so cannot use a binary index; the keys
+    searched here are case-folded already, so both are exact.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(escaped + "%", escape="\\")
+    escaped = "".join(f"[{char}]" if char in "*?[" else char for char in prefix)
+    return column.op("GLOB", is_comparison=True)(escaped + "*")
+
+
+def _by_user_name(session: Session, site_id: str, prefix: str) -> Any:
+    return and_(User.site_id == site_id, _starts_with(session, User.user_name_key, prefix))
+
+
+def _email_values(session: Session, site_id: str, prefix: str) -> Any:
+    return select(UserValue.user_id).where(
+        UserValue.site_id == site_id,
+        UserValue.attribute == "emails",
+        _starts_with(session, UserValue.value_key, prefix),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PeopleCount:
+    total: int  # at most cap + 1
+    many_emails_match: bool  # more than cap e-mails match: page by walking users in order
+
+
+def count_people(session: Session, site_id: str, *, prefix: str | None, cap: int) -> PeopleCount:
+    """How many people match, counting no further than ``cap + 1`` (a broad prefix stays cheap).
+
+    A search has two conditions, userName and e-mail, kept apart and never
+    OR-ed, so each is answered by its own index: the (site, key) b-trees on
+    SQLite, the trigram indexes on PostgreSQL (where a b-tree answers LIKE only
+    under the C collation).
+    """
+    if not prefix:
+        total = int(session.scalar(select(func.count()).where(User.site_id == site_id)) or 0)
+        return PeopleCount(total=total, many_emails_match=False)
+    by_name = select(User.id.label("id")).where(_by_user_name(session, site_id, prefix))
+    by_email = _email_values(session, site_id, prefix)
+    branches = [branch.limit(cap + 1).subquery() for branch in (by_name, by_email)]
+    names, emails = (
+        int(session.scalar(select(func.count()).select_from(branch)) or 0) for branch in branches
+    )
+    if max(names, emails) > cap:
+        return PeopleCount(total=cap + 1, many_emails_match=emails > cap)
+    found = union(*(select(branch) for branch in branches)).subquery()
+    total = int(session.scalar(select(func.count()).select_from(found)) or 0)
+    return PeopleCount(total=total, many_emails_match=False)
+
+
+def list_people(
+    session: Session,
+    site_id: str,
+    *,
+    prefix: str | None,
+    after: str | None = None,
+    before: str | None = None,
+    limit: int,
+    many_emails_match: bool = False,
+) -> Sequence[User]:
+    """A page in ``userName`` order (its case-folded key is unique per site).
+
+    ``after``/``before`` are the key of the last/first row of the page seen;
+    a page before one is read backwards and returned in order. A search reads
+    a page under each of its two conditions, then merges them in the database's
+    order (so paging agrees with the database's collation). The e-mail
+    condition starts from the matching e-mails when they are few, and walks the
+    users in order, checking each, when they are many.
+    """
+    key = User.user_name_key
+
+    def page_of(condition: Any) -> Any:
+        query = select(User.id, key).where(condition)
+        if before is not None:
+            return query.where(key < before).order_by(key.desc()).limit(limit)
+        query = query.where(key > after) if after is not None else query
+        return query.order_by(key).limit(limit)
+
+    if not prefix:
+        conditions: tuple[Any, ...] = (User.site_id == site_id,)
+    else:
+        emails = _email_values(session, site_id, prefix)
+        by_email = (
+            emails.where(UserValue.user_id == User.id).exists()
+            if many_emails_match
+            else User.id.in_(emails)
+        )
+        conditions = (
+            _by_user_name(session, site_id, prefix),
+            and_(User.site_id == site_id, by_email),
+        )
+    pages = [select(page_of(condition).subquery()) for condition in conditions]
+    found = (union(*pages) if len(pages) > 1 else pages[0]).subquery("found")
+    order = found.c.user_name_key.desc() if before is not None else found.c.user_name_key
+    query = select(User).join(found, found.c.id == User.id).order_by(order).limit(limit)
+    rows = session.scalars(query).all()
+    return list(reversed(rows)) if before is not None else rows
+
+
+def _groups_condition(session: Session, site_id: str, prefix: str | None) -> Any:
+    condition = Group.site_id == site_id
+    if not prefix:
+        return condition
+    return and_(condition, _starts_with(session, Group.display_name_key, prefix))
+
+
+def count_groups_matching(session: Session, site_id: str, *, prefix: str | None) -> int:
+    query = (
+        select(func.count()).select_from(Group).where(_groups_condition(session, site_id, prefix))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def list_groups_by_name(
+    session: Session,
+    site_id: str,
+    *,
+    prefix: str | None,
+    after: tuple[str, str] | None = None,
+    before: tuple[str, str] | None = None,
+    limit: int,
+) -> Sequence[Group]:
+    """A page in display-name order; names repeat, so the id breaks ties."""
+    query = select(Group).where(_groups_condition(session, site_id, prefix))
+    key, gid = Group.display_name_key, Group.id
+    if before is not None:
+        query = query.where(or_(key < before[0], and_(key == before[0], gid < before[1])))
+        query = query.order_by(key.desc(), gid.desc()).limit(limit)
+        return list(reversed(session.scalars(query).all()))
+    if after is not None:
+        query = query.where(or_(key > after[0], and_(key == after[0], gid > after[1])))
+    return session.scalars(query.order_by(key, gid).limit(limit)).all()
+
+
+def count_members(session: Session, site_id: str, group_ids: Sequence[str]) -> dict[str, int]:
+    """Direct members (users and groups) of each of some groups, in one grouped query."""
+    if not group_ids:
+        return {}
+    query = (
+        select(Membership.group_id, func.count())
+        .where(Membership.site_id == site_id, Membership.group_id.in_(group_ids))
+        .group_by(Membership.group_id)
+    )
+    return {group_id: int(count) for group_id, count in session.execute(query)}
+
+
+def list_group_members_page(
+    session: Session, site_id: str, group_id: str, *, after_id: int | None, limit: int
+) -> Sequence[tuple[int, str, str, str]]:
+    """(row id, member id, kind, display) of a page of one group's members, in insertion order."""
+    member_group = aliased(Group)
+    query = (
+        select(
+            Membership.id,
+            Membership.user_id,
+            Membership.member_group_id,
+            func.coalesce(User.display_name, User.user_name),
+            member_group.display_name,
+        )
+        .outerjoin(User, User.id == Membership.user_id)
+        .outerjoin(member_group, member_group.id == Membership.member_group_id)
+        .where(Membership.site_id == site_id, Membership.group_id == group_id)
+        .order_by(Membership.id)
+        .limit(limit)
+    )
+    if after_id is not None:
+        query = query.where(Membership.id > after_id)
+    return [
+        (int(row_id), user_id, "User", str(user_display))
+        if user_id is not None
+        else (int(row_id), str(member_group_id), "Group", str(group_display))
+        for row_id, user_id, member_group_id, user_display, group_display in session.execute(query)
+    ]
+
+
+def list_events_filtered(
+    session: Session,
+    site_id: str,
+    *,
+    limit: int,
+    before_id: int | None = None,
+    action_prefixes: Sequence[str] = (),
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Sequence[AuditEvent]:
+    """Newest first, optionally of some kinds of action and within a time range."""
+    conditions = [AuditEvent.site_id == site_id]
+    if before_id is not None:
+        conditions.append(AuditEvent.id < before_id)
+    if action_prefixes:
+        conditions.append(
+            or_(*(AuditEvent.action.startswith(p, autoescape=True) for p in action_prefixes))
+        )
+    if since is not None:
+        conditions.append(AuditEvent.occurred_at >= since)
+    if until is not None:
+        conditions.append(AuditEvent.occurred_at < until)
+    query = select(AuditEvent).where(and_(*conditions)).order_by(AuditEvent.id.desc()).limit(limit)
+    return session.scalars(query).all()
+
+
+@dataclass(frozen=True, slots=True)
+class ContactValue:
+    user_id: str
+    attribute: str
+    value: str
+    type: str | None
+    primary: bool
+
+
+def list_contact_values(
+    session: Session, site_id: str, user_ids: Sequence[str], attributes: Sequence[str]
+) -> Sequence[ContactValue]:
+    """Some multi-valued attributes (e-mails, phone numbers) of a page of users, in one query."""
+    if not user_ids:
+        return []
+    query = (
+        select(
+            UserValue.user_id,
+            UserValue.attribute,
+            UserValue.value,
+            UserValue.type,
+            UserValue.primary,
+        )
+        .where(
+            UserValue.site_id == site_id,
+            UserValue.user_id.in_(user_ids),
+            UserValue.attribute.in_(attributes),
+            UserValue.value.is_not(None),
+        )
+        .order_by(UserValue.user_id, UserValue.attribute, UserValue.position, UserValue.id)
+    )
+    return [
+        ContactValue(str(user_id), attribute, str(value), kind, bool(primary))
+        for user_id, attribute, value, kind, primary in session.execute(query)
+    ]

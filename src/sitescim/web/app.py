@@ -12,11 +12,12 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import JSONResponse
+from starlette.staticfiles import StaticFiles
 
 from sitescim.db.engine import Database, make_engine
 from sitescim.domain.clock import Clock, system_clock
+from sitescim.services import sessions
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings, get_settings
@@ -24,20 +25,23 @@ from sitescim.web import errors
 from sitescim.web.api import audit as audit_api
 from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
+from sitescim.web.deps import SESSION_COOKIE as SESSION_COOKIE
 from sitescim.web.deps import CurrentToken
 from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from sitescim.web.scim import discovery, groups, users
+from sitescim.web.scim import bulk, discovery, groups, users
+from sitescim.web.ui import pages as ui_pages
+from sitescim.web.ui import routes as ui_routes
 
 log = logging.getLogger(__name__)
 
 EXPIRY_CHECK_INTERVAL_SECONDS = 24 * 3600
-SESSION_COOKIE = "sitescim_session"
 
 
 async def _daily_upkeep(runtime: Runtime) -> None:
-    """At start and then daily: expiry warnings (T6) and fresh planner statistics."""
+    """At start and then daily: expiry warnings (T6), fresh planner statistics, ended sessions."""
     tasks: dict[str, Callable[[], object]] = {
         "expiry warnings": partial(token_service.warn_expiring_tokens, runtime),
+        "ended sessions": partial(sessions.purge_expired, runtime),
         "planner statistics": runtime.db.refresh_statistics,
     }
     while True:
@@ -94,19 +98,18 @@ def create_app(
     scim.include_router(discovery.router)
     scim.include_router(users.router)
     scim.include_router(groups.router)
+    scim.include_router(bulk.router)
     app.include_router(scim)
     _add_scim_fallback(app)
     _add_health(app)
+    app.include_router(ui_routes.router)
+    app.mount("/static", StaticFiles(directory=ui_pages.STATIC_DIR), name="static")
 
     app.add_middleware(
-        SessionMiddleware,
-        secret_key=settings.session_secret_value(),
-        session_cookie=SESSION_COOKIE,
-        max_age=settings.session_max_age_seconds,
-        same_site="strict",
-        https_only=settings.cookie_secure,
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        path_limits=bulk.body_limits(settings),
     )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     return app
 

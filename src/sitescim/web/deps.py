@@ -5,21 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from sitescim.domain.errors import AuthenticationError
 from sitescim.domain.privileges import Actor
-from sitescim.services import sites
+from sitescim.services import sessions
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_TYPES = ("application/json", "application/scim+json")
-SESSION_USER = "uid"
-SESSION_SITE = "sid"
+SESSION_COOKIE = "sitescim_session"
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -50,19 +48,32 @@ def open_transaction(request: Request, runtime: RuntimeDep) -> Iterator[Session]
 SessionDep = Annotated[Session, Depends(open_transaction, scope="function")]
 
 
-def current_actor(request: Request, session: SessionDep) -> Actor:
-    user_id = request.session.get(SESSION_USER)
-    site_id = request.session.get(SESSION_SITE)
-    if not isinstance(user_id, str) or not isinstance(site_id, str):
-        raise AuthenticationError("Sign in first.")
-    try:
-        return sites.load_actor(session, site_id=site_id, user_id=user_id)
-    except AuthenticationError:
-        request.session.clear()
-        raise
+def current_actor(request: Request, session: SessionDep, runtime: RuntimeDep) -> Actor:
+    """The session cookie's user, looked up by the value's hash on every request."""
+    return sessions.resume(session, runtime, request.cookies.get(SESSION_COOKIE))
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+
+
+def set_session_cookie(
+    response: Response, started: sessions.StartedSession, settings: Settings
+) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        started.value,
+        max_age=settings.session_max_age_seconds,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=settings.cookie_secure, httponly=True, samesite="strict"
+    )
 
 
 def bearer_value(request: Request) -> str | None:

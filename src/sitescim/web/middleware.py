@@ -11,6 +11,8 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -20,6 +22,7 @@ from sitescim.logs import request_id
 
 log = logging.getLogger("sitescim.access")
 
+SCIM_PREFIX = "/scim/v2/"
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -27,6 +30,22 @@ SECURITY_HEADERS = [
     (b"content-security-policy", b"frame-ancestors 'none'"),
     (b"referrer-policy", b"no-referrer"),
 ]
+# The web UI's pages load only their own script and styles: no inline code, no
+# other origin, forms post only here. The API docs page keeps the plain header
+# (Swagger UI loads from a CDN); machine endpoints need no more than it.
+UI_CONTENT_SECURITY_POLICY = (
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    b"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+UI_SECURITY_HEADERS = [
+    (name, UI_CONTENT_SECURITY_POLICY if name == b"content-security-policy" else value)
+    for name, value in SECURITY_HEADERS
+]
+_PLAIN_PREFIXES = ("/scim/", "/api/")
+
+
+def security_headers(path: str) -> list[tuple[bytes, bytes]]:
+    return SECURITY_HEADERS if path.startswith(_PLAIN_PREFIXES) else UI_SECURITY_HEADERS
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -34,6 +53,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
+
+
+def without_scim_trailing_slash(scope: Scope) -> Scope:
+    """``/scim/v2/Users/`` routes as ``/scim/v2/Users``: clients (OneLogin) send both.
+
+    A rewrite, not a redirect: a client that POSTs to the slashed URL would
+    not follow a redirect with its body.
+    """
+    path: str = scope["path"]
+    if not path.startswith(SCIM_PREFIX) or not path.endswith("/"):
+        return scope
+    trimmed = path.rstrip("/")
+    if len(trimmed) < len(SCIM_PREFIX.rstrip("/")):
+        return scope
+    raw: bytes = scope.get("raw_path") or path.encode()
+    return {**scope, "path": trimmed, "raw_path": raw.rstrip(b"/")}
 
 
 class RequestContextMiddleware:
@@ -44,6 +79,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope = without_scim_trailing_slash(scope)
         incoming = _header(scope, b"x-request-id")
         rid = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id.set(rid)
@@ -56,7 +92,7 @@ class RequestContextMiddleware:
                 status = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
-                headers.extend(SECURITY_HEADERS)
+                headers.extend(security_headers(scope["path"]))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -77,20 +113,45 @@ class RequestContextMiddleware:
             request_id.reset(token)
 
 
-class BodyLimitMiddleware:
-    """Refuse bodies over the limit before anything reads them whole (413)."""
+@dataclass(frozen=True, slots=True)
+class BodyLimit:
+    """The limit of one path, and what a client that goes over it is told."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    max_bytes: int
+    detail: str
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over the limit before anything reads them whole (413).
+
+    ``path_limits`` replace the general limit on some paths (POST /Bulk has
+    its own, declared as maxPayloadSize); paths compare without case or a
+    trailing slash.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, path_limits: Mapping[str, BodyLimit] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.path_limits = {
+            path.rstrip("/").lower(): limit for path, limit in (path_limits or {}).items()
+        }
+
+    def _limit(self, scope: Scope) -> BodyLimit:
+        found = self.path_limits.get(str(scope["path"]).rstrip("/").lower())
+        if found is not None:
+            return found
+        return BodyLimit(self.max_bytes, f"The request body is larger than {self.max_bytes} bytes.")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
         declared = _header(scope, b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit.max_bytes):
+            await self._refuse(scope, send, limit)
             return
         received = 0
 
@@ -99,17 +160,17 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLargeError(self.max_bytes)
+                if received > limit.max_bytes:
+                    raise _BodyTooLargeError(limit.detail)
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLargeError:
-            await self._refuse(scope, send)
+            await self._refuse(scope, send, limit)
 
-    async def _refuse(self, scope: Scope, send: Send) -> None:
-        detail = f"The request body is larger than {self.max_bytes} bytes."
+    async def _refuse(self, scope: Scope, send: Send, limit: BodyLimit) -> None:
+        detail = limit.detail
         body: dict[str, Any]
         if scope["path"].startswith("/scim/"):
             media = b"application/scim+json"
@@ -139,5 +200,5 @@ class BodyLimitMiddleware:
 class _BodyTooLargeError(HTTPException):
     """An HTTPException, or FastAPI's body parsing would turn it into a 400."""
 
-    def __init__(self, max_bytes: int) -> None:
-        super().__init__(413, f"The request body is larger than {max_bytes} bytes.")
+    def __init__(self, detail: str) -> None:
+        super().__init__(413, detail)

@@ -1,19 +1,28 @@
-"""Local password sign-in for the management API (and, later, the web UI)."""
+"""Local password sign-in for the management API; the web UI shares its sessions.
+
+The cookie carries a random session value; the server keeps its hash
+(services/sessions.py), so signing out ends the session everywhere.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from datetime import timedelta
+
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from sitescim.domain.privileges import Actor
-from sitescim.services import sites
+from sitescim.services import sessions
 from sitescim.web.api.schemas import Me, SignInBody
 from sitescim.web.deps import (
-    SESSION_SITE,
-    SESSION_USER,
+    SESSION_COOKIE,
+    ClientAddress,
     CurrentActor,
     JsonBody,
     RuntimeDep,
     SessionDep,
+    SettingsDep,
+    clear_session_cookie,
+    set_session_cookie,
 )
 
 router = APIRouter(prefix="/session", tags=["session"])
@@ -30,14 +39,32 @@ def _me(actor: Actor) -> Me:
 
 
 @router.post("", dependencies=[JsonBody])
-def sign_in(body: SignInBody, request: Request, session: SessionDep, runtime: RuntimeDep) -> Me:
-    """Start a session; the cookie carries only the signed user and site ids."""
-    actor = sites.sign_in(
-        session, runtime, site_slug=body.site, email=body.email, password=body.password
-    )
-    request.session.clear()
-    request.session.update({SESSION_USER: actor.user_id, SESSION_SITE: actor.site_id})
-    return _me(actor)
+def sign_in(
+    body: SignInBody,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    settings: SettingsDep,
+    address: ClientAddress,
+) -> Me:
+    """Start a new session (any session the client presented ends); 429 when braked."""
+    try:
+        started = sessions.sign_in(
+            session,
+            runtime,
+            site_slug=body.site,
+            email=body.email,
+            password=body.password,
+            lifetime=timedelta(seconds=settings.session_max_age_seconds),
+            presented=request.cookies.get(SESSION_COOKIE),
+            address=address,
+        )
+    except sessions.SignInThrottledError as error:
+        headers = {"Retry-After": str(error.retry_after_seconds)}
+        raise HTTPException(429, str(error), headers=headers) from None
+    set_session_cookie(response, started, settings)
+    return _me(started.actor)
 
 
 @router.get("")
@@ -46,6 +73,10 @@ def whoami(actor: CurrentActor) -> Me:
 
 
 @router.delete("", status_code=204)
-def sign_out(request: Request) -> Response:
-    request.session.clear()
-    return Response(status_code=204)
+def sign_out(
+    request: Request, session: SessionDep, runtime: RuntimeDep, settings: SettingsDep
+) -> Response:
+    sessions.sign_out(session, runtime, request.cookies.get(SESSION_COOKIE))
+    response = Response(status_code=204)
+    clear_session_cookie(response, settings)
+    return response
