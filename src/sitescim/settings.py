@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # RFC 7644 §3.7.4 limits of POST /Bulk, declared in /ServiceProviderConfig. The payload
+    # limit replaces max_body_bytes on that path: 1,000 typical users need about 0.5-1 MiB.
+    bulk_max_operations: int = Field(default=1000, ge=1)
+    bulk_max_payload_bytes: int = Field(default=2_097_152, ge=1024)
+    # True: identity-provider quirks are refused with RFC errors, not normalised (scim.compat).
+    scim_strict: bool = False
     log_level: str = "INFO"
     log_json: bool = True
 

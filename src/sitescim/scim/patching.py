@@ -7,9 +7,11 @@ step naming the members it touches — add these ids, remove these ids — and
 only ``replace members`` (which by definition names the whole set) clears the
 group. The service runs the steps in order against the membership rows.
 
-Quirks of real clients are accepted here: capitalised ops (``Replace``, from
-Entra ID), a ``remove`` whose value lists the members to remove (Entra ID), and
-operations without a path whose value holds attributes (Entra ID, Okta).
+Identity-provider quirks (``Replace``, Entra ID's ``remove`` that lists the
+members in ``value``) are rewritten into RFC form by ``scim.compat`` before a
+body gets here, and the body is validated under the request's scim2-models
+policy. Should a ``remove`` with a ``value`` still arrive (a lenient policy
+lets it through), it removes the members listed, never all of them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ from scim2_models import (
     PatchOp,
     PatchOperation,
     ScimFilter,
-    ScimPolicy,
 )
 from scim2_models.path import (
     CompareOperator,
@@ -43,9 +44,6 @@ from scim2_models.path import (
 from sitescim.scim.group_mapping import MemberView, member_values
 
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
-
-# Entra ID removes members with {"op": "remove", "path": "members", "value": [...]}.
-PATCH_POLICY = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply)
 
 # Attributes the server sets; a PATCH without path may echo them back unchanged.
 _READ_ONLY = frozenset({"id", "meta", "schemas"})
@@ -96,9 +94,7 @@ class GroupPatch:
 
 def parse_group_patch(body: dict[str, Any]) -> GroupPatch:
     """Validate a PatchOp body against the Group schema and plan its row changes."""
-    request = PatchOp[Group].model_validate(
-        body, scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=PATCH_POLICY
-    )
+    request = PatchOp[Group].model_validate(body, scim_ctx=Context.RESOURCE_PATCH_REQUEST)
     plan = GroupPatch()
     for operation in request.operations or []:
         if operation.path is None:
