@@ -2,25 +2,42 @@
 
 Successful changes are recorded in the caller's transaction, so the record and
 the change stand or fall together. Refusals and failed authentications are
-recorded in a transaction of their own, because the caller's is rolled back.
+recorded in a transaction of their own, because the caller's is rolled back;
+the refusals of one transaction (a Bulk request may have many) share one.
+
+Every provisioning use case is wrapped by ``records_failures``, so a SCIM
+create, update, deactivation or deletion that fails is on record as well as
+one that succeeds: the token (id and description), the resource, the names of
+the attributes the request touched (never their values) and why it failed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
+from pydantic import ValidationError
+from scim2_models import SCIMException
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
 from sitescim.db.engine import after_transaction
 from sitescim.db.models import AuditEvent
+from sitescim.domain.errors import SitescimError
 from sitescim.domain.privileges import Actor
 from sitescim.services.runtime import Runtime
 
 MAX_PAGE = 500
+MAX_NAMES = 50  # attribute names kept per failed request; a body may carry thousands
+MAX_NAME_LENGTH = 100
+INTERNAL_ERROR = "An internal error occurred; it has been logged."
+_PENDING = "sitescim.audit.pending"
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +68,7 @@ def record(
     action: str,
     who: Who,
     outcome: str = "success",
-    target: tuple[str, str] | None = None,
+    target: tuple[str, str | None] | None = None,
     address: str | None = None,
     detail: dict[str, Any] | None = None,
     message: str | None = None,
@@ -77,14 +94,176 @@ def record(
 
 
 def record_refusal(session: Session, runtime: Runtime, **event: Any) -> None:
-    """Record once the caller's transaction has ended: it is about to roll back."""
-    now = runtime.clock()
+    """Record once the caller's transaction has ended: it is about to roll back (or,
+    in a Bulk request, the failed operation's savepoint is).
 
-    def write() -> None:
-        with runtime.db.transaction(write=True) as own:
-            record(own, now=now, outcome="refused", **event)
+    ``outcome`` defaults to "refused". Every refusal queued on one session is
+    written by one transaction, however many a Bulk request collects.
+    """
+    pending: list[tuple[datetime, dict[str, Any]]] | None = session.info.get(_PENDING)
+    if pending is None:
+        queued: list[tuple[datetime, dict[str, Any]]] = []
+        session.info[_PENDING] = queued
 
-    after_transaction(session).append(write)
+        def write() -> None:
+            session.info.pop(_PENDING, None)
+            with runtime.db.transaction(write=True) as own:
+                for now, values in queued:
+                    record(own, now=now, **{"outcome": "refused", **values})
+
+        after_transaction(session).append(write)
+        pending = queued
+    pending.append((runtime.clock(), event))
+
+
+@runtime_checkable
+class ActingToken(Protocol):
+    """The token a provisioning request acts with (services.tokens.AuthenticatedToken)."""
+
+    @property
+    def token_id(self) -> str: ...
+
+    @property
+    def site_id(self) -> str: ...
+
+    @property
+    def description(self) -> str: ...
+
+
+def record_failure(
+    session: Session,
+    runtime: Runtime,
+    token: ActingToken,
+    error: Exception,
+    *,
+    action: str,
+    target: tuple[str, str | None],
+    address: str | None,
+    attributes: Sequence[str] = (),
+) -> None:
+    """A provisioning change that failed: refused (the client's error) or failed (ours)."""
+    outcome, message, detail = _describe(error)
+    if attributes:
+        detail["attributes"] = list(attributes)
+    record_refusal(
+        session,
+        runtime,
+        site_id=token.site_id,
+        action=action,
+        who=Who.token(token.token_id, token.description),
+        outcome=outcome,
+        target=target,
+        address=address,
+        detail=detail,
+        message=message,
+    )
+
+
+def _describe(error: Exception) -> tuple[str, str, dict[str, Any]]:
+    """Outcome, message and detail of an error, from what the client is told; no input values."""
+    if isinstance(error, SCIMException):
+        detail: dict[str, Any] = {"status": error.status}
+        if error.scim_type:
+            detail["scimType"] = error.scim_type
+        return "refused", error.detail, detail
+    if isinstance(error, ValidationError):
+        first = error.errors(include_url=False, include_input=False)[:1]
+        if not first:
+            return "refused", "The request is not valid.", {"status": 400}
+        field = ".".join(str(part) for part in first[0]["loc"])
+        context: Mapping[str, Any] = first[0].get("ctx") or {}
+        detail = {"status": int(context.get("status") or 400)}
+        detail["scimType"] = str(context.get("scim_type") or "invalidValue")
+        message = first[0]["msg"]
+        return "refused", f"{field}: {message}" if field else message, detail
+    if isinstance(error, SitescimError):
+        return "refused", str(error), {}
+    return "failure", INTERNAL_ERROR, {"error": type(error).__name__}
+
+
+def requested_attributes(body: object) -> list[str]:
+    """Names of the attributes a SCIM body (a resource or a PatchOp) touches, never values.
+
+    A PATCH path keeps its attribute and drops any value filter, which could
+    hold a value: ``emails[type eq "work"].value`` is recorded as ``emails``.
+    """
+    if not isinstance(body, dict):
+        return []
+    operations = next((value for key, value in body.items() if key.lower() == "operations"), None)
+    names: list[str] = []
+    if isinstance(operations, list):
+        for operation in operations:
+            if not isinstance(operation, dict):
+                continue
+            path = next((v for k, v in operation.items() if k.lower() == "path"), None)
+            value = next((v for k, v in operation.items() if k.lower() == "value"), None)
+            if isinstance(path, str) and path.strip():
+                names.append(path.split("[", 1)[0].strip())
+            elif isinstance(value, dict):
+                names.extend(str(key) for key in value if str(key).lower() != "schemas")
+    else:
+        ignored = {"schemas", "id", "meta"}
+        names = [str(key) for key in body if str(key).lower() not in ignored]
+    unique = dict.fromkeys(name[:MAX_NAME_LENGTH] for name in names if name)
+    return sorted(unique)[:MAX_NAMES]
+
+
+def records_failures(
+    action: str, resource: str, *, with_id: bool = True
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Audit a provisioning use case that raises, then let the error go on.
+
+    The use case takes ``(session, runtime, token, [resource id,] [body,] ...,
+    address=...)``, as every provisioning use case does. A refusal it already
+    recorded itself (the last Promaster rule) is not recorded twice.
+    """
+
+    def decorate(use_case: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(use_case)
+        def audited(*args: P.args, **kwargs: P.kwargs) -> R:
+            session = args[0]
+            assert isinstance(session, Session)
+            queued = len(session.info.get(_PENDING, ()))
+            try:
+                return use_case(*args, **kwargs)
+            except Exception as error:
+                if len(session.info.get(_PENDING, ())) == queued:
+                    _record_use_case_failure(
+                        session, args[1:], kwargs, error, action, resource, with_id=with_id
+                    )
+                raise
+
+        return audited
+
+    return decorate
+
+
+def _record_use_case_failure(
+    session: Session,
+    args: Sequence[object],
+    kwargs: Mapping[str, object],
+    error: Exception,
+    action: str,
+    resource: str,
+    *,
+    with_id: bool,
+) -> None:
+    runtime, token, *rest = args
+    assert isinstance(runtime, Runtime)
+    assert isinstance(token, ActingToken)
+    target_id = rest[0] if with_id and rest and isinstance(rest[0], str) else None
+    body = next((arg for arg in rest if isinstance(arg, dict)), None)
+    address = kwargs.get("address")
+    record_failure(
+        session,
+        runtime,
+        token,
+        error,
+        action=action,
+        target=(resource, target_id),
+        address=address if isinstance(address, str) else None,
+        attributes=requested_attributes(body),
+    )
 
 
 def record_auth_failure(
@@ -135,6 +314,24 @@ class EventView:
     count: int
 
 
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which of a site's events to list; every field narrows, None means any.
+
+    ``since`` is inclusive and ``until`` exclusive, so consecutive ranges
+    never show an event twice. ``resource_type`` is the kind of target
+    (``user``, ``group``, ``token``), compared without regard to case.
+    """
+
+    before_id: int | None = None
+    action_prefix: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    token_id: str | None = None
+    resource_type: str | None = None
+    resource_id: str | None = None
+
+
 def list_events(
     session: Session,
     site_id: str,
@@ -142,13 +339,21 @@ def list_events(
     limit: int = 100,
     before_id: int | None = None,
     action_prefix: str | None = None,
+    where: EventFilter | None = None,
 ) -> Sequence[EventView]:
+    """Newest first; ``where`` adds the filters of ``EventFilter`` to the plain paging."""
+    where = where or EventFilter(before_id=before_id, action_prefix=action_prefix)
     rows = repo.list_events(
         session,
         site_id,
         limit=max(1, min(limit, MAX_PAGE)),
-        before_id=before_id,
-        action_prefix=action_prefix,
+        before_id=where.before_id,
+        action_prefix=where.action_prefix,
+        since=where.since,
+        until=where.until,
+        actor=("token", where.token_id) if where.token_id else None,
+        target_type=where.resource_type.lower() if where.resource_type else None,
+        target_id=where.resource_id,
     )
     return [
         EventView(

@@ -25,13 +25,17 @@ def test_service_provider_config_declares_what_this_release_supports(client, aut
     assert response.headers["content-type"].startswith("application/scim+json")
     config = response.json()
     assert config["patch"] == {"supported": True}
-    assert config["bulk"] == {"supported": False, "maxOperations": 0, "maxPayloadSize": 0}
+    assert config["bulk"] == {
+        "supported": True,
+        "maxOperations": 1000,
+        "maxPayloadSize": 2_097_152,
+    }
     assert config["filter"] == {"supported": True, "maxResults": 1000}
     assert config["changePassword"] == {"supported": False}
     assert config["sort"] == {"supported": True}
-    assert config["etag"] == {"supported": False}
+    assert config["etag"] == {"supported": True}
     assert config["pagination"] == {
-        "cursor": False,
+        "cursor": True,
         "index": True,
         "defaultPaginationMethod": "index",
         "defaultPageSize": 100,

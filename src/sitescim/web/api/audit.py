@@ -2,16 +2,42 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from sitescim.domain.errors import PermissionDeniedError
+from sitescim.domain.errors import InvalidInputError, PermissionDeniedError
 from sitescim.services import audit
 from sitescim.web.api.schemas import EventList, EventOut
 from sitescim.web.deps import CurrentActor, SessionDep
 
 router = APIRouter(tags=["audit"])
+
+RESOURCE_TYPES = ("user", "group", "token")
+TIME_EXAMPLE = "2026-03-01T12:00:00Z"
+
+
+def _instant(field: str, value: str | None) -> datetime | None:
+    """An ISO 8601 date or date-time; one without an offset is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInputError(
+            field, f"must be an ISO 8601 date-time such as {TIME_EXAMPLE}"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _resource_type(value: str | None) -> str | None:
+    if value is None:
+        return None
+    kind = value.strip().lower()
+    if kind not in RESOURCE_TYPES:
+        raise InvalidInputError("resource_type", f"must be one of {', '.join(RESOURCE_TYPES)}")
+    return kind
 
 
 @router.get("/audit")
@@ -20,13 +46,40 @@ def list_events(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=audit.MAX_PAGE)] = 100,
     before_id: Annotated[int | None, Query(ge=1)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
+    action: Annotated[str | None, Query(max_length=64, description="Action prefix")] = None,
+    since: Annotated[
+        str | None, Query(max_length=64, description=f"From this instant on, e.g. {TIME_EXAMPLE}")
+    ] = None,
+    until: Annotated[
+        str | None, Query(max_length=64, description="Before this instant (exclusive)")
+    ] = None,
+    token_id: Annotated[
+        str | None, Query(max_length=36, description="Events of this SCIM token")
+    ] = None,
+    resource_type: Annotated[
+        str | None, Query(max_length=16, description="user, group or token")
+    ] = None,
+    resource_id: Annotated[str | None, Query(max_length=36)] = None,
 ) -> EventList:
-    """Newest first; pass ``next_before_id`` back as ``before_id`` for the next page."""
+    """Newest first; pass ``next_before_id`` back as ``before_id`` for the next page.
+
+    Every filter narrows: ``since``/``until`` (ISO 8601; without an offset, UTC),
+    ``token_id`` (what a SCIM token did), ``resource_type`` and ``resource_id``
+    (what happened to one user or group), ``action`` (a prefix such as ``scim.user``).
+    """
     if not actor.is_promaster:
         raise PermissionDeniedError("Only the site's Promasters may read the audit log.")
-    events = audit.list_events(
-        session, actor.site_id, limit=limit, before_id=before_id, action_prefix=action
+    where = audit.EventFilter(
+        before_id=before_id,
+        action_prefix=action,
+        since=_instant("since", since),
+        until=_instant("until", until),
+        token_id=token_id,
+        resource_type=_resource_type(resource_type),
+        resource_id=resource_id,
     )
+    if where.since is not None and where.until is not None and where.since >= where.until:
+        raise InvalidInputError("until", "must be later than 'since'")
+    events = audit.list_events(session, actor.site_id, limit=limit, where=where)
     next_before = events[-1].id if len(events) == limit else None
     return EventList(events=[EventOut.of(event) for event in events], next_before_id=next_before)

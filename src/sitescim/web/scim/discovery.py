@@ -14,8 +14,12 @@ from fastapi import APIRouter, Request, Response
 from scim2_models import ForbiddenException, NotFoundException, NotImplementedException
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sitescim.scim.discovery import discovery_documents, service_provider_config_body
-from sitescim.web.deps import CurrentToken
+from sitescim.scim.discovery import (
+    BulkLimits,
+    discovery_documents,
+    service_provider_config_body,
+)
+from sitescim.web.deps import CurrentToken, SettingsDep
 from sitescim.web.responses import SCIM_MEDIA_TYPE, SCIMResponse
 from sitescim.web.scim.plumbing import BaseUrl
 
@@ -57,10 +61,11 @@ def _document_by_id(documents: Mapping[str, bytes], resource_id: str, kind: str)
 
 @router.get("/ServiceProviderConfig", response_class=SCIMResponse)
 async def get_service_provider_config(
-    request: Request, token: CurrentToken, base_url: BaseUrl
+    request: Request, token: CurrentToken, base_url: BaseUrl, settings: SettingsDep
 ) -> Response:
     _refuse_filter(request)
-    return _document(service_provider_config_body(base_url))
+    bulk = BulkLimits(settings.bulk_max_operations, settings.bulk_max_payload_bytes)
+    return _document(service_provider_config_body(base_url, bulk))
 
 
 @router.get("/ResourceTypes", response_class=SCIMResponse)

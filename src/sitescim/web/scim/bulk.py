@@ -1,0 +1,104 @@
+"""SCIM /Bulk (RFC 7644 §3.7): a thin handler over services.bulk.
+
+A failed operation's ``response`` is the SCIM Error its single request would
+get: the error goes through the application's own exception handlers
+(web/errors.py), so there is still one place that turns errors into bodies.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sitescim.services import bulk as bulk_service
+from sitescim.settings import Settings
+from sitescim.web.deps import ClientAddress, CurrentToken, RuntimeDep, SessionDep, SettingsDep
+from sitescim.web.middleware import BodyLimit
+from sitescim.web.responses import SCIMResponse
+from sitescim.web.scim.plumbing import BaseUrl, ScimBody
+
+router = APIRouter()
+
+BULK_PATH = "/scim/v2/Bulk"
+
+
+def body_limits(settings: Settings) -> dict[str, BodyLimit]:
+    """The Bulk endpoint's payload limit (maxPayloadSize), for the body-limit middleware."""
+    size = settings.bulk_max_payload_bytes
+    return {BULK_PATH: BodyLimit(size, bulk_service.too_large_detail(size))}
+
+
+async def read_job(request: Request, body: ScimBody, settings: SettingsDep) -> bulk_service.BulkJob:
+    """The checked request; the middleware has already held the body to maxPayloadSize."""
+    if len(await request.body()) > settings.bulk_max_payload_bytes:
+        raise bulk_service.BulkTooLargeException(
+            detail=bulk_service.too_large_detail(settings.bulk_max_payload_bytes)
+        )
+    return bulk_service.parse_request(body, max_operations=settings.bulk_max_operations)
+
+
+BulkJobDep = Annotated[bulk_service.BulkJob, Depends(read_job)]
+
+
+async def _error_response(request: Request, error: Exception) -> Response:
+    """What the application's handler for this error answers (its status and SCIM body)."""
+    app = request.app
+    assert isinstance(app, FastAPI)
+    handlers = app.exception_handlers
+    kind = next((kind for kind in type(error).__mro__ if kind in handlers), Exception)
+    answer = handlers[kind](request, error)
+    response = await answer if inspect.isawaitable(answer) else answer
+    assert isinstance(response, Response)
+    return response
+
+
+async def _operation(request: Request, result: bulk_service.OperationResult) -> dict[str, Any]:
+    """One entry of the BulkResponse, keys in the order of RFC 7644 §3.7.3's example."""
+    entry: dict[str, Any] = {}
+    if result.location is not None:
+        entry["location"] = result.location
+    entry["method"] = result.method
+    if result.bulk_id is not None:
+        entry["bulkId"] = result.bulk_id
+    if result.version is not None:
+        entry["version"] = result.version
+    if result.error is None:
+        entry["status"] = str(result.status)
+        return entry
+    response = await _error_response(request, result.error)
+    entry["status"] = str(response.status_code)
+    entry["response"] = json.loads(bytes(response.body))
+    return entry
+
+
+# Dependencies run in the order they are declared: the token is checked before the
+# body is read, and the transaction opens only for a request that passed both.
+@router.post("/Bulk", response_class=SCIMResponse)
+async def run_bulk(
+    request: Request,
+    token: CurrentToken,
+    job: BulkJobDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    base_url: BaseUrl,
+    address: ClientAddress,
+) -> Response:
+    """200 with a result per operation that ran, whether it succeeded or not (§3.7.3)."""
+    results = await run_in_threadpool(
+        bulk_service.run_job, session, runtime, token, job, base_url=base_url, address=address
+    )
+    operations = [await _operation(request, result) for result in results]
+    return SCIMResponse({"schemas": [bulk_service.BULK_RESPONSE], "Operations": operations})
+
+
+@router.api_route(
+    "/Bulk", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False, name=None
+)
+async def refuse_method(token: CurrentToken) -> Response:
+    """Only POST: 405 with Allow, after authentication, rather than the catch-all's 404."""
+    raise StarletteHTTPException(405, detail="/Bulk only answers POST.", headers={"Allow": "POST"})
