@@ -30,22 +30,44 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+POOL_SIZE = 20
+"""Connections kept open. Under it, a burst beyond the pool would open and close
+a connection per request (overflow connections are not kept), which costs a
+PostgreSQL backend start each time; 20 covers the worker threads busy at once
+under 16 concurrent clients."""
+
+
+def make_engine(
+    url: str, *, pool_size: int = POOL_SIZE, echo: bool = False, autocommit: bool = False
+) -> Engine:
+    """``autocommit`` engines serve single-statement reads only: each connection is
+    put in autocommit once, when it opens, and nothing is reset when it is returned
+    (switching the isolation level at every checkout cost a statement each way)."""
     url = normalise_url(url)
     if url.startswith("sqlite"):
-        return _make_sqlite_engine(url, echo=echo)
+        return _make_sqlite_engine(url, pool_size=pool_size, echo=echo, autocommit=autocommit)
+    options: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    )
     return create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
         pool_recycle=1800,
+        **options,
     )
 
 
-def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
+def _make_sqlite_engine(url: str, *, pool_size: int, echo: bool, autocommit: bool) -> Engine:
     memory = ":memory:" in url or url.rstrip("/") == "sqlite:"
-    options: dict[str, Any] = {"poolclass": StaticPool} if memory else {}
+    options: dict[str, Any] = (
+        {"poolclass": StaticPool}
+        if memory
+        else {"pool_size": pool_size, "max_overflow": pool_size * 2}
+    )
+    if autocommit and not memory:
+        options["pool_reset_on_return"] = None
     engine = create_engine(
         url,
         echo=echo,
@@ -63,6 +85,9 @@ def _make_sqlite_engine(url: str, *, echo: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+
+    if autocommit and not memory:
+        return engine  # the driver is in autocommit (isolation_level None): no BEGIN
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -96,8 +121,13 @@ class Database:
         self._writes = sessionmaker(bind=writer, expire_on_commit=False)
         shared = isinstance(engine.pool, StaticPool)  # an in-memory SQLite has one connection
         url = engine.url.render_as_string(hide_password=False)
-        self._reader = engine if shared else make_engine(url, pool_size=READER_POOL_SIZE)
-        self._single_reads = self._reader.execution_options(isolation_level="AUTOCOMMIT")
+        self._single_reads: Engine
+        if shared:
+            self._reader = engine
+            self._single_reads = engine.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            self._reader = make_engine(url, pool_size=READER_POOL_SIZE, autocommit=True)
+            self._single_reads = self._reader
 
     @property
     def dialect(self) -> str:

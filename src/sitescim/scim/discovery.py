@@ -124,23 +124,36 @@ def _list_body(
     return _encode(_dump(listing))
 
 
+@dataclass(frozen=True, slots=True)
+class BulkLimits:
+    """What POST /Bulk accepts (RFC 7644 §3.7.4); the settings decide, discovery declares."""
+
+    max_operations: int = 1000
+    max_payload_size: int = 2_097_152
+
+
 @lru_cache(maxsize=32)
-def service_provider_config_body(base_url: str) -> bytes:
+def service_provider_config_body(base_url: str, bulk: BulkLimits | None = None) -> bytes:
     """The document is the same for every request to one base URL: built once."""
-    return _encode(service_provider_config(base_url))
+    return _encode(service_provider_config(base_url, bulk))
 
 
-def service_provider_config(base_url: str) -> dict[str, Any]:
+def service_provider_config(base_url: str, bulk: BulkLimits | None = None) -> dict[str, Any]:
+    limits = bulk or BulkLimits()
     config = ServiceProviderConfig(
         documentation_uri=DOCUMENTATION_URI,
         patch=Patch(supported=True),
-        bulk=Bulk(supported=False, max_operations=0, max_payload_size=0),
+        bulk=Bulk(
+            supported=True,
+            max_operations=limits.max_operations,
+            max_payload_size=limits.max_payload_size,
+        ),
         filter=Filter(supported=True, max_results=MAX_PAGE_SIZE),
         change_password=ChangePassword(supported=False),
         sort=Sort(supported=True),
-        etag=ETag(supported=False),
+        etag=ETag(supported=True),
         pagination=Pagination(
-            cursor=False,
+            cursor=True,
             index=True,
             default_pagination_method=Pagination.DefaultPaginationMethod.index,
             default_page_size=DEFAULT_PAGE_SIZE,

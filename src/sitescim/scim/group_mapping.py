@@ -21,8 +21,9 @@ from scim2_models import (
     ResponseParameters,
 )
 
-from sitescim.scim.mapping import make_etag
+from sitescim.scim.mapping import make_etag, scim_datetime
 
+GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 USER = "User"
 GROUP = "Group"
 MEMBER_KINDS = (USER, GROUP)
@@ -95,10 +96,54 @@ def group_to_scim(
     *,
     parameters: ResponseParameters[Group] | None = None,
 ) -> dict[str, Any]:
-    """The response body; ``parameters`` (attributes/excludedAttributes) trim it."""
+    """The response body; ``parameters`` (attributes/excludedAttributes) trim it.
+
+    Without a selection, or with only ``excludedAttributes=members`` (Entra ID
+    asks that on every group read), the body is built straight from the rows:
+    a group of 100,000 members would otherwise build as many pydantic objects.
+    """
+    if parameters is None or _excludes_only_members(parameters):
+        return group_document(group, members, base_url)
     model = group_to_model(group, members, base_url)
     return model.model_dump(
         scim_ctx=Context.RESOURCE_QUERY_RESPONSE, response_parameters=parameters
+    )
+
+
+def group_document(
+    group: GroupRow, members: Sequence[MemberView] | None, base_url: str
+) -> dict[str, Any]:
+    """What ``group_to_model(...).model_dump()`` gives, without the models (a test holds them equal)."""
+    document: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": group.id}
+    if group.external_id is not None:
+        document["externalId"] = group.external_id
+    document["displayName"] = group.display_name
+    if members:
+        shown = []
+        for member in members:
+            entry = {
+                "value": member.value,
+                "$ref": member_ref(base_url, member),
+                "type": member.kind,
+            }
+            if member.display is not None:
+                entry["display"] = member.display
+            shown.append(entry)
+        document["members"] = shown
+    document["meta"] = {
+        "resourceType": "Group",
+        "created": scim_datetime(group.created_at),
+        "lastModified": scim_datetime(group.updated_at),
+        "location": f"{base_url}/Groups/{group.id}",
+        "version": make_etag(group.id, group.version),
+    }
+    return document
+
+
+def _excludes_only_members(parameters: ResponseParameters[Group]) -> bool:
+    excluded = parameters.excluded_attributes or []
+    return (
+        not parameters.attributes and len(excluded) == 1 and _names_members(excluded[0], whole=True)
     )
 
 

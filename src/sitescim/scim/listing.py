@@ -14,13 +14,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scim2_models import InvalidFilterException, InvalidPathException, InvalidValueException
+from scim2_models import (
+    InvalidCursorException,
+    InvalidFilterException,
+    InvalidPathException,
+    InvalidValueException,
+)
 from scim2_models.path.expressions import AttrPath
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.orm import Session
 
-from sitescim.db.models import Group, Membership, User, UserValue
-from sitescim.scim import filtering
+from sitescim.db import repositories as repo
+from sitescim.db.models import Group, User
+from sitescim.scim import cursors, filtering
 from sitescim.scim.filtering import (
     GROUPS,
     USERS,
@@ -65,6 +71,8 @@ class ListQuery:
     count: int = DEFAULT_COUNT
     attributes: tuple[str, ...] = ()
     excluded_attributes: tuple[str, ...] = ()
+    cursor: str | None = None
+    """None: index pagination; "" asks for the first page of a cursor walk (RFC 9865)."""
 
     def returns(self, attribute: str) -> bool:
         """Whether the response shows ``attribute`` (a top-level name), so whether to load it.
@@ -119,9 +127,12 @@ def query_from_search(body: Any, resource: Resource) -> ListQuery:
 
 
 def _query(values: Mapping[str, Any], resource: Resource) -> ListQuery:
-    if values.get("cursor") is not None:
+    cursor = values.get("cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidCursorException(detail="cursor must be a string.")
+    if cursor is not None and values.get("startindex") not in (None, ""):
         raise InvalidValueException(
-            detail="Cursor pagination is not supported; use startIndex and count."
+            detail="Use either cursor or startIndex to page, not both (RFC 9865 §2)."
         )
     filter_text = _text(values.get("filter"), "filter")
     if filter_text is not None:
@@ -149,6 +160,7 @@ def _query(values: Mapping[str, Any], resource: Resource) -> ListQuery:
         count=DEFAULT_COUNT if count is None else min(max(0, count), MAX_COUNT),
         attributes=attributes,
         excluded_attributes=excluded,
+        cursor=cursor.strip() if cursor is not None else None,
     )
 
 
@@ -270,17 +282,59 @@ def _ordered(
     return statement.order_by(ordered, id_column)
 
 
+# Cursor pages (RFC 9865).
+
+
+def _cursor_page(
+    session: Session,
+    statement: Select[Any],
+    resource: Resource,
+    query: ListQuery,
+    site_id: str,
+    model: type[User] | type[Group],
+) -> tuple[Sequence[Row[Any]], str | None]:
+    """One page after the cursor's position, and the cursor of the next, if any.
+
+    One row more than asked tells whether a next page exists without a second query.
+    """
+    assert query.cursor is not None
+    if query.sort_by is None:
+        key: Expr = model.created_at
+        descending = False
+    else:
+        key = sort_key(resource, query.sort_by, site_id=site_id)
+        descending = query.descending
+    print_ = cursors.fingerprint(resource.name, query.filter, query.sort_by, descending)
+    position = cursors.decode(print_, query.cursor)
+    if position is not None:
+        statement = statement.where(cursors.after(position, key, model.id, descending=descending))
+    statement = _ordered(
+        statement.add_columns(key.label("page_key"), model.id.label("page_id")),
+        resource,
+        query,
+        site_id,
+        model.id,
+        model.created_at,
+    )
+    rows = session.execute(statement.limit(query.count + 1)).all()
+    if len(rows) <= query.count or query.count == 0:
+        return rows[: query.count], None
+    last = rows[query.count - 1]
+    return rows[: query.count], cursors.encode(print_, last.page_key, last.page_id)
+
+
 # Running the query.
 
 
 @dataclass
 class UserPage:
-    """One page of users, with what mapping.user_to_scim needs for each."""
+    """One page of users as rows, with what mapping.user_document needs for each."""
 
     total: int
-    users: Sequence[User]
-    values: dict[str, list[UserValue]] = field(default_factory=dict)
+    users: Sequence[Row[Any]]
+    values: dict[str, list[Row[Any]]] = field(default_factory=dict)
     groups: dict[str, list[GroupRef]] = field(default_factory=dict)
+    next_cursor: str | None = None
 
 
 @dataclass
@@ -289,38 +343,43 @@ class GroupPage:
 
     total: int
     groups: Sequence[Group]
+    next_cursor: str | None = None
 
 
 def list_users(session: Session, site_id: str, query: ListQuery) -> UserPage:
     condition = filtering.user_filter(site_id, query.filter)
     total = session.scalar(select(func.count()).select_from(User).where(condition)) or 0
+    if query.cursor is not None:
+        users, next_cursor = _cursor_page(
+            session, select(repo.USER_ROWS).where(condition), USERS, query, site_id, User
+        )
+        return _with_values(
+            session, site_id, query, UserPage(total, users, next_cursor=next_cursor)
+        )
     if query.count == 0 or query.start_index > total:
         return UserPage(total=total, users=[])
-    statement = _ordered(
-        select(User).where(condition), USERS, query, site_id, User.id, User.created_at
+    # A deferred join: the page's ids come from the ordering index alone (a covering
+    # index in creation order), and only those hundred rows are then read whole.
+    window = _ordered(
+        select(User.id).where(condition), USERS, query, site_id, User.id, User.created_at
     )
-    users = session.scalars(statement.offset(query.start_index - 1).limit(query.count)).all()
-    page = UserPage(total=total, users=users)
-    ids = [user.id for user in users]
+    ids_of_page = window.offset(query.start_index - 1).limit(query.count).subquery()
+    rows = select(repo.USER_ROWS).join(ids_of_page, repo.USER_ROWS.c.id == ids_of_page.c.id)
+    users = session.execute(_ordered(rows, USERS, query, site_id, User.id, User.created_at)).all()
+    return _with_values(session, site_id, query, UserPage(total=total, users=users))
+
+
+def _with_values(session: Session, site_id: str, query: ListQuery, page: UserPage) -> UserPage:
+    """The page's multi-valued attributes and groups, one IN query each, if shown."""
+    ids = [user.id for user in page.users]
     page.values = {user_id: [] for user_id in ids}
     page.groups = {user_id: [] for user_id in ids}
     if ids and any(query.returns(name) for name in MULTI_VALUED_USER_ATTRIBUTES):
-        rows = session.scalars(
-            select(UserValue)
-            .where(UserValue.user_id.in_(ids))  # ids are this site's; the user_id index serves
-            .order_by(UserValue.user_id, UserValue.attribute, UserValue.position, UserValue.id)
-        )
-        for row in rows:
+        for row in repo.list_user_values(session, ids):
             page.values[row.user_id].append(row)
     if ids and query.returns("groups"):
-        memberships = session.execute(
-            select(Membership.user_id, Group.id, Group.display_name)
-            .join(Group, Group.id == Membership.group_id)
-            .where(Membership.site_id == site_id, Membership.user_id.in_(ids))
-            .order_by(Membership.user_id, Group.display_name_key, Group.id)
-        )
-        for user_id, group_id, display in memberships:
-            page.groups[str(user_id)].append(GroupRef(id=group_id, display=display))
+        for user_id, group_id, display in repo.list_user_groups(session, site_id, ids):
+            page.groups[user_id].append(GroupRef(id=group_id, display=display))
     return page
 
 
@@ -328,6 +387,11 @@ def list_groups(session: Session, site_id: str, query: ListQuery) -> GroupPage:
     """Groups only: members are read by the caller, when ``query.returns_members``."""
     condition = filtering.group_filter(site_id, query.filter)
     total = session.scalar(select(func.count()).select_from(Group).where(condition)) or 0
+    if query.cursor is not None:
+        rows, next_cursor = _cursor_page(
+            session, select(Group).where(condition), GROUPS, query, site_id, Group
+        )
+        return GroupPage(total=total, groups=[row[0] for row in rows], next_cursor=next_cursor)
     if query.count == 0 or query.start_index > total:
         return GroupPage(total=total, groups=[])
     statement = _ordered(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -39,7 +40,7 @@ from scim2_models.attributes import ComplexAttribute
 
 from sitescim.db.models import User as UserRow
 from sitescim.db.models import UserValue
-from sitescim.scim.extension import SitescimUser, SitescimWritableUser
+from sitescim.scim.extension import SITESCIM_USER_SCHEMA, SitescimUser, SitescimWritableUser
 
 RESOURCE_TYPE = "User"
 VALUE_KEY_MAX = 512
@@ -255,6 +256,121 @@ def user_to_scim(
     return resource
 
 
+CORE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+_NAME_PARTS = (
+    ("formatted", "name_formatted"),
+    ("familyName", "name_family"),
+    ("givenName", "name_given"),
+    ("middleName", "name_middle"),
+    ("honorificPrefix", "name_prefix"),
+    ("honorificSuffix", "name_suffix"),
+)
+_SINGULAR = (
+    ("externalId", "external_id"),
+    ("displayName", "display_name"),
+    ("nickName", "nick_name"),
+    ("profileUrl", "profile_url"),
+    ("title", "title"),
+    ("userType", "user_type"),
+    ("preferredLanguage", "preferred_language"),
+    ("locale", "locale"),
+    ("timezone", "timezone"),
+)
+_ENTERPRISE = (
+    ("employeeNumber", "employee_number"),
+    ("costCenter", "cost_center"),
+    ("organization", "organization"),
+    ("division", "division"),
+    ("department", "department"),
+)
+_HAS_DISPLAY = {name: "display" in spec.model.model_fields for name, spec in MULTI_VALUED.items()}
+
+
+def scim_datetime(moment: datetime) -> str:
+    """The form pydantic dumps: ISO 8601, ``Z``, microseconds only when there are some."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _value_document(attribute: str, row: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if attribute == "addresses":
+        extra = row.extra or {}
+        for part in ADDRESS_PARTS:
+            key = _ADDRESS_KEYS[part]
+            if extra.get(key) is not None:
+                entry[key] = extra[key]
+    elif row.value is not None:
+        entry["value"] = row.value
+    if row.display is not None and _HAS_DISPLAY[attribute]:
+        entry["display"] = row.display
+    if row.type is not None:
+        entry["type"] = row.type
+    if row.primary is not None:
+        entry["primary"] = row.primary
+    return entry
+
+
+def user_document(
+    user: Any, values: Iterable[Any], groups: Iterable[GroupRef], base_url: str
+) -> dict[str, Any]:
+    """The JSON body of a stored user, built straight from its rows.
+
+    Reads are the hot path (GET by id, filters, pages of a hundred), and
+    building then dumping scim2-models objects costs about a millisecond a
+    user. This gives the same document as
+    ``dump_user(user_to_scim(...))`` — a property test holds the two equal —
+    for a few tens of microseconds. ``user`` and ``values`` are ``users`` and
+    ``user_values`` rows, ORM objects or Core rows alike.
+    """
+    base = base_url.rstrip("/")
+    location = f"{base}/Users/{user.id}"
+    schemas = [CORE_SCHEMA]
+    document: dict[str, Any] = {"schemas": schemas, "id": user.id}
+    for key, column in _SINGULAR:
+        item = getattr(user, column)
+        if item is not None:
+            document[key] = item
+    document["userName"] = user.user_name
+    name = {key: getattr(user, column) for key, column in _NAME_PARTS}
+    name = {key: item for key, item in name.items() if item is not None}
+    if name:
+        document["name"] = name
+    document["active"] = user.active
+    for row in sorted(values, key=lambda item: (item.attribute, item.position, item.id or 0)):
+        entry = _value_document(row.attribute, row)
+        if entry:  # scim2-models drops an entry with nothing in it
+            document.setdefault(row.attribute, []).append(entry)
+    members = [
+        {"value": group.id, "$ref": f"{base}/Groups/{group.id}", "display": group.display}
+        if group.display is not None
+        else {"value": group.id, "$ref": f"{base}/Groups/{group.id}"}
+        for group in groups
+    ]
+    if members:
+        document["groups"] = members
+    enterprise = {key: getattr(user, column) for key, column in _ENTERPRISE}
+    enterprise = {key: item for key, item in enterprise.items() if item is not None}
+    if user.manager_id:
+        manager = {"value": user.manager_id, "$ref": f"{base}/Users/{user.manager_id}"}
+        if user.manager_display_name is not None:
+            manager["displayName"] = user.manager_display_name
+        enterprise["manager"] = manager
+    if enterprise:
+        schemas.append(ENTERPRISE_SCHEMA)
+        document[ENTERPRISE_SCHEMA] = enterprise
+    schemas.append(SITESCIM_USER_SCHEMA)
+    document[SITESCIM_USER_SCHEMA] = {"privilege": user.privilege}
+    document["meta"] = {
+        "resourceType": RESOURCE_TYPE,
+        "created": scim_datetime(user.created_at),
+        "lastModified": scim_datetime(user.updated_at),
+        "location": location,
+        "version": make_etag(user.id, user.version),
+    }
+    return document
+
+
 def requested_privilege(resource: ScimUser) -> str | None:
     """The privilege a request asks for, if the resource's schema lets it ask at all."""
     extension = privilege_extension(type(resource))
@@ -383,3 +499,23 @@ def dump_user(
         )
     dumped: dict[str, Any] = resource.model_dump(scim_ctx=context, response_parameters=parameters)
     return dumped
+
+
+def narrow_document(
+    document: dict[str, Any],
+    *,
+    context: Context = Context.RESOURCE_QUERY_RESPONSE,
+    attributes: str | Sequence[str] | None = None,
+    excluded_attributes: str | Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """A user document cut to ``attributes``/``excludedAttributes`` (RFC 7644 §3.9).
+
+    Identity providers rarely ask for a selection, so this goes through
+    scim2-models, whose schema knows what is always, never or by default returned.
+    """
+    if not attributes and not excluded_attributes:
+        return document
+    resource = ReadOnlyPrivilegeUser.model_validate(document)
+    return dump_user(
+        resource, context=context, attributes=attributes, excluded_attributes=excluded_attributes
+    )

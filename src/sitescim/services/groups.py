@@ -51,10 +51,12 @@ class GroupResult:
 @dataclass(frozen=True, slots=True)
 class GroupPage:
     total: int
-    start_index: int
+    start_index: int | None  # None when a cursor pages (RFC 9865)
     items: list[GroupResult]
+    next_cursor: str | None = None
 
 
+@audit.records_failures("group.create", "group", with_id=False)
 def create_group(
     session: Session,
     runtime: Runtime,
@@ -90,6 +92,7 @@ def get_group(
     return GroupResult(group, _members(session, group, with_members=with_members))
 
 
+@audit.records_failures("group.replace", "group")
 def replace_group(
     session: Session,
     runtime: Runtime,
@@ -116,6 +119,7 @@ def replace_group(
     return GroupResult(group, _members(session, group, with_members=with_members))
 
 
+@audit.records_failures("group.patch", "group")
 def patch_group(
     session: Session,
     runtime: Runtime,
@@ -138,6 +142,7 @@ def patch_group(
     return GroupResult(group, _members(session, group, with_members=with_members))
 
 
+@audit.records_failures("group.delete", "group")
 def delete_group(
     session: Session,
     runtime: Runtime,
@@ -167,8 +172,9 @@ def list_groups(
             members[group_id].append(MemberView(member_id, kind, display))
     return GroupPage(
         total=page.total,
-        start_index=query.start_index,
+        start_index=query.start_index if query.cursor is None else None,
         items=[GroupResult(group, members[group.id] if with_members else None) for group in groups],
+        next_cursor=page.next_cursor,
     )
 
 

@@ -16,7 +16,7 @@ The site always comes from the token (T10): a user of another site is absent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
+from sitescim.db.engine import Database
 from sitescim.db.models import Site, new_id
 from sitescim.db.models import User as UserRow
 from sitescim.domain import passwords
@@ -46,6 +47,10 @@ from sitescim.services import audit
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 
+ACTIVE_UNASSIGNED_MESSAGE = (
+    "'active' cannot be removed here: a user is active or not. "
+    "Replace it with true or false instead."
+)
 LAST_PROMASTER_MESSAGE = (
     "This user is the last active Promaster of the site; a site always keeps at least one. "
     "Make another user a Promaster in the site first."
@@ -55,8 +60,9 @@ LAST_PROMASTER_MESSAGE = (
 @dataclass(frozen=True, slots=True)
 class UserPage:
     total: int
-    start_index: int
-    resources: Sequence[ScimUser]
+    start_index: int | None  # None when a cursor pages (RFC 9865)
+    resources: Sequence[dict[str, Any]]
+    next_cursor: str | None = None
 
 
 def model_for(site: Site) -> type[ScimUser]:
@@ -118,11 +124,23 @@ def _who(token: AuthenticatedToken) -> audit.Who:
     return audit.Who.token(token.token_id, token.description)
 
 
-def _comparable(resource: ScimUser) -> dict[str, Any]:
-    dumped = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    dumped.pop("meta", None)
-    dumped.pop("schemas", None)
-    return dumped
+def _comparable(document: dict[str, Any]) -> dict[str, Any]:
+    return {key: item for key, item in document.items() if key not in ("meta", "schemas")}
+
+
+def _value_tuples(rows: Iterable[Any]) -> list[tuple[Any, ...]]:
+    return sorted(
+        (
+            row.attribute,
+            row.position,
+            row.value,
+            row.type,
+            row.primary,
+            row.display,
+            row.extra or {},
+        )
+        for row in rows
+    )
 
 
 def _changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
@@ -234,6 +252,7 @@ def _flush(session: Session, user: UserRow) -> None:
         ) from None
 
 
+@audit.records_failures("scim.user.create", "user", with_id=False)
 def create_user(
     session: Session,
     runtime: Runtime,
@@ -242,7 +261,7 @@ def create_user(
     *,
     base_url: str,
     address: str | None = None,
-) -> ScimUser:
+) -> dict[str, Any]:
     site = _site(session, token)
     model = model_for(site)
     resource = model.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
@@ -266,7 +285,7 @@ def create_user(
     _flush(session, user)
     session.add_all(values)
     session.flush()
-    created = mapping.user_to_scim(user, values, [], base_url, model=model)
+    created = mapping.user_document(user, values, [], base_url)
     names = sorted(_comparable(created))
     if resource.password is not None:
         names.append("password")
@@ -283,27 +302,41 @@ def create_user(
     return created
 
 
-def get_user(
-    session: Session, token: AuthenticatedToken, user_id: str, *, base_url: str
-) -> ScimUser:
-    site = _site(session, token)
-    return _resource(session, site, _load(session, site.id, user_id), base_url)
+def read_user(
+    database: Database, token: AuthenticatedToken, user_id: str, *, base_url: str
+) -> dict[str, Any]:
+    """GET by id: three indexed reads on the hot-read connection, no transaction.
+
+    The site is the token's (T10); a user of another site is absent. Called on
+    the event loop, like the token check: it costs less than a thread hop.
+    """
+    with database.reading() as connection:
+        user = repo.read_user(connection, token.site_id, user_id)
+        if user is None:
+            raise NotFoundException(detail=f"No user with id {user_id!r}.")
+        values = repo.list_user_values(connection, [user.id])
+        groups = [
+            GroupRef(id=group_id, display=display)
+            for _, group_id, display in repo.list_user_groups(connection, token.site_id, [user.id])
+        ]
+    return mapping.user_document(user, values, groups, base_url)
 
 
 def list_users(
     session: Session, token: AuthenticatedToken, query: ListQuery, *, base_url: str
 ) -> UserPage:
     """A page of the site's users matching the query, filtered and sorted in the database."""
-    site = _site(session, token)
-    page = listing.list_users(session, site.id, query)
-    model = model_for(site)
+    page = listing.list_users(session, token.site_id, query)
     resources = [
-        mapping.user_to_scim(
-            user, page.values[user.id], page.groups[user.id], base_url, model=model
-        )
+        mapping.user_document(user, page.values[user.id], page.groups[user.id], base_url)
         for user in page.users
     ]
-    return UserPage(total=page.total, start_index=query.start_index, resources=resources)
+    return UserPage(
+        total=page.total,
+        start_index=query.start_index if query.cursor is None else None,
+        resources=resources,
+        next_cursor=page.next_cursor,
+    )
 
 
 def _save(
@@ -318,8 +351,18 @@ def _save(
     action: str,
     base_url: str,
     address: str | None,
-) -> ScimUser:
-    """Write ``after`` onto the stored user, under every rule of section 2."""
+) -> dict[str, Any]:
+    """Write ``after`` onto the stored user, under every rule of section 2.
+
+    Returns the user's document. Before and after are compared as documents
+    built from rows (what a GET would show), which is how the audit names the
+    changed attributes; value rows are rewritten only when they changed.
+    """
+    groups = [
+        GroupRef(id=group.value or "", display=group.display) for group in before.groups or []
+    ]
+    old_values = repo.list_user_values(session, [user.id])
+    previous = mapping.user_document(user, old_values, groups, base_url)
     with session.no_autoflush:  # rules are checked on the unflushed new state
         was_active, old_privilege = user.active, user.privilege
         old_name_key = user.user_name_key
@@ -341,12 +384,8 @@ def _save(
         if password is not None:
             user.password_hash = _hash_password(runtime, site, password)
 
-        groups = [
-            GroupRef(id=group.value or "", display=group.display) for group in before.groups or []
-        ]
-        model = type(before)
-        updated = mapping.user_to_scim(user, values, groups, base_url, model=model)
-        names = _changed_names(_comparable(before), _comparable(updated))
+        updated = mapping.user_document(user, values, groups, base_url)
+        names = _changed_names(_comparable(previous), _comparable(updated))
         if password is not None:
             names.append("password")
         if not names:
@@ -355,7 +394,8 @@ def _save(
     user.version += 1
     user.updated_at = now
     _flush(session, user)
-    repo.replace_user_values(session, user.id, values)
+    if _value_tuples(values) != _value_tuples(old_values):
+        repo.replace_user_values(session, user.id, values)
     if was_active and not user.active:
         action = "scim.user.deactivate"
     audit.record(
@@ -368,9 +408,10 @@ def _save(
         address=address,
         detail={"attributes": names},
     )
-    return mapping.user_to_scim(user, values, groups, base_url, model=model)
+    return mapping.user_document(user, values, groups, base_url)
 
 
+@audit.records_failures("scim.user.replace", "user")
 def replace_user(
     session: Session,
     runtime: Runtime,
@@ -381,7 +422,7 @@ def replace_user(
     base_url: str,
     if_match: str | None = None,
     address: str | None = None,
-) -> ScimUser:
+) -> dict[str, Any]:
     """PUT: readOnly attributes are ignored, immutable ones checked (RFC 7644 §3.5.1)."""
     site = _site(session, token)
     user = _load(session, site.id, user_id)
@@ -403,6 +444,7 @@ def replace_user(
     )
 
 
+@audit.records_failures("scim.user.patch", "user")
 def patch_user(
     session: Session,
     runtime: Runtime,
@@ -413,7 +455,7 @@ def patch_user(
     base_url: str,
     if_match: str | None = None,
     address: str | None = None,
-) -> ScimUser:
+) -> dict[str, Any]:
     """PATCH: the operations run in memory on the stored resource, which is then saved."""
     site = _site(session, token)
     user = _load(session, site.id, user_id)
@@ -425,6 +467,9 @@ def patch_user(
     )
     after = before.model_copy(deep=True)
     patch.patch(after)
+    if after.active is None and before.active is not None:
+        # RFC 7644 §3.5.2.2 would leave it unassigned; users.active cannot be (NOT NULL).
+        raise MutabilityException(detail=ACTIVE_UNASSIGNED_MESSAGE)
     return _save(
         session,
         runtime,
@@ -447,7 +492,7 @@ def deactivate_user(
     *,
     base_url: str,
     address: str | None = None,
-) -> ScimUser:
+) -> dict[str, Any]:
     """``active: false``: the user stays, with its data and group links."""
     body = {
         "schemas": [str(PatchOp.__schema__)],
@@ -456,6 +501,7 @@ def deactivate_user(
     return patch_user(session, runtime, token, user_id, body, base_url=base_url, address=address)
 
 
+@audit.records_failures("scim.user.delete", "user")
 def delete_user(
     session: Session,
     runtime: Runtime,

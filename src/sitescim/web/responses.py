@@ -20,14 +20,22 @@ class SCIMResponse(Response):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def list_response(total: int, start_index: int, resources: list[dict[str, Any]]) -> SCIMResponse:
-    """A ListResponse (RFC 7644 §3.4.2) of already-dumped resources."""
-    return SCIMResponse(
-        {
-            "schemas": [LIST_RESPONSE_SCHEMA],
-            "totalResults": total,
-            "startIndex": start_index,
-            "itemsPerPage": len(resources),
-            "Resources": resources,
-        }
-    )
+def list_response(
+    total: int,
+    start_index: int | None,
+    resources: list[dict[str, Any]],
+    *,
+    next_cursor: str | None = None,
+) -> SCIMResponse:
+    """A ListResponse (RFC 7644 §3.4.2) of already-dumped resources.
+
+    A cursor page (RFC 9865) has no ``startIndex``, and a ``nextCursor`` unless it is the last.
+    """
+    body: dict[str, Any] = {"schemas": [LIST_RESPONSE_SCHEMA], "totalResults": total}
+    if start_index is not None:
+        body["startIndex"] = start_index
+    body["itemsPerPage"] = len(resources)
+    if next_cursor is not None:
+        body["nextCursor"] = next_cursor
+    body["Resources"] = resources
+    return SCIMResponse(body)

@@ -25,7 +25,9 @@ from sitescim.web.scim.plumbing import (
     BaseUrl,
     ExcludedAttributes,
     IfMatch,
+    IfNoneMatch,
     ScimBody,
+    not_modified,
 )
 
 router = APIRouter()
@@ -72,7 +74,7 @@ def _list_response(
         group_to_scim(item.group, item.members, base_url, parameters=parameters)
         for item in page.items
     ]
-    return list_response(page.total, page.start_index, resources)
+    return list_response(page.total, page.start_index, resources, next_cursor=page.next_cursor)
 
 
 @router.get("/Groups")
@@ -98,6 +100,7 @@ def get_group(
     token: CurrentToken,
     session: SessionDep,
     base_url: BaseUrl,
+    if_none_match: IfNoneMatch = None,
     attributes: Attributes = None,
     excluded_attributes: ExcludedAttributes = None,
 ) -> Response:
@@ -105,6 +108,9 @@ def get_group(
     result = group_service.get_group(
         session, token, group_id, with_members=wants_members(parameters)
     )
+    unchanged = not_modified(if_none_match, make_etag(result.group.id, result.group.version))
+    if unchanged is not None:
+        return unchanged
     return _respond(result, base_url, parameters)
 
 
