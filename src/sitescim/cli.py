@@ -345,14 +345,14 @@ def serve(
         shown = password or "(set on first start; see the secrets file beside the database)"
         typer.echo(
             "\nsitescim demo\n"
-            f"  service        {base}\n"
+            f"  sign in        {base}/sign-in\n"
             f"  SCIM base URL  {base}/scim/v2\n"
             f"  API docs       {base}/api/v1/docs\n"
             f"  site           {DEMO_SITE}\n"
             f"  Promaster      {email}\n"
             f"  password       {shown}\n"
             f"  database       {settings.database_url}\n\n"
-            "Create a SCIM token:\n"
+            "Create a SCIM token in the web UI (My Profile > Access Tokens), or:\n"
             f"  {sys.argv[0]} token create --site {DEMO_SITE} --as {email} --description 'Entra ID'\n"
         )
     uvicorn.run(
