@@ -22,6 +22,7 @@ from sitescim.scim.group_mapping import (
     parse_response_parameters,
 )
 from sitescim.scim.mapping import (
+    _ADDRESS_KEYS,
     ADDRESS_PARTS,
     MULTI_VALUED,
     GroupRef,
@@ -37,14 +38,6 @@ maybe = st.none() | words
 moments = st.integers(min_value=0, max_value=10**9).map(
     lambda micros: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros * 997)
 )
-ADDRESS_KEYS = {
-    "formatted": "formatted",
-    "street_address": "streetAddress",
-    "locality": "locality",
-    "region": "region",
-    "postal_code": "postalCode",
-    "country": "country",
-}
 
 
 @st.composite
@@ -59,7 +52,7 @@ def value_rows(draw: st.DrawFn) -> UserValue:
     extra = {}
     if attribute == "addresses":
         value = None
-        extra = {ADDRESS_KEYS[part]: draw(words) for part in ADDRESS_PARTS if draw(st.booleans())}
+        extra = {_ADDRESS_KEYS[part]: draw(words) for part in ADDRESS_PARTS if draw(st.booleans())}
     return UserValue(
         attribute=attribute,
         position=draw(st.integers(min_value=0, max_value=3)),

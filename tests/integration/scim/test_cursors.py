@@ -27,26 +27,27 @@ def site_id(world, slug: str) -> str:
         return session.scalar(select(Site.id).where(Site.slug == slug))
 
 
+def user_row(site: str, name: str, moment: datetime) -> dict:
+    return {
+        "id": str(uuid.uuid4()),
+        "site_id": site,
+        "user_name": name,
+        "user_name_key": name,
+        "active": True,
+        "privilege": "user",
+        "created_at": moment,
+        "updated_at": moment,
+        "version": 1,
+    }
+
+
 def seed(world, slug: str, count: int, *, spread_ms: int = 1) -> set[str]:
     """``count`` users straight into the table, created ``spread_ms`` apart from T0."""
     site = site_id(world, slug)
-    rows = []
-    for index in range(count):
-        moment = T0 + timedelta(milliseconds=index * spread_ms)
-        name = f"walker{index:05d}@a.test"
-        rows.append(
-            {
-                "id": str(uuid.uuid4()),
-                "site_id": site,
-                "user_name": name,
-                "user_name_key": name,
-                "active": True,
-                "privilege": "user",
-                "created_at": moment,
-                "updated_at": moment,
-                "version": 1,
-            }
-        )
+    rows = [
+        user_row(site, f"walker{index:05d}@a.test", T0 + timedelta(milliseconds=index * spread_ms))
+        for index in range(count)
+    ]
     with world.runtime.db.transaction(write=True) as session:
         session.execute(insert(UserRow), rows)
     return {row["id"] for row in rows}
@@ -206,18 +207,7 @@ def test_ten_thousand_users_each_seen_once_while_another_client_inserts(client, 
         chooser = random.Random(7)  # noqa: S311 - positions, not secrets
         while not done.is_set():
             moment = T0 + timedelta(milliseconds=chooser.randrange(10_000))
-            name = f"walker-late-{len(inserted)}@a.test"
-            row = {
-                "id": str(uuid.uuid4()),
-                "site_id": site,
-                "user_name": name,
-                "user_name_key": name,
-                "active": True,
-                "privilege": "user",
-                "created_at": moment,
-                "updated_at": moment,
-                "version": 1,
-            }
+            row = user_row(site, f"walker-late-{len(inserted)}@a.test", moment)
             with world.runtime.db.transaction(write=True) as session:
                 session.execute(insert(UserRow), [row])
             inserted.append(row["id"])
