@@ -83,29 +83,41 @@ def _load(session: Session, site_id: str, user_id: str) -> UserRow:
     return user
 
 
-def resources_for(
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """A user as stored before a change: read once, for the resource a PUT or
+    PATCH works on, for the audit's comparison and for the values' rewrite."""
+
+    resource: ScimUser
+    values: Sequence[Any]
+    groups: list[GroupRef]
+    document: dict[str, Any]
+
+
+def _open_for_change(
     session: Session,
-    site: Site,
-    users: Sequence[UserRow],
+    token: AuthenticatedToken,
+    user_id: str,
+    *,
+    if_match: str | None,
     base_url: str,
-) -> list[ScimUser]:
-    """SCIM resources of many users with two queries in all (values, then groups)."""
-    ids = [user.id for user in users]
-    values: dict[str, list[Any]] = {user_id: [] for user_id in ids}
-    for row in repo.list_user_values(session, ids):
-        values[row.user_id].append(row)
-    groups: dict[str, list[GroupRef]] = {user_id: [] for user_id in ids}
-    for user_id, group_id, display in repo.list_user_groups(session, site.id, ids):
-        groups[user_id].append(GroupRef(id=group_id, display=display))
-    model = model_for(site)
-    return [
-        mapping.user_to_scim(user, values[user.id], groups[user.id], base_url, model=model)
-        for user in users
+) -> tuple[Site, UserRow, _Stored]:
+    """The frame PUT and PATCH share: the site, the user (If-Match checked), its state."""
+    site = _site(session, token)
+    user = _load(session, site.id, user_id)
+    _check_if_match(user, if_match)
+    values: Sequence[Any] = repo.list_user_values(session, [user.id])  # Core rows
+    groups = [
+        GroupRef(id=group_id, display=display)
+        for _, group_id, display in repo.list_user_groups(session, site.id, [user.id])
     ]
-
-
-def _resource(session: Session, site: Site, user: UserRow, base_url: str) -> ScimUser:
-    return resources_for(session, site, [user], base_url)[0]
+    stored = _Stored(
+        resource=mapping.user_to_scim(user, values, groups, base_url, model=model_for(site)),
+        values=values,
+        groups=groups,
+        document=mapping.user_document(user, values, groups, base_url),
+    )
+    return site, user, stored
 
 
 def _check_if_match(user: UserRow, if_match: str | None) -> None:
@@ -346,7 +358,7 @@ def _save(
     site: Site,
     user: UserRow,
     *,
-    before: ScimUser,
+    before: _Stored,
     after: ScimUser,
     action: str,
     base_url: str,
@@ -358,11 +370,7 @@ def _save(
     built from rows (what a GET would show), which is how the audit names the
     changed attributes; value rows are rewritten only when they changed.
     """
-    groups = [
-        GroupRef(id=group.value or "", display=group.display) for group in before.groups or []
-    ]
-    old_values = repo.list_user_values(session, [user.id])
-    previous = mapping.user_document(user, old_values, groups, base_url)
+    groups = before.groups
     with session.no_autoflush:  # rules are checked on the unflushed new state
         was_active, old_privilege = user.active, user.privilege
         old_name_key = user.user_name_key
@@ -385,7 +393,7 @@ def _save(
             user.password_hash = _hash_password(runtime, site, password)
 
         updated = mapping.user_document(user, values, groups, base_url)
-        names = _changed_names(_comparable(previous), _comparable(updated))
+        names = _changed_names(_comparable(before.document), _comparable(updated))
         if password is not None:
             names.append("password")
         if not names:
@@ -394,7 +402,7 @@ def _save(
     user.version += 1
     user.updated_at = now
     _flush(session, user)
-    if _value_tuples(values) != _value_tuples(old_values):
+    if _value_tuples(values) != _value_tuples(before.values):
         repo.replace_user_values(session, user.id, values)
     if was_active and not user.active:
         action = "scim.user.deactivate"
@@ -424,12 +432,12 @@ def replace_user(
     address: str | None = None,
 ) -> dict[str, Any]:
     """PUT: readOnly attributes are ignored, immutable ones checked (RFC 7644 §3.5.1)."""
-    site = _site(session, token)
-    user = _load(session, site.id, user_id)
-    _check_if_match(user, if_match)
-    before = _resource(session, site, user, base_url)
-    wanted = type(before).model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
-    wanted.replace(before)
+    site, user, before = _open_for_change(
+        session, token, user_id, if_match=if_match, base_url=base_url
+    )
+    model = type(before.resource)
+    wanted = model.model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    wanted.replace(before.resource)
     return _save(
         session,
         runtime,
@@ -457,17 +465,16 @@ def patch_user(
     address: str | None = None,
 ) -> dict[str, Any]:
     """PATCH: the operations run in memory on the stored resource, which is then saved."""
-    site = _site(session, token)
-    user = _load(session, site.id, user_id)
-    _check_if_match(user, if_match)
-    before = _resource(session, site, user, base_url)
-    model = type(before)
+    site, user, before = _open_for_change(
+        session, token, user_id, if_match=if_match, base_url=base_url
+    )
+    model = type(before.resource)
     patch = PatchOp[model].model_validate(  # type: ignore[valid-type]
         body, scim_ctx=Context.RESOURCE_PATCH_REQUEST
     )
-    after = before.model_copy(deep=True)
+    after = before.resource.model_copy(deep=True)
     patch.patch(after)
-    if after.active is None and before.active is not None:
+    if after.active is None and before.resource.active is not None:
         # RFC 7644 §3.5.2.2 would leave it unassigned; users.active cannot be (NOT NULL).
         raise MutabilityException(detail=ACTIVE_UNASSIGNED_MESSAGE)
     return _save(
