@@ -17,7 +17,7 @@ from sitescim.scim.discovery import service_provider_config, service_provider_co
 from sitescim.web.app import create_app
 from sitescim.web.deps import SettingsDep
 from sitescim.web.responses import SCIM_MEDIA_TYPE
-from sitescim.web.scim.plumbing import scim_base_url
+from sitescim.web.scim.context import scim_base_url
 
 BODY = json.dumps(service_provider_config("http://127.0.0.1/scim/v2")).encode()
 

@@ -40,6 +40,7 @@ from scim2_models.attributes import ComplexAttribute
 
 from sitescim.db.models import User as UserRow
 from sitescim.db.models import UserValue
+from sitescim.scim.etags import make_etag as make_etag  # re-exported for its callers
 from sitescim.scim.extension import SITESCIM_USER_SCHEMA, SitescimUser, SitescimWritableUser
 
 RESOURCE_TYPE = "User"
@@ -127,16 +128,6 @@ def user_model(*, privilege_writable: bool) -> type[ScimUser]:
 
 def privilege_extension(model: type[ScimUser]) -> type[SitescimUser | SitescimWritableUser]:
     return SitescimWritableUser if model is WritablePrivilegeUser else SitescimUser
-
-
-def make_etag(id: str, version: int) -> str:
-    """The weak entity tag of a resource; ``meta.version`` and the ETag header agree.
-
-    The version counter changes on every modification, which is all a weak
-    validator needs; the id is taken so every caller derives tags the same way.
-    """
-    del id
-    return f'W/"{version}"'
 
 
 def user_location(base_url: str, user_id: str) -> str:
@@ -312,7 +303,7 @@ def _value_document(attribute: str, row: Any) -> dict[str, Any]:
 
 
 def user_document(
-    user: Any, values: Iterable[Any], groups: Iterable[GroupRef], base_url: str
+    user: Any, values: Iterable[Any], groups: Iterable[Any], base_url: str
 ) -> dict[str, Any]:
     """The JSON body of a stored user, built straight from its rows.
 
@@ -321,7 +312,8 @@ def user_document(
     user. This gives the same document as
     ``dump_user(user_to_scim(...))`` — a property test holds the two equal —
     for a few tens of microseconds. ``user`` and ``values`` are ``users`` and
-    ``user_values`` rows, ORM objects or Core rows alike.
+    ``user_values`` rows, ORM objects or Core rows alike; ``groups`` have an
+    ``id`` and a ``display`` (GroupRef, or the hot reader's records).
     """
     base = base_url.rstrip("/")
     location = f"{base}/Users/{user.id}"

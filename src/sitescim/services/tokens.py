@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
 from sitescim.db.models import AccessToken
+from sitescim.db.reads import Reads, TokenRecord
 from sitescim.domain import tokens as rules
 from sitescim.domain.errors import (
     ActiveTokenExistsError,
@@ -245,18 +246,14 @@ class TokenCheck:
         return self.failure is not None or self.stale
 
 
-def check_token(runtime: Runtime, value: str | None, *, api: str = rules.SCIM_API) -> TokenCheck:
-    """A malformed value is refused before any lookup (T9); a well-formed one is
-    looked up by keyed hash through a unique index and compared in constant time.
-    """
-    now = runtime.clock()
-    if not value:
-        return TokenCheck(None, "missing", audit.ANONYMOUS, False, now)
-    if not rules.is_well_formed(value):
-        return TokenCheck(None, "malformed", audit.ANONYMOUS, False, now)
-    digest = rules.hash_token(value, runtime.pepper)
-    with runtime.db.reading() as connection:
-        row = repo.find_token_credentials(connection, digest)
+TokenRow = TokenRecord | repo.TokenCredentials
+"""A token with its site, as either reader returns it."""
+
+
+def _judge(
+    runtime: Runtime, row: TokenRow | None, digest: str, *, api: str, now: datetime
+) -> TokenCheck:
+    """What a looked-up token allows: the rules after the read, shared by both readers."""
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return TokenCheck(None, "unknown", audit.ANONYMOUS, False, now)
     found = AuthenticatedToken(
@@ -274,6 +271,45 @@ def check_token(runtime: Runtime, value: str | None, *, api: str = rules.SCIM_AP
         return TokenCheck(found, "scope", who, False, now)
     stale = rules.last_use_is_stale(row.last_used_at, now, runtime.last_used_resolution)
     return TokenCheck(found, None, who, stale, now)
+
+
+def _refused_unread(value: str | None, now: datetime) -> TokenCheck | None:
+    """A missing or malformed value is refused before any lookup (T9)."""
+    if not value:
+        return TokenCheck(None, "missing", audit.ANONYMOUS, False, now)
+    if not rules.is_well_formed(value):
+        return TokenCheck(None, "malformed", audit.ANONYMOUS, False, now)
+    return None
+
+
+async def check_token(
+    runtime: Runtime, reads: Reads, value: str | None, *, api: str = rules.SCIM_API
+) -> TokenCheck:
+    """The SCIM hot path's check: one indexed read of the token and its site by keyed
+    hash (never a cached answer, so a revocation counts on the very next request, T8),
+    compared in constant time."""
+    now = runtime.clock()
+    refused = _refused_unread(value, now)
+    if refused is not None:
+        return refused
+    assert value is not None
+    digest = rules.hash_token(value, runtime.pepper)
+    return _judge(runtime, await reads.token(digest), digest, api=api, now=now)
+
+
+def check_token_sync(
+    runtime: Runtime, value: str | None, *, api: str = rules.SCIM_API
+) -> TokenCheck:
+    """The same check through SQLAlchemy, for callers without an event loop."""
+    now = runtime.clock()
+    refused = _refused_unread(value, now)
+    if refused is not None:
+        return refused
+    assert value is not None
+    digest = rules.hash_token(value, runtime.pepper)
+    with runtime.db.reading() as connection:
+        row = repo.find_token_credentials(connection, digest)
+    return _judge(runtime, row, digest, api=api, now=now)
 
 
 def settle_check(
@@ -305,7 +341,7 @@ def authenticate(
     runtime: Runtime, value: str | None, *, api: str = rules.SCIM_API, address: str | None = None
 ) -> AuthenticatedToken:
     """Resolve a bearer value to the site it acts for (T2), or raise; failures are audited."""
-    return settle_check(runtime, check_token(runtime, value, api=api), address=address)
+    return settle_check(runtime, check_token_sync(runtime, value, api=api), address=address)
 
 
 def warn_expiring_tokens(runtime: Runtime) -> int:

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
@@ -16,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.staticfiles import StaticFiles
 
 from sitescim.db.engine import Database, make_engine
+from sitescim.db.reads import open_reads
 from sitescim.domain.clock import Clock, system_clock
 from sitescim.services import sessions
 from sitescim.services import tokens as token_service
@@ -26,9 +26,9 @@ from sitescim.web.api import audit as audit_api
 from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
 from sitescim.web.deps import SESSION_COOKIE as SESSION_COOKIE
-from sitescim.web.deps import CurrentToken
 from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
-from sitescim.web.scim import bulk, discovery, groups, users
+from sitescim.web.scim import bulk
+from sitescim.web.scim.routes import scim_routes
 from sitescim.web.ui import pages as ui_pages
 from sitescim.web.ui import routes as ui_routes
 
@@ -67,6 +67,7 @@ def create_app(
         runtime = Runtime.from_settings(settings, db, clock=clock)
         app.state.runtime = runtime
         app.state.settings = settings
+        app.state.reads = await open_reads(db.engine)
         warner = asyncio.create_task(_daily_upkeep(runtime))
         try:
             yield
@@ -74,6 +75,7 @@ def create_app(
             warner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await warner
+            await app.state.reads.close()
             if database is None:
                 db.dispose()
 
@@ -94,13 +96,7 @@ def create_app(
     api.include_router(audit_api.router)
     app.include_router(api)
 
-    scim = APIRouter(prefix="/scim/v2", tags=["scim"])
-    scim.include_router(discovery.router)
-    scim.include_router(users.router)
-    scim.include_router(groups.router)
-    scim.include_router(bulk.router)
-    app.include_router(scim)
-    _add_scim_fallback(app)
+    app.router.routes.insert(0, scim_routes())  # first: the hot path matches at once
     _add_health(app)
     app.include_router(ui_routes.router)
     app.mount("/static", StaticFiles(directory=ui_pages.STATIC_DIR), name="static")
@@ -112,18 +108,6 @@ def create_app(
     )
     app.add_middleware(RequestContextMiddleware)
     return app
-
-
-def _add_scim_fallback(app: FastAPI) -> None:
-    """Unknown SCIM paths: authenticate first, then a SCIM 404, never an HTML page."""
-
-    @app.api_route(
-        "/scim/v2/{rest:path}",
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
-        include_in_schema=False,
-    )
-    def scim_not_found(rest: str, token: CurrentToken) -> Any:
-        return errors.scim_error(404, f"No SCIM endpoint at /{rest}.")
 
 
 def _add_health(app: FastAPI) -> None:

@@ -7,11 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from sitescim.domain.privileges import Actor
 from sitescim.services import sessions
-from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 
@@ -74,33 +72,6 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     response.delete_cookie(
         SESSION_COOKIE, path="/", secure=settings.cookie_secure, httponly=True, samesite="strict"
     )
-
-
-def bearer_value(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return value.strip() or None
-
-
-async def current_token(
-    request: Request, runtime: RuntimeDep, address: ClientAddress
-) -> token_service.AuthenticatedToken:
-    """The lookup runs inline: one indexed read costs less than a thread hop.
-
-    Writes (an audited failure, a last use older than a minute) may wait on
-    locks, so they go to a worker thread.
-    """
-    check = token_service.check_token(runtime, bearer_value(request))
-    if check.found is not None and not check.needs_writes:
-        return check.found
-    return await run_in_threadpool(token_service.settle_check, runtime, check, address=address)
-
-
-CurrentToken = Annotated[token_service.AuthenticatedToken, Depends(current_token)]
 
 
 def require_json(request: Request) -> None:

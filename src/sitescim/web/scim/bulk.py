@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
 
 from sitescim.services import bulk as bulk_service
 from sitescim.settings import Settings
-from sitescim.web.deps import ClientAddress, CurrentToken, RuntimeDep, SessionDep, SettingsDep
 from sitescim.web.middleware import BodyLimit
 from sitescim.web.responses import SCIMResponse
-from sitescim.web.scim.plumbing import BaseUrl, ScimBody
-
-router = APIRouter()
+from sitescim.web.scim.context import ScimRequest
 
 BULK_PATH = "/scim/v2/Bulk"
 
@@ -33,16 +30,15 @@ def body_limits(settings: Settings) -> dict[str, BodyLimit]:
     return {BULK_PATH: BodyLimit(size, bulk_service.too_large_detail(size))}
 
 
-async def read_job(request: Request, body: ScimBody, settings: SettingsDep) -> bulk_service.BulkJob:
+async def _read_job(scim: ScimRequest) -> bulk_service.BulkJob:
     """The checked request; the middleware has already held the body to maxPayloadSize."""
-    if len(await request.body()) > settings.bulk_max_payload_bytes:
+    settings = scim.settings
+    body = await scim.body()
+    if len(await scim.request.body()) > settings.bulk_max_payload_bytes:
         raise bulk_service.BulkTooLargeException(
             detail=bulk_service.too_large_detail(settings.bulk_max_payload_bytes)
         )
     return bulk_service.parse_request(body, max_operations=settings.bulk_max_operations)
-
-
-BulkJobDep = Annotated[bulk_service.BulkJob, Depends(read_job)]
 
 
 async def _error_response(request: Request, error: Exception) -> Response:
@@ -76,29 +72,21 @@ async def _operation(request: Request, result: bulk_service.OperationResult) -> 
     return entry
 
 
-# Dependencies run in the order they are declared: the token is checked before the
-# body is read, and the transaction opens only for a request that passed both.
-@router.post("/Bulk", response_class=SCIMResponse)
-async def run_bulk(
-    request: Request,
-    token: CurrentToken,
-    job: BulkJobDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    base_url: BaseUrl,
-    address: ClientAddress,
-) -> Response:
-    """200 with a result per operation that ran, whether it succeeded or not (§3.7.3)."""
-    results = await run_in_threadpool(
-        bulk_service.run_job, session, runtime, token, job, base_url=base_url, address=address
+async def run_bulk(scim: ScimRequest) -> Response:
+    """200 with a result per operation that ran, whether it succeeded or not (§3.7.3).
+
+    The token is checked before the body is read, and the transaction opens only
+    for a request that passed both.
+    """
+    job = await _read_job(scim)
+    results = await scim.write(
+        bulk_service.run_job,
+        scim.runtime,
+        scim.token,
+        job,
+        base_url=scim.base_url,
+        address=scim.address,
     )
+    request = scim.request
     operations = [await _operation(request, result) for result in results]
     return SCIMResponse({"schemas": [bulk_service.BULK_RESPONSE], "Operations": operations})
-
-
-@router.api_route(
-    "/Bulk", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False, name=None
-)
-async def refuse_method(token: CurrentToken) -> Response:
-    """Only POST: 405 with Allow, after authentication, rather than the catch-all's 404."""
-    raise StarletteHTTPException(405, detail="/Bulk only answers POST.", headers={"Allow": "POST"})

@@ -10,38 +10,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from fastapi import APIRouter, Request, Response
 from scim2_models import ForbiddenException, NotFoundException, NotImplementedException
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from sitescim.scim.discovery import (
     BulkLimits,
     discovery_documents,
     service_provider_config_body,
 )
-from sitescim.web.deps import CurrentToken, SettingsDep
-from sitescim.web.responses import SCIM_MEDIA_TYPE, SCIMResponse
-from sitescim.web.scim.plumbing import BaseUrl
-
-router = APIRouter()
-
-DISCOVERY_PATHS = (
-    "/ServiceProviderConfig",
-    "/ResourceTypes",
-    "/ResourceTypes/{resource_id}",
-    "/Schemas",
-    "/Schemas/{resource_id}",
-)
-WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"]
+from sitescim.web.responses import SCIM_MEDIA_TYPE
+from sitescim.web.scim.context import ScimRequest
 
 
-def _refuse_filter(request: Request) -> None:
+def _refuse_filter(scim: ScimRequest) -> None:
     """RFC 7644 §4: query parameters are ignored here, but a filter SHOULD get 403.
 
     Answering a filtered query with everything would let a client believe that
     every document matched its filter.
     """
-    if "filter" in request.query_params:
+    if "filter" in scim.request.query_params:
         raise ForbiddenException(
             detail="Discovery endpoints do not filter (RFC 7644 §4); ask without 'filter'."
         )
@@ -59,46 +46,35 @@ def _document_by_id(documents: Mapping[str, bytes], resource_id: str, kind: str)
     return _document(body)
 
 
-@router.get("/ServiceProviderConfig", response_class=SCIMResponse)
-async def get_service_provider_config(
-    request: Request, token: CurrentToken, base_url: BaseUrl, settings: SettingsDep
-) -> Response:
-    _refuse_filter(request)
+async def get_service_provider_config(scim: ScimRequest) -> Response:
+    _refuse_filter(scim)
+    settings = scim.settings
     bulk = BulkLimits(settings.bulk_max_operations, settings.bulk_max_payload_bytes)
-    return _document(service_provider_config_body(base_url, bulk))
+    return _document(service_provider_config_body(scim.base_url, bulk))
 
 
-@router.get("/ResourceTypes", response_class=SCIMResponse)
-async def list_resource_types(request: Request, token: CurrentToken, base_url: BaseUrl) -> Response:
-    _refuse_filter(request)
-    return _document(discovery_documents(base_url).resource_types)
+async def list_resource_types(scim: ScimRequest) -> Response:
+    _refuse_filter(scim)
+    return _document(discovery_documents(scim.base_url).resource_types)
 
 
-@router.get("/ResourceTypes/{resource_id}", response_class=SCIMResponse)
-async def get_resource_type(
-    resource_id: str, request: Request, token: CurrentToken, base_url: BaseUrl
-) -> Response:
-    _refuse_filter(request)
-    documents = discovery_documents(base_url).resource_types_by_id
-    return _document_by_id(documents, resource_id, "resource type")
+async def get_resource_type(scim: ScimRequest) -> Response:
+    _refuse_filter(scim)
+    documents = discovery_documents(scim.base_url).resource_types_by_id
+    return _document_by_id(documents, scim.id, "resource type")
 
 
-@router.get("/Schemas", response_class=SCIMResponse)
-async def list_schemas(request: Request, token: CurrentToken, base_url: BaseUrl) -> Response:
-    _refuse_filter(request)
-    return _document(discovery_documents(base_url).schemas)
+async def list_schemas(scim: ScimRequest) -> Response:
+    _refuse_filter(scim)
+    return _document(discovery_documents(scim.base_url).schemas)
 
 
-@router.get("/Schemas/{resource_id}", response_class=SCIMResponse)
-async def get_schema(
-    resource_id: str, request: Request, token: CurrentToken, base_url: BaseUrl
-) -> Response:
-    _refuse_filter(request)
-    return _document_by_id(discovery_documents(base_url).schemas_by_id, resource_id, "schema")
+async def get_schema(scim: ScimRequest) -> Response:
+    _refuse_filter(scim)
+    return _document_by_id(discovery_documents(scim.base_url).schemas_by_id, scim.id, "schema")
 
 
-@router.post("/.search", response_class=SCIMResponse)
-async def search_server_root(token: CurrentToken) -> Response:
+async def search_server_root(scim: ScimRequest) -> Response:
     """RFC 7644 §3.4.3 lets a provider search every resource type at once from the
     root; we do not, and §3.12 names 501 for an operation a provider does not
     support (a 404 would claim the endpoint does not exist). /Users/.search and
@@ -107,21 +83,4 @@ async def search_server_root(token: CurrentToken) -> Response:
     raise NotImplementedException(
         detail="Searching every resource type at once is not supported; "
         "POST to /Users/.search or /Groups/.search."
-    )
-
-
-async def refuse_write(token: CurrentToken) -> Response:
-    """Discovery documents are read-only: 405 with Allow, after authentication.
-
-    Without these routes the catch-all SCIM route would answer 404, which tells
-    a client the endpoint is missing rather than that the method is wrong.
-    """
-    raise StarletteHTTPException(
-        405, detail="Discovery endpoints only answer GET.", headers={"Allow": "GET"}
-    )
-
-
-for _path in DISCOVERY_PATHS:
-    router.add_api_route(
-        _path, refuse_write, methods=WRITE_METHODS, include_in_schema=False, name=None
     )

@@ -171,7 +171,7 @@ def test_group_push_create_rename_members_replace_delete(client, auth, store):
         json=sample("okta-06-group-rename.json", id=group_id),
         headers=headers(auth),
     )
-    assert renamed.status_code == 200, renamed.text
+    assert renamed.status_code == 204, renamed.text
     assert store.group(group_id).display_name == "Analysts (EMEA)"
 
     client.patch(
@@ -193,7 +193,7 @@ def test_group_push_create_rename_members_replace_delete(client, auth, store):
         ),
         headers=headers(auth),
     )
-    assert swapped.status_code == 200, swapped.text
+    assert swapped.status_code == 204, swapped.text
     assert store.members(group_id) == {users[1]}
 
     pushed = client.patch(
@@ -201,7 +201,7 @@ def test_group_push_create_rename_members_replace_delete(client, auth, store):
         json=sample("okta-08-group-members-replace.json", first=users[0], second=users[2]),
         headers=headers(auth),
     )
-    assert pushed.status_code == 200, pushed.text
+    assert pushed.status_code == 204, pushed.text
     assert store.members(group_id) == {users[0], users[2]}
 
     put = client.put(

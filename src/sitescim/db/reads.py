@@ -1,0 +1,274 @@
+"""Single-statement reads on plain DB-API connections: the SCIM hot path.
+
+A GET by id is two statements: the token with its site, then the resource
+with its multi-valued rows and groups aggregated as JSON. One statement is one
+snapshot, so a concurrent PUT can never pair an old ETag with new e-mails.
+
+Through SQLAlchemy each statement cost more than the database work itself
+(compiling, result metadata, pool checkout), so these go to the driver:
+
+- SQLite: one connection per thread, in autocommit, with the driver's statement
+  cache. It runs inline on the event loop; a WAL read never waits on a writer.
+- PostgreSQL: psycopg's async pool, so the loop never blocks on the network;
+  psycopg prepares a statement once it has been run a few times.
+
+Rows come back as plain tuples in the column order of each statement; the
+``*Record`` types below give them names and Python types.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, Protocol
+
+import orjson
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+
+from sitescim.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from sitescim.db.models import User
+
+# The users columns a SCIM document shows: not the password hash, not the folded keys.
+USER_COLUMNS: tuple[str, ...] = tuple(
+    column.name
+    for column in User.__table__.columns
+    if column.name != "password_hash" and not column.name.endswith("_key")
+)
+_DATETIME_COLUMNS = frozenset({"created_at", "updated_at"})
+
+UserRecord = NamedTuple(  # type: ignore[misc]
+    "UserRecord", [(name, Any) for name in USER_COLUMNS]
+)
+"""A ``users`` row as mapping.user_document reads it (attribute access by column name)."""
+
+
+class ValueRecord(NamedTuple):
+    attribute: str
+    position: int
+    value: str | None
+    type: str | None
+    primary: bool | None
+    display: str | None
+    extra: dict[str, Any] | None
+    id: int
+
+
+class GroupOfUser(NamedTuple):
+    id: str
+    display: str
+
+
+class UserSnapshot(NamedTuple):
+    user: Any  # UserRecord
+    values: list[ValueRecord]
+    groups: list[GroupOfUser]
+
+
+class TokenRecord(NamedTuple):
+    id: str
+    site_id: str
+    site_slug: str
+    token_hash: str
+    scope: str
+    description: str
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    scim_may_set_promaster: bool
+    password_min_length: int
+
+
+# The SQL below interpolates only our own column names, never a value.
+_TOKEN_SQL = (
+    "SELECT t.id, t.site_id, s.slug, t.token_hash, t.scope, t.description, t.expires_at,"
+    " t.revoked_at, t.last_used_at, s.scim_may_set_promaster, s.password_min_length"
+    " FROM access_tokens t JOIN sites s ON s.id = t.site_id WHERE t.token_hash = {p}"
+)
+_USER_COLUMNS_SQL = ", ".join(f'u."{name}"' for name in USER_COLUMNS)
+_VALUE_FIELDS = 'v.attribute, v.position, v.value, v.type, v."primary", v.display, v.extra, v.id'
+
+_SQLITE_USER_SQL = (
+    f"SELECT {_USER_COLUMNS_SQL},"
+    ' (SELECT json_group_array(json_array(attribute, position, value, type, "primary",'
+    "   display, extra, id)) FROM (SELECT v.* FROM user_values v WHERE v.user_id = u.id"
+    "   ORDER BY v.attribute, v.position, v.id)),"
+    " (SELECT json_group_array(json_array(id, display_name)) FROM (SELECT g.id, g.display_name"
+    "   FROM group_members m JOIN groups g ON g.id = m.group_id"
+    "   WHERE m.site_id = u.site_id AND m.user_id = u.id ORDER BY g.display_name_key, g.id))"
+    " FROM users u WHERE u.site_id = ? AND u.id = ?"
+)
+_POSTGRES_USER_SQL = (
+    f"SELECT {_USER_COLUMNS_SQL},"
+    f" (SELECT coalesce(json_agg(json_build_array({_VALUE_FIELDS})"
+    "   ORDER BY v.attribute, v.position, v.id), '[]') FROM user_values v"
+    "   WHERE v.user_id = u.id),"
+    " (SELECT coalesce(json_agg(json_build_array(g.id, g.display_name)"
+    "   ORDER BY g.display_name_key, g.id), '[]')"
+    "   FROM group_members m JOIN groups g ON g.id = m.group_id"
+    "   WHERE m.site_id = u.site_id AND m.user_id = u.id)"
+    " FROM users u WHERE u.site_id = %s AND u.id = %s"
+)
+
+
+def _utc(value: Any) -> datetime | None:
+    """SQLite keeps naive UTC text; PostgreSQL answers aware datetimes."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    moment: datetime = value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _token_record(row: Sequence[Any]) -> TokenRecord:
+    return TokenRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        _utc(row[6]),  # type: ignore[arg-type]
+        _utc(row[7]),
+        _utc(row[8]),
+        bool(row[9]),
+        int(row[10]),
+    )
+
+
+_USER_CONVERTERS = tuple(
+    _utc if name in _DATETIME_COLUMNS else (bool if name == "active" else None)
+    for name in USER_COLUMNS
+)
+
+
+def _user_snapshot(row: Sequence[Any]) -> UserSnapshot:
+    width = len(USER_COLUMNS)
+    user = UserRecord(
+        *(
+            value if convert is None or value is None else convert(value)
+            for value, convert in zip(row[:width], _USER_CONVERTERS, strict=True)
+        )
+    )
+    raw_values, raw_groups = row[width], row[width + 1]
+    if isinstance(raw_values, str | bytes):
+        raw_values = orjson.loads(raw_values)
+    if isinstance(raw_groups, str | bytes):
+        raw_groups = orjson.loads(raw_groups)
+    values = [
+        ValueRecord(
+            attribute,
+            position,
+            value,
+            kind,
+            None if primary is None else bool(primary),
+            display,
+            orjson.loads(extra) if isinstance(extra, str) else extra,
+            value_id,
+        )
+        for attribute, position, value, kind, primary, display, extra, value_id in raw_values
+    ]
+    groups = [GroupOfUser(group_id, display) for group_id, display in raw_groups]
+    return UserSnapshot(user, values, groups)
+
+
+class Reads(Protocol):
+    """What the hot path reads; one implementation per database."""
+
+    async def token(self, token_hash: str) -> TokenRecord | None: ...
+
+    async def user(self, site_id: str, user_id: str) -> UserSnapshot | None: ...
+
+    async def close(self) -> None: ...
+
+
+class SQLiteReads:
+    """A connection per thread, used inline: SQLite reads cost microseconds."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(
+                self._path,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=64,
+                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+            )
+            connection.execute("PRAGMA query_only=ON")
+            self._local.connection = connection
+            with self._lock:
+                self._opened.append(connection)
+        return connection
+
+    async def token(self, token_hash: str) -> TokenRecord | None:
+        sql = _TOKEN_SQL.format(p="?")
+        row = self._connection().execute(sql, (token_hash,)).fetchone()
+        return None if row is None else _token_record(row)
+
+    async def user(self, site_id: str, user_id: str) -> UserSnapshot | None:
+        row = self._connection().execute(_SQLITE_USER_SQL, (site_id, user_id)).fetchone()
+        return None if row is None else _user_snapshot(row)
+
+    async def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+
+
+class PostgresReads:
+    """psycopg's async pool: the event loop never waits on the network."""
+
+    def __init__(self, conninfo: str, *, max_size: int) -> None:
+        from psycopg_pool import AsyncConnectionPool
+
+        self._pool = AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+
+    async def open(self) -> None:
+        await self._pool.open()
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(sql, params)
+            return await cursor.fetchone()
+
+    async def token(self, token_hash: str) -> TokenRecord | None:
+        row = await self._one(_TOKEN_SQL.format(p="%s"), (token_hash,))
+        return None if row is None else _token_record(row)
+
+    async def user(self, site_id: str, user_id: str) -> UserSnapshot | None:
+        row = await self._one(_POSTGRES_USER_SQL, (site_id, user_id))
+        return None if row is None else _user_snapshot(row)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def open_reads(engine: Engine, *, max_size: int = 10) -> Reads:
+    """The hot-path reader for the engine's database (called on the running loop)."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database in ("", ":memory:"):
+            raise ValueError("the SCIM hot path needs a SQLite file, not an in-memory database")
+        return SQLiteReads(database)
+    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    reads = PostgresReads(conninfo, max_size=max_size)
+    await reads.open()
+    return reads
