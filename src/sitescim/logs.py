@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -19,6 +20,9 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({})).keys()) | {
 
 
 class JsonFormatter(logging.Formatter):
+    """One JSON object a line. Every request writes one (the access log), so it is
+    encoded with orjson: the stdlib encoder cost more than a GET's database work."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
@@ -29,10 +33,12 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             entry["request_id"] = rid
-        entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
+        for key, value in vars(record).items():
+            if key not in _STANDARD:
+                entry[key] = value
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return orjson.dumps(entry, default=str).decode()
 
 
 class TextFormatter(logging.Formatter):
@@ -48,6 +54,12 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "INFO", *, json_lines: bool = True) -> None:
+    # Records skip what no line of ours shows: the caller's frame, thread and
+    # process names (the logging HOWTO's "Optimization"); a third of a record's cost.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     root = logging.getLogger()

@@ -90,7 +90,7 @@ _TOKEN_SQL = (
 _USER_COLUMNS_SQL = ", ".join(f'u."{name}"' for name in USER_COLUMNS)
 _VALUE_FIELDS = 'v.attribute, v.position, v.value, v.type, v."primary", v.display, v.extra, v.id'
 
-_SQLITE_USER_SQL = (
+_SQLITE_USERS_SQL = (
     f"SELECT {_USER_COLUMNS_SQL},"
     ' (SELECT json_group_array(json_array(attribute, position, value, type, "primary",'
     "   display, extra, id)) FROM (SELECT v.* FROM user_values v WHERE v.user_id = u.id"
@@ -98,9 +98,9 @@ _SQLITE_USER_SQL = (
     " (SELECT json_group_array(json_array(id, display_name)) FROM (SELECT g.id, g.display_name"
     "   FROM group_members m JOIN groups g ON g.id = m.group_id"
     "   WHERE m.site_id = u.site_id AND m.user_id = u.id ORDER BY g.display_name_key, g.id))"
-    " FROM users u WHERE u.site_id = ? AND u.id = ?"
+    " FROM users u WHERE u.site_id = ? AND u.{column} = ?"
 )
-_POSTGRES_USER_SQL = (
+_POSTGRES_USERS_SQL = (
     f"SELECT {_USER_COLUMNS_SQL},"
     f" (SELECT coalesce(json_agg(json_build_array({_VALUE_FIELDS})"
     "   ORDER BY v.attribute, v.position, v.id), '[]') FROM user_values v"
@@ -109,8 +109,14 @@ _POSTGRES_USER_SQL = (
     "   ORDER BY g.display_name_key, g.id), '[]')"
     "   FROM group_members m JOIN groups g ON g.id = m.group_id"
     "   WHERE m.site_id = u.site_id AND m.user_id = u.id)"
-    " FROM users u WHERE u.site_id = %s AND u.id = %s"
+    " FROM users u WHERE u.site_id = %s AND u.{column} = %s"
 )
+LOOKUP_COLUMNS = ("id", "user_name_key", "external_id")
+"""Indexed columns a user is looked up by: GET by id, and the ``eq`` filters identity
+providers send before every create (``userName``, ``externalId``)."""
+_ORDERED = " ORDER BY u.created_at, u.id LIMIT {limit}"
+_SQLITE_BY = {column: _SQLITE_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
+_POSTGRES_BY = {column: _POSTGRES_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
 
 
 def _utc(value: Any) -> datetime | None:
@@ -182,6 +188,10 @@ class Reads(Protocol):
 
     async def user(self, site_id: str, user_id: str) -> UserSnapshot | None: ...
 
+    async def users_where(
+        self, site_id: str, column: str, value: str, *, limit: int
+    ) -> list[UserSnapshot]: ...
+
     async def close(self) -> None: ...
 
 
@@ -216,8 +226,14 @@ class SQLiteReads:
         return None if row is None else _token_record(row)
 
     async def user(self, site_id: str, user_id: str) -> UserSnapshot | None:
-        row = self._connection().execute(_SQLITE_USER_SQL, (site_id, user_id)).fetchone()
+        row = self._connection().execute(_SQLITE_BY["id"], (site_id, user_id)).fetchone()
         return None if row is None else _user_snapshot(row)
+
+    async def users_where(
+        self, site_id: str, column: str, value: str, *, limit: int
+    ) -> list[UserSnapshot]:
+        sql = _SQLITE_BY[column] + _ORDERED.format(limit=int(limit))
+        return [_user_snapshot(row) for row in self._connection().execute(sql, (site_id, value))]
 
     async def close(self) -> None:
         with self._lock:
@@ -248,13 +264,24 @@ class PostgresReads:
             cursor = await connection.execute(sql, params)
             return await cursor.fetchone()
 
+    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        async with self._pool.connection() as connection:
+            cursor = await connection.execute(sql, params)
+            return await cursor.fetchall()
+
     async def token(self, token_hash: str) -> TokenRecord | None:
         row = await self._one(_TOKEN_SQL.format(p="%s"), (token_hash,))
         return None if row is None else _token_record(row)
 
     async def user(self, site_id: str, user_id: str) -> UserSnapshot | None:
-        row = await self._one(_POSTGRES_USER_SQL, (site_id, user_id))
+        row = await self._one(_POSTGRES_BY["id"], (site_id, user_id))
         return None if row is None else _user_snapshot(row)
+
+    async def users_where(
+        self, site_id: str, column: str, value: str, *, limit: int
+    ) -> list[UserSnapshot]:
+        sql = _POSTGRES_BY[column] + _ORDERED.format(limit=int(limit))
+        return [_user_snapshot(row) for row in await self._all(sql, (site_id, value))]
 
     async def close(self) -> None:
         await self._pool.close()

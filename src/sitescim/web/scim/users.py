@@ -77,7 +77,9 @@ async def delete_user(scim: ScimRequest) -> Response:
 
 
 async def _list(scim: ScimRequest, query: ListQuery) -> Response:
-    page = await scim.read(user_service.list_users, scim.token, query, base_url=scim.base_url)
+    page = await user_service.look_up_users(scim.reads, scim.token, query, base_url=scim.base_url)
+    if page is None:
+        page = await scim.read(user_service.list_users, scim.token, query, base_url=scim.base_url)
     attributes = ",".join(query.attributes) or None
     excluded = ",".join(query.excluded_attributes) or None
     resources = [

@@ -1,0 +1,196 @@
+"""The SCIM hot path: reads through the driver, equality lookups, one route table.
+
+The hot reader (db/reads.py) builds the same document as the SQLAlchemy rows
+do; an equality lookup answers what the general filter engine answers; every
+known path refuses other methods with 405 and ``Allow``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sitescim.db import repositories as repo
+from sitescim.db.reads import open_reads
+from sitescim.scim import lookups
+from sitescim.scim.listing import ListQuery
+from sitescim.scim.mapping import GroupRef, user_document
+from tests.factories import bearer, make_token
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+BASE = "http://testserver/scim/v2"
+
+
+@pytest.fixture
+def auth(world):
+    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
+
+
+def rich_user(name: str) -> dict[str, object]:
+    return {
+        "schemas": [USER_URN, ENTERPRISE_URN],
+        "userName": name,
+        "externalId": f"ext-{name}",
+        "name": {"givenName": "Élodie", "familyName": "O'Brien"},
+        "active": False,
+        "emails": [
+            {"value": f"{name}", "type": "work", "primary": True},
+            {"value": f"home.{name}", "type": "home"},
+        ],
+        "phoneNumbers": [{"value": "+33 1 23 45 67 89", "type": "mobile", "primary": False}],
+        "addresses": [{"streetAddress": "1 rue de la Paix", "locality": "Paris", "type": "work"}],
+        "roles": [{"value": "auditor", "display": "Auditor"}],
+        "title": "Ingénieure",
+        ENTERPRISE_URN: {"department": "Research", "employeeNumber": "0042"},
+    }
+
+
+def document_through_sqlalchemy(database, site_id: str, user_id: str) -> dict[str, object]:
+    with database.reading() as connection:
+        user = repo.read_user(connection, site_id, user_id)
+        values = repo.list_user_values(connection, [user_id])
+        groups = [
+            GroupRef(id=group_id, display=display)
+            for _, group_id, display in repo.list_user_groups(connection, site_id, [user_id])
+        ]
+    return user_document(user, values, groups, BASE)
+
+
+def test_hot_reader_builds_the_document_sqlalchemy_rows_build(client, world, database, auth):
+    response = client.post("/scim/v2/Users", json=rich_user("rich@example.com"), headers=auth)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    member = {"value": created["id"]}
+    for name in ("Zeta", "alpha"):
+        group = {"schemas": [GROUP_URN], "displayName": name, "members": [member]}
+        assert client.post("/scim/v2/Groups", json=group, headers=auth).status_code == 201
+
+    async def read() -> object:
+        reads = await open_reads(database.engine)
+        try:
+            return await reads.user(world.site_a, created["id"])
+        finally:
+            await reads.close()
+
+    snapshot = asyncio.run(read())
+    assert snapshot is not None
+    hot = user_document(snapshot.user, snapshot.values, snapshot.groups, BASE)
+    assert hot == document_through_sqlalchemy(database, world.site_a, created["id"])
+    assert [group["display"] for group in hot["groups"]] == ["alpha", "Zeta"]
+    served = client.get(f"/scim/v2/Users/{created['id']}", headers=auth)
+    assert served.json() == hot
+    assert served.headers["etag"] == hot["meta"]["version"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('userName eq "Ada@A.test"', ("user_name_key", "ada@a.test")),
+        ('USERNAME EQ "x"', ("user_name_key", "x")),
+        (f'{USER_URN}:userName eq "x"', ("user_name_key", "x")),
+        ('externalId eq "Ext-1"', ("external_id", "Ext-1")),
+        ('id eq "abc"', ("id", "abc")),
+        ('userName eq "a" and active eq true', None),
+        ('userName co "a"', None),
+        ('emails.value eq "a"', None),
+        ('userName eq "with \\"quote\\""', None),
+        ("userName eq 12", None),
+    ],
+)
+def test_equality_lookup_is_recognised_only_in_its_exact_shape(text, expected):
+    lookup = lookups.user_lookup(ListQuery(filter=text))
+    assert (None if lookup is None else (lookup.column, lookup.value)) == expected
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        ListQuery(filter='userName eq "x"', start_index=2),
+        ListQuery(filter='userName eq "x"', sort_by="userName"),
+        ListQuery(filter='userName eq "x"', cursor=""),
+        ListQuery(filter='userName eq "x"', count=0),
+    ],
+)
+def test_equality_lookup_leaves_other_pages_to_the_general_engine(query):
+    assert lookups.user_lookup(query) is None
+
+
+@pytest.mark.parametrize(
+    "filter_text",
+    [
+        'userName eq "RICH@EXAMPLE.COM"',
+        'externalId eq "ext-rich@example.com"',
+        'externalId eq "EXT-RICH@EXAMPLE.COM"',
+        'userName eq "nobody@a.test"',
+        'externalId eq "shared"',
+    ],
+)
+def test_equality_lookup_answers_what_the_general_engine_answers(client, world, auth, filter_text):
+    client.post("/scim/v2/Users", json=rich_user("rich@example.com"), headers=auth)
+    for n in range(3):
+        body = {"schemas": [USER_URN], "userName": f"twin{n}@a.test", "externalId": "shared"}
+        assert client.post("/scim/v2/Users", json=body, headers=auth).status_code == 201
+
+    fast = client.get("/scim/v2/Users", params={"filter": filter_text}, headers=auth)
+    # sortBy takes the general engine; creation order and sorting by id agree for one match.
+    general = client.post(
+        "/scim/v2/Users/.search",
+        json={"filter": f"({filter_text})", "count": 100},
+        headers=auth,
+    )
+
+    assert fast.status_code == general.status_code == 200
+    assert fast.json() == general.json()
+
+
+def test_equality_lookup_with_more_matches_than_a_page_counts_them_all(client, world, auth):
+    for n in range(3):
+        body = {"schemas": [USER_URN], "userName": f"many{n}@a.test", "externalId": "many"}
+        assert client.post("/scim/v2/Users", json=body, headers=auth).status_code == 201
+
+    page = client.get(
+        "/scim/v2/Users", params={"filter": 'externalId eq "many"', "count": 2}, headers=auth
+    ).json()
+
+    assert (page["totalResults"], page["itemsPerPage"]) == (3, 2)
+
+
+def test_equality_lookup_never_crosses_sites(client, world, auth):
+    body = {"schemas": [USER_URN], "userName": "only-a@a.test"}
+    assert client.post("/scim/v2/Users", json=body, headers=auth).status_code == 201
+    auth_b = bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
+
+    page = client.get(
+        "/scim/v2/Users", params={"filter": 'userName eq "only-a@a.test"'}, headers=auth_b
+    ).json()
+
+    assert (page["totalResults"], page["Resources"]) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/scim/v2/Users", "GET, POST"),
+        ("DELETE", "/scim/v2/Users", "GET, POST"),
+        ("PATCH", "/scim/v2/Groups", "GET, POST"),
+        ("POST", "/scim/v2/Users/some-id", "GET, PUT, PATCH, DELETE"),
+        ("GET", "/scim/v2/Bulk", "POST"),
+        ("DELETE", "/scim/v2/Schemas", "GET"),
+        ("GET", "/scim/v2/Users/.search", "POST"),
+    ],
+)
+def test_known_path_with_another_method_is_405_with_allow(client, auth, method, path, allow):
+    response = client.request(method, path, headers=auth)
+
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == allow
+    assert response.json()["status"] == "405"
+
+
+def test_405_is_answered_only_after_authentication(client):
+    response = client.request("PUT", "/scim/v2/Users")
+    assert response.status_code == 401
+    assert "allow" not in response.headers
