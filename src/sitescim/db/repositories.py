@@ -123,6 +123,8 @@ _CREDENTIALS = (
         AccessToken.expires_at,
         AccessToken.revoked_at,
         AccessToken.last_used_at,
+        Site.scim_may_set_promaster,
+        Site.password_min_length,
     )
     .join(Site, Site.id == AccessToken.site_id)
     .where(AccessToken.token_hash == bindparam("token_hash"))
@@ -140,6 +142,8 @@ class TokenCredentials:
     expires_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    scim_may_set_promaster: bool
+    password_min_length: int
 
 
 def find_token_credentials(connection: Connection, token_hash: str) -> TokenCredentials | None:

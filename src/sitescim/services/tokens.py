@@ -21,6 +21,7 @@ from sitescim.domain.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from sitescim.domain.passwords import MIN_LENGTH
 from sitescim.domain.privileges import Actor, Privilege
 from sitescim.services import audit
 from sitescim.services.runtime import Runtime
@@ -71,6 +72,9 @@ class AuthenticatedToken:
     site_slug: str
     scope: str
     description: str
+    # The site's provisioning policy, read with the token so a write needs no site read.
+    may_set_promaster: bool = False
+    password_min_length: int = MIN_LENGTH
 
 
 def _view(token: AccessToken, now: datetime) -> TokenView:
@@ -262,6 +266,8 @@ def _judge(
         site_slug=row.site_slug,
         scope=row.scope,
         description=row.description,
+        may_set_promaster=bool(row.scim_may_set_promaster),
+        password_min_length=row.password_min_length,
     )
     who = audit.Who.token(row.id, row.description)
     status = rules.token_status(revoked_at=row.revoked_at, expires_at=row.expires_at, now=now)
