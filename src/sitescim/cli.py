@@ -49,6 +49,7 @@ SiteOption = Annotated[str, typer.Option("--site", help="The site's slug.")]
 AsOption = Annotated[str, typer.Option("--as", help="E-mail of the Promaster acting.")]
 DEMO_SITE = "demo"
 DEMO_EMAIL = "admin@demo.example"
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _fail(message: str) -> NoReturn:
@@ -408,8 +409,16 @@ def serve(
     if processes == 1:
         uvicorn.run(create_app(settings), **options)
     else:
-        # uvicorn's supervisor binds the port once and restarts a worker that dies.
-        uvicorn.run("sitescim.cli:worker_app", factory=True, workers=processes, **options)
+        # uvicorn's supervisor binds the port once and restarts a worker that dies or
+        # stops answering its pings. Its default of 5 s killed workers that were still
+        # importing on a loaded machine, again and again: a starting worker needs longer.
+        uvicorn.run(
+            "sitescim.cli:worker_app",
+            factory=True,
+            workers=processes,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            **options,
+        )
 
 
 def main() -> None:
