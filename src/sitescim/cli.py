@@ -8,12 +8,13 @@ and one clear line on stderr; ``--json`` output is one JSON object on stdout.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -28,6 +29,9 @@ from sitescim.services import sites
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.settings import InsecureSettingsError, Settings, update_secrets_file
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 app = typer.Typer(help="sitescim: SCIM 2.0 provisioning with site SCIM access tokens.")
 db_app = typer.Typer(help="Database schema.")
@@ -45,6 +49,7 @@ SiteOption = Annotated[str, typer.Option("--site", help="The site's slug.")]
 AsOption = Annotated[str, typer.Option("--as", help="E-mail of the Promaster acting.")]
 DEMO_SITE = "demo"
 DEMO_EMAIL = "admin@demo.example"
+WORKER_HEALTHCHECK_SECONDS = 60
 
 
 def _fail(message: str) -> NoReturn:
@@ -312,6 +317,31 @@ def _ensure_demo(settings: Settings) -> tuple[str, str | None]:
         database.dispose()
 
 
+def default_workers(settings: Settings) -> int:
+    """One worker per core on PostgreSQL; one on SQLite (see ``serve --help``)."""
+    if settings.database_url.startswith("sqlite"):
+        return 1
+    try:
+        return len(os.sched_getaffinity(0))  # the cores this process may run on
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def worker_app() -> FastAPI:
+    """The application of one ``serve --workers N`` process, started by uvicorn's supervisor.
+
+    Each worker is a fresh interpreter: it reads the same environment and
+    secrets file as the parent, which has already migrated the database and
+    created the demo site, and sets up its own logging.
+    """
+    from sitescim.logs import configure_logging
+    from sitescim.web.app import create_app
+
+    settings = _settings()
+    configure_logging(settings.log_level, json_lines=settings.log_json)
+    return create_app(settings)
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (SITESCIM_HOST)")] = None,
@@ -322,6 +352,16 @@ def serve(
     migrate: Annotated[
         bool | None, typer.Option(help="Apply migrations first (default: yes on SQLite)")
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Worker processes sharing the port (SITESCIM_WORKERS). Default: one per core "
+            "on PostgreSQL; 1 on SQLite, where every write takes the one database lock, so "
+            "more workers only add read capacity (several are safe: WAL and a busy timeout "
+            "serialise writers across processes).",
+        ),
+    ] = None,
 ) -> None:
     """Run the service."""
     import uvicorn
@@ -331,6 +371,10 @@ def serve(
 
     settings = _settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
+    processes = workers or settings.workers or default_workers(settings)
+    if processes > 1 and settings.database_url.startswith("sqlite") and not settings.sqlite_path:
+        _fail("an in-memory SQLite database cannot be shared by several workers: use --workers 1")
+    # Migrations and the demo site happen once, here, before any worker starts.
     if migrate if migrate is not None else settings.sqlite_path is not None:
         engine = make_engine(settings.database_url)
         try:
@@ -355,14 +399,26 @@ def serve(
             "Create a SCIM token in the web UI (My Profile > Access Tokens), or:\n"
             f"  {sys.argv[0]} token create --site {DEMO_SITE} --as {email} --description 'Entra ID'\n"
         )
-    uvicorn.run(
-        create_app(settings),
-        host=bind_host,
-        port=bind_port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-    )
+    options: dict[str, Any] = {
+        "host": bind_host,
+        "port": bind_port,
+        "log_config": None,
+        "access_log": False,
+        "proxy_headers": True,
+    }
+    if processes == 1:
+        uvicorn.run(create_app(settings), **options)
+    else:
+        # uvicorn's supervisor binds the port once and restarts a worker that dies or
+        # stops answering its pings. Its default of 5 s killed workers that were still
+        # importing on a loaded machine, again and again: a starting worker needs longer.
+        uvicorn.run(
+            "sitescim.cli:worker_app",
+            factory=True,
+            workers=processes,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+            **options,
+        )
 
 
 def main() -> None:

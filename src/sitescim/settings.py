@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Worker processes of `sitescim serve`; None: one per core on PostgreSQL, 1 on SQLite.
+    workers: int | None = Field(default=None, ge=1)
     public_base_url: str | None = None
     token_pepper: SecretStr | None = None
     session_secret: SecretStr | None = None

@@ -179,18 +179,16 @@ class Database:
     def engines(self) -> tuple[Engine, ...]:
         return (self.engine,) if self._reader is self.engine else (self.engine, self._reader)
 
-    def refresh_statistics(self) -> None:
-        """SQLite plans by statistics only ANALYZE gathers; PostgreSQL's autovacuum keeps its own.
+    def refresh_statistics(self) -> list[str]:
+        """ANALYZE the tables whose planner statistics are missing or stale; return them.
 
-        Without them SQLite picks a scan over the right index once tables grow.
-        ``analysis_limit`` bounds the cost to a sample per index.
+        Cheap when nothing changed (one catalogue query on PostgreSQL, a sampled
+        ANALYZE on SQLite): call it after migrations and large imports, and every
+        few minutes. See ``sitescim.db.statistics``.
         """
-        if self.dialect != "sqlite":
-            return
-        with self.engine.connect() as connection:
-            connection.exec_driver_sql("PRAGMA analysis_limit=1000")
-            connection.exec_driver_sql("ANALYZE")
-            connection.commit()
+        from sitescim.db.statistics import refresh_statistics
+
+        return refresh_statistics(self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from sitescim.db.statistics import refresh_statistics
+
 SCRIPTS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -26,7 +28,9 @@ def _run(engine: Engine, action: str, revision: str) -> None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate, then ANALYZE what the migration created or rewrote (never left to autovacuum)."""
     _run(engine, "upgrade", revision)
+    refresh_statistics(engine)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
