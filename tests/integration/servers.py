@@ -153,6 +153,8 @@ def serve_processes(
                         HOST,
                         "--port",
                         str(port),
+                        "--workers",  # one process a server, unless a test asks for more
+                        "1",
                         *extra_args,
                     ],
                     stdout=sink,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
@@ -34,23 +35,31 @@ from sitescim.web.ui import routes as ui_routes
 
 log = logging.getLogger(__name__)
 
-EXPIRY_CHECK_INTERVAL_SECONDS = 24 * 3600
+DAY_SECONDS = 24 * 3600
+STATISTICS_INTERVAL_SECONDS = 300
 
 
-async def _daily_upkeep(runtime: Runtime) -> None:
-    """At start and then daily: expiry warnings (T6), fresh planner statistics, ended sessions."""
-    tasks: dict[str, Callable[[], object]] = {
-        "expiry warnings": partial(token_service.warn_expiring_tokens, runtime),
-        "ended sessions": partial(sessions.purge_expired, runtime),
-        "planner statistics": runtime.db.refresh_statistics,
-    }
+async def _every(interval_seconds: float, name: str, task: Callable[[], object]) -> None:
+    """Run ``task`` in a worker thread now and then every ``interval_seconds``."""
     while True:
-        for name, task in tasks.items():
-            try:
-                await run_in_threadpool(task)
-            except Exception:
-                log.exception("daily upkeep failed", extra={"task": name})
-        await asyncio.sleep(EXPIRY_CHECK_INTERVAL_SECONDS)
+        try:
+            await run_in_threadpool(task)
+        except Exception:
+            log.exception("upkeep failed", extra={"task": name})
+        await asyncio.sleep(interval_seconds)
+
+
+def _upkeep(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
+    """Expiry warnings (T6) and ended sessions daily; planner statistics every few
+    minutes, since plans must not wait for autovacuum (a refresh with nothing
+    changed costs one query)."""
+    return [
+        _every(
+            DAY_SECONDS, "expiry warnings", partial(token_service.warn_expiring_tokens, runtime)
+        ),
+        _every(DAY_SECONDS, "ended sessions", partial(sessions.purge_expired, runtime)),
+        _every(STATISTICS_INTERVAL_SECONDS, "planner statistics", runtime.db.refresh_statistics),
+    ]
 
 
 def create_app(
@@ -68,13 +77,15 @@ def create_app(
         app.state.runtime = runtime
         app.state.settings = settings
         app.state.reads = await open_reads(db.engine)
-        warner = asyncio.create_task(_daily_upkeep(runtime))
+        upkeep = [asyncio.create_task(job) for job in _upkeep(runtime)]
         try:
             yield
         finally:
-            warner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await warner
+            for task in upkeep:
+                task.cancel()
+            for task in upkeep:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.state.reads.close()
             if database is None:
                 db.dispose()

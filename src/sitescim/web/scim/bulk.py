@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -22,6 +23,9 @@ from sitescim.web.responses import SCIMResponse
 from sitescim.web.scim.context import ScimRequest
 
 BULK_PATH = "/scim/v2/Bulk"
+STATISTICS_AFTER_OPERATIONS = 100
+"""A Bulk this large may have changed a table's shape: planner statistics are refreshed
+(cheap when they are still fresh), so the next queries do not wait for autovacuum."""
 
 
 def body_limits(settings: Settings) -> dict[str, BodyLimit]:
@@ -87,6 +91,8 @@ async def run_bulk(scim: ScimRequest) -> Response:
         base_url=scim.base_url,
         address=scim.address,
     )
+    if len(job.operations) >= STATISTICS_AFTER_OPERATIONS:
+        await run_in_threadpool(scim.runtime.db.refresh_statistics)
     request = scim.request
     operations = [await _operation(request, result) for result in results]
     return SCIMResponse({"schemas": [bulk_service.BULK_RESPONSE], "Operations": operations})
