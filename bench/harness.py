@@ -24,6 +24,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 LUA = Path(__file__).resolve().parent / "lua"
@@ -94,6 +97,31 @@ def create_site(env: dict[str, str], *, slug: str | None = None) -> SeededSite:
     )
     token = cli(env, "token", "create", "--site", slug, "--as", email, "--description", "bench")
     return SeededSite(id=site["id"], slug=slug, token=token["token"])
+
+
+@contextmanager
+def database(kind: str, admin_url: str, scratch: Path) -> Iterator[str]:
+    """A fresh database for one run, removed afterwards.
+
+    SQLite: a file in ``scratch``. PostgreSQL: a ``sitescim_bench_*`` database
+    created next to the one of ``admin_url`` and dropped afterwards.
+    """
+    if kind == "sqlite":
+        path = scratch / f"bench-{uuid.uuid4().hex[:8]}.db"
+        yield f"sqlite:///{path}"
+        for leftover in scratch.glob(path.name + "*"):
+            leftover.unlink()
+        return
+    name = "sitescim_bench_" + uuid.uuid4().hex[:10]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
 
 
 def seed(env: dict[str, str]) -> str:
