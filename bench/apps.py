@@ -55,7 +55,19 @@ def _spc_body() -> bytes:
 
 
 async def bare(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    """uvicorn alone: sitescim's ServiceProviderConfig as a fixed body, whatever the request."""
+    """uvicorn alone: sitescim's ServiceProviderConfig as a fixed body, whatever the request.
+
+    The body is encoded at startup (lifespan), so no request pays for importing sitescim.
+    """
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                _spc_body()
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.complete"})
+                return
     if scope["type"] != "http":
         return
     await send(

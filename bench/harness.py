@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
@@ -54,7 +55,7 @@ def env_for(database_url: str) -> dict[str, str]:
     }
 
 
-def cli(env: dict[str, str], *args: str) -> dict:
+def cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     out = subprocess.run(
         [str(BIN / "sitescim"), *args, "--json"],
         env=env,
@@ -62,7 +63,8 @@ def cli(env: dict[str, str], *args: str) -> dict:
         capture_output=True,
         text=True,
     )
-    return json.loads(out.stdout)
+    answer: dict[str, Any] = json.loads(out.stdout)
+    return answer
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -191,8 +193,10 @@ def server(
                 break
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()  # a server still starting would never close its stderr
+                    problem = process.stderr.read().decode() if process.stderr else ""
                     raise RuntimeError(
-                        f"server {target} did not start: {process.stderr.read().decode()[-2000:]}"
+                        f"server {target} did not start: {problem[-2000:]}"
                     ) from None
                 time.sleep(0.1)
         yield base

@@ -360,7 +360,7 @@ def explain(engine: Engine, site_id: str, users: int) -> None:
             print(f"\nEXPLAIN {name} ({scim_filter}) at {users:,} users ({dialect}):")
             for line in plan:
                 print("    " + line)
-            print(f"  -> {index_verdict(dialect, plan)}")
+            print(f"  => {index_verdict(dialect, plan)}")
 
 
 def start_profile(pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes]:
@@ -669,7 +669,7 @@ def print_comparison(rows: list[Row], title: str) -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        bare = row.bare["rps"] if row.bare else float("nan")
+        bare = (row.bare["rps"] if row.bare else 0.0) or float("nan")
         cells = [row.label, rate(bare) + (" (POST)" if row.unit == "users/s" else "")]
         for result, note in ((row.ours, row.ours_note), (row.peer, row.peer_note)):
             if result is None:
@@ -701,7 +701,7 @@ def print_group_ratio(rows: dict[str, Row], small: int, big: int) -> None:
 
 
 def print_bulk_verdict(row: Row | None) -> None:
-    if row is None or row.ours is None or row.bare is None:
+    if row is None or row.ours is None or row.bare is None or not row.bare["rps"]:
         return
     ratio = row.ours["rps"] / row.bare["rps"]
     verdict = "meets" if ratio >= BULK_TARGET else "DOES NOT meet"
@@ -796,6 +796,7 @@ def run_size(
                 headers={},
                 core=args.client_core,
             )
+        failures += check_result("raw ASGI", kind, "fixed JSON", raw, args)[0]
         with server(
             "bench.apps:starlette_yardstick", sized.env, factory=True, core=args.server_core
         ) as yardstick:
@@ -860,7 +861,7 @@ def run_size(
         if "username" in selected:
             print_table(
                 latency,
-                bare_rps=raw["rps"],
+                bare_rps=raw["rps"] or float("nan"),
                 title=f"### {kind}: eq filter latency, {SMALL_SITE_USERS:,} vs {users:,} users "
                 "(ratio to the raw ASGI app)",
                 ratio_digits=3,
