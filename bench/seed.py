@@ -9,7 +9,9 @@ row per user), so the API reads them as its own.
 User ``i`` (0-based) is ``user{i}@bench.test`` with externalId ``ext-{i}`` and the
 work email ``user{i}@bench.example.com`` (not ``.test``: scim2-models validates
 emails with email-validator, which refuses special-use domains). The ids, in
-order, go to a file, one a line, for the wrk Lua scripts.
+order, go to a file, one a line, for the wrk Lua scripts. ``seed_users(...,
+start=N)`` adds more users after those; ``seed_group`` adds a group with given
+members, one ``group_members`` row each.
 
     .venv/bin/python bench/seed.py DATABASE_URL SITE_ID --users 100000 --ids ids.txt
 """
