@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -968,6 +969,8 @@ def main() -> None:
     if unknown := set(selected) - set(WORKLOADS):
         sys.exit(f"unknown workloads: {', '.join(sorted(unknown))}")
 
+    # A terminated run still stops its servers and drops its PostgreSQL database.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     kinds = [args.only] if args.only else ["sqlite", "postgresql"]
     failures: list[str] = []
     scratch = Path(tempfile.mkdtemp(prefix="sitescim-scim-load-"))
