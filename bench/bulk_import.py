@@ -30,15 +30,14 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import DEFAULT_POSTGRES_URL, create_site, env_for, migrate, server
-from bench.scim_load import database
+from bench.harness import DEFAULT_POSTGRES_URL, create_site, database, env_for, migrate, server
 
 BATCH = 1_000
 DEFAULT_MAX_PAYLOAD = 2_097_152  # settings.bulk_max_payload_bytes
@@ -95,6 +94,7 @@ class Outcome:
     requests: int
     seconds: float
     failures: list[str]
+    latencies: list[float] = field(default_factory=list)  # ms per request, bulk only
 
 
 def import_in_bulk(base: str, token: str, tag: str, users: int, batch: int) -> Outcome:
@@ -103,9 +103,12 @@ def import_in_bulk(base: str, token: str, tag: str, users: int, batch: int) -> O
     ]
     failures: list[str] = []
     connection = Connection(base, token)
+    latencies: list[float] = []
     started = time.perf_counter()
     for body in bodies:
+        sent = time.perf_counter()
         status, answer = connection.request("POST", "/scim/v2/Bulk", body)
+        latencies.append((time.perf_counter() - sent) * 1000)
         if status != 200:
             failures.append(f"POST /Bulk: {status} {answer[:300]!r}")
             continue
@@ -115,7 +118,7 @@ def import_in_bulk(base: str, token: str, tag: str, users: int, batch: int) -> O
             failures.append(f"POST /Bulk: {len(bad)} of {len(statuses)} operations not 201")
     seconds = time.perf_counter() - started
     connection.close()
-    return Outcome(requests=len(bodies), seconds=seconds, failures=failures)
+    return Outcome(requests=len(bodies), seconds=seconds, failures=failures, latencies=latencies)
 
 
 def import_one_by_one(base: str, token: str, tag: str, users: int, concurrency: int) -> Outcome:

@@ -4,6 +4,8 @@ Each server runs as its own single-worker uvicorn process on 127.0.0.1, started
 the way production starts it (uvloop, httptools, no access log), so a figure is
 what one worker manages, not what an in-process test client manages. wrk drives
 the load; its own output is parsed for requests/s, p50, p99 and non-2xx counts.
+Both may be pinned to a CPU core (``core=``), so that server and client never
+take turns on one core.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -49,7 +55,7 @@ def env_for(database_url: str) -> dict[str, str]:
     }
 
 
-def cli(env: dict[str, str], *args: str) -> dict:
+def cli(env: dict[str, str], *args: str) -> dict[str, Any]:
     out = subprocess.run(
         [str(BIN / "sitescim"), *args, "--json"],
         env=env,
@@ -57,7 +63,8 @@ def cli(env: dict[str, str], *args: str) -> dict:
         capture_output=True,
         text=True,
     )
-    return json.loads(out.stdout)
+    answer: dict[str, Any] = json.loads(out.stdout)
+    return answer
 
 
 def migrate(env: dict[str, str]) -> None:
@@ -94,17 +101,59 @@ def create_site(env: dict[str, str], *, slug: str | None = None) -> SeededSite:
     return SeededSite(id=site["id"], slug=slug, token=token["token"])
 
 
+@contextmanager
+def database(kind: str, admin_url: str, scratch: Path) -> Iterator[str]:
+    """A fresh database for one run, removed afterwards.
+
+    SQLite: a file in ``scratch``. PostgreSQL: a ``sitescim_bench_*`` database
+    created next to the one of ``admin_url`` and dropped afterwards.
+    """
+    if kind == "sqlite":
+        path = scratch / f"bench-{uuid.uuid4().hex[:8]}.db"
+        yield f"sqlite:///{path}"
+        for leftover in scratch.glob(path.name + "*"):
+            leftover.unlink()
+        return
+    name = "sitescim_bench_" + uuid.uuid4().hex[:10]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 def seed(env: dict[str, str]) -> str:
     """Migrate, then make a site and return its token."""
     migrate(env)
     return create_site(env).token
 
 
+def pinned_to(core: int | None) -> Callable[[], None] | None:
+    """A ``preexec_fn`` that pins the child process (and its threads) to one core."""
+    if core is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {core})
+
+
 @contextmanager
 def server(
-    target: str, env: dict[str, str], *, factory: bool, pids: list[int] | None = None
+    target: str,
+    env: dict[str, str],
+    *,
+    factory: bool,
+    pids: list[int] | None = None,
+    core: int | None = None,
+    ready_path: str = "/healthz",
+    start_timeout: float = 30,
 ) -> Iterator[str]:
-    """Yield the base URL of a started server; its process id goes into ``pids`` if given."""
+    """Yield the base URL of a started server; its process id goes into ``pids`` if given.
+
+    The server is up once ``ready_path`` answers 2xx; ``core`` pins it to one CPU.
+    """
     port = free_port()
     command = [
         str(BIN / "uvicorn"),
@@ -126,21 +175,28 @@ def server(
     if factory:
         command.append("--factory")
     process = subprocess.Popen(
-        command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=pinned_to(core),
     )
     if pids is not None:
         pids.append(process.pid)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
+                urllib.request.urlopen(base + ready_path, timeout=1)
                 break
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
+                    process.kill()  # a server still starting would never close its stderr
+                    problem = process.stderr.read().decode() if process.stderr else ""
                     raise RuntimeError(
-                        f"server {target} did not start: {process.stderr.read().decode()[-2000:]}"
+                        f"server {target} did not start: {problem[-2000:]}"
                     ) from None
                 time.sleep(0.1)
         yield base
@@ -165,8 +221,9 @@ def wrk(
     script: Path | None = None,
     script_args: Sequence[str] = (),
     timeout: str | None = None,
+    core: int | None = None,
 ) -> dict[str, float]:
-    """One wrk run (one thread: the server under test has one worker)."""
+    """One wrk run (one thread: the server under test has one worker), pinned to ``core``."""
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency"]
     if timeout is not None:
         command += ["--timeout", timeout]
@@ -177,7 +234,13 @@ def wrk(
     command.append(url)
     if script_args:
         command += ["--", *script_args]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        command,
+        check=True,
+        capture_output=True,
+        text=True,
+        preexec_fn=pinned_to(core),
+    ).stdout
     return parse_wrk(out)
 
 

@@ -9,7 +9,9 @@ row per user), so the API reads them as its own.
 User ``i`` (0-based) is ``user{i}@bench.test`` with externalId ``ext-{i}`` and the
 work email ``user{i}@bench.example.com`` (not ``.test``: scim2-models validates
 emails with email-validator, which refuses special-use domains). The ids, in
-order, go to a file, one a line, for the wrk Lua scripts.
+order, go to a file, one a line, for the wrk Lua scripts. ``seed_users(...,
+start=N)`` adds more users after those; ``seed_group`` adds a group with given
+members, one ``group_members`` row each.
 
     .venv/bin/python bench/seed.py DATABASE_URL SITE_ID --users 100000 --ids ids.txt
 """
@@ -27,7 +29,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from sitescim.db.engine import make_engine
-from sitescim.db.models import User, UserValue
+from sitescim.db.models import Group, Membership, User, UserValue
 
 BATCH = 5_000
 BATCHES_PER_TRANSACTION = 4
@@ -93,17 +95,22 @@ def email_rows(site_id: str, users: list[dict[str, Any]]) -> list[dict[str, Any]
     ]
 
 
-def seed_users(engine: Engine, site_id: str, count: int) -> list[str]:
-    """Insert ``count`` users of ``site_id``; return their ids in index order."""
-    first = datetime.now(UTC) - timedelta(milliseconds=count)
+def seed_users(engine: Engine, site_id: str, count: int, *, start: int = 0) -> list[str]:
+    """Insert users ``start..start+count-1`` of ``site_id``; return their ids in index order.
+
+    A later call with ``start`` past the earlier users adds more of them, created
+    after the ones already there.
+    """
+    stop = start + count
+    first = datetime.now(UTC) - timedelta(milliseconds=stop)
     ids: list[str] = []
     users_insert = insert(User.__table__)  # type: ignore[arg-type]
     values_insert = insert(UserValue.__table__)  # type: ignore[arg-type]
     step = BATCH * BATCHES_PER_TRANSACTION
-    for chunk in range(0, count, step):
+    for chunk in range(start, stop, step):
         with engine.begin() as connection:
-            for start in range(chunk, min(chunk + step, count), BATCH):
-                users = user_rows(site_id, start, min(start + BATCH, count), first)
+            for begin in range(chunk, min(chunk + step, stop), BATCH):
+                users = user_rows(site_id, begin, min(begin + BATCH, stop), first)
                 connection.execute(users_insert, users)
                 connection.execute(values_insert, email_rows(site_id, users))
                 ids.extend(user["id"] for user in users)
@@ -114,6 +121,43 @@ def seed_users(engine: Engine, site_id: str, count: int) -> list[str]:
             connection.exec_driver_sql("ANALYZE users")
             connection.exec_driver_sql("ANALYZE user_values")
     return ids
+
+
+def seed_group(engine: Engine, site_id: str, name: str, member_ids: list[str]) -> str:
+    """Insert one group of ``site_id`` with these users as members; return its id.
+
+    One ``group_members`` row per member, as the service stores them.
+    """
+    now = datetime.now(UTC)
+    group_id = str(uuid.uuid4())
+    memberships = insert(Membership.__table__)  # type: ignore[arg-type]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Group.__table__),  # type: ignore[arg-type]
+            {
+                "id": group_id,
+                "site_id": site_id,
+                "display_name": name,
+                "display_name_key": name.casefold(),
+                "external_id": None,
+                "created_at": now,
+                "updated_at": now,
+                "version": 1,
+            },
+        )
+        for begin in range(0, len(member_ids), BATCH):
+            connection.execute(
+                memberships,
+                [
+                    {"site_id": site_id, "group_id": group_id, "user_id": user_id}
+                    for user_id in member_ids[begin : begin + BATCH]
+                ],
+            )
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("ANALYZE groups")
+            connection.exec_driver_sql("ANALYZE group_members")
+    return group_id
 
 
 def main() -> None:
