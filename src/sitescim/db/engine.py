@@ -21,6 +21,12 @@ from sqlalchemy.pool import StaticPool
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 AFTER_TRANSACTION = "sitescim.after_transaction"
 READER_POOL_SIZE = 4
+_WRITE_TURN = "sitescim.write_turn"
+"""SQLite has one write lock per file. A writing transaction of this process first
+takes its engine's turn (a lock), held until its connection is back in the pool:
+writers queue in order instead of polling the file lock through busy_timeout's
+sleeps (1, 2, 5, ... ms), which left the lock idle while they slept. Other
+processes still wait through busy_timeout; after it a writer goes on regardless."""
 
 
 def normalise_url(url: str) -> str:
@@ -90,12 +96,22 @@ def _make_sqlite_engine(url: str, *, pool_size: int, echo: bool, autocommit: boo
     if autocommit and not memory:
         return engine  # the driver is in autocommit (isolation_level None): no BEGIN
 
+    turn = threading.Lock()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT":
             return
-        connection.exec_driver_sql(f"BEGIN {options.get('sqlite_begin', '')}".strip())
+        begin = options.get("sqlite_begin", "")
+        if begin == "IMMEDIATE" and turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
+            connection.info[_WRITE_TURN] = True
+        connection.exec_driver_sql(f"BEGIN {begin}".strip())
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_WRITE_TURN, False):
+            turn.release()
 
     return engine
 
@@ -118,12 +134,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reads = sessionmaker(bind=engine, expire_on_commit=False)
-        # SQLite has one write lock per file. Writers of this process queue for it
-        # here, in order, instead of polling it through busy_timeout's sleeps
-        # (1, 2, 5, ... ms), which left the lock idle while waiters slept.
-        self._write_turn: threading.RLock | None = (
-            threading.RLock() if engine.dialect.name == "sqlite" else None
-        )
+
         writer = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._writes = sessionmaker(bind=writer, expire_on_commit=False)
         shared = isinstance(engine.pool, StaticPool)  # an in-memory SQLite has one connection
@@ -149,10 +160,7 @@ class Database:
         refusal whose own transaction is being rolled back, without waiting on
         the write lock that transaction still holds.
         """
-        turn = self._write_turn if write else None
         factory = self._writes if write else self._reads
-        if turn is not None:
-            turn.acquire()
         session = factory()
         try:
             with session.begin():
@@ -160,8 +168,6 @@ class Database:
         finally:
             hooks = session.info.pop(AFTER_TRANSACTION, [])
             session.close()
-            if turn is not None:
-                turn.release()
             for hook in hooks:
                 hook()
 
