@@ -37,7 +37,15 @@ from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import DEFAULT_POSTGRES_URL, create_site, database, env_for, migrate, server
+from bench.harness import (
+    DEFAULT_POSTGRES_URL,
+    SITESCIM_APP,
+    create_site,
+    database,
+    env_for,
+    migrate,
+    server,
+)
 
 BATCH = 1_000
 DEFAULT_MAX_PAYLOAD = 2_097_152  # settings.bulk_max_payload_bytes
@@ -176,7 +184,7 @@ def run_database(kind: str, args: argparse.Namespace, scratch: Path) -> list[tup
         for label, env, how, batch in plans:
             site = create_site(env)
             tag = uuid.uuid4().hex[:8]
-            with server("sitescim.web.app:create_app", env, factory=True) as base:
+            with server(SITESCIM_APP, env, factory=True) as base:
                 if how == "bulk":
                     outcome = import_in_bulk(base, site.token, tag, args.users, batch)
                 else:

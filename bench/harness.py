@@ -16,6 +16,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -33,6 +34,8 @@ BIN = Path(sys.executable).parent
 LUA = Path(__file__).resolve().parent / "lua"
 PEPPER = "bench-pepper-" + "x" * 40
 SESSION = "bench-session-" + "y" * 40
+SITESCIM_APP = "sitescim.cli:worker_app"
+"""sitescim as one `sitescim serve` worker: settings from the environment, JSON logs."""
 DEFAULT_POSTGRES_URL = os.environ.get(
     "SITESCIM_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -50,7 +53,8 @@ def env_for(database_url: str) -> dict[str, str]:
         "SITESCIM_DATABASE_URL": database_url,
         "SITESCIM_TOKEN_PEPPER": PEPPER,
         "SITESCIM_SESSION_SECRET": SESSION,
-        "SITESCIM_LOG_LEVEL": "WARNING",
+        # As `sitescim serve` runs: one JSON access-log line per request (to a file).
+        "SITESCIM_LOG_LEVEL": "INFO",
         "PYTHONPATH": str(ROOT),
     }
 
@@ -174,12 +178,14 @@ def server(
     ]
     if factory:
         command.append("--factory")
+    # A pipe nobody drains would stall a logging server; closed in the finally below.
+    log = tempfile.TemporaryFile()  # noqa: SIM115
     process = subprocess.Popen(
         command,
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
         preexec_fn=pinned_to(core),
     )
     if pids is not None:
@@ -193,8 +199,9 @@ def server(
                 break
             except Exception:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    process.kill()  # a server still starting would never close its stderr
-                    problem = process.stderr.read().decode() if process.stderr else ""
+                    process.kill()
+                    log.seek(0)
+                    problem = log.read().decode(errors="replace")
                     raise RuntimeError(
                         f"server {target} did not start: {problem[-2000:]}"
                     ) from None
@@ -207,6 +214,7 @@ def server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}

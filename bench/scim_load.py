@@ -10,7 +10,7 @@ runs on another:
 - the yardstick: ``bench.apps:starlette_yardstick``, a bare Starlette app with
   the same routes answering fixed bodies; every ratio is sitescim's req/s over
   its req/s for the same workload in the same run;
-- sitescim itself (``sitescim.web.app:create_app``), a fresh process per workload;
+- sitescim itself (``sitescim.cli:worker_app``, as ``sitescim serve`` runs it (access log on)), a fresh process per workload;
 - the peer: scim2-server's ASGI app over its in-memory storage, seeded with the
   same users under the same ids (``bench.apps:scim2_server_peer``), a fresh
   process per workload, where it supports the workload.
@@ -60,6 +60,7 @@ from bench.harness import (
     BIN,
     DEFAULT_POSTGRES_URL,
     LUA,
+    SITESCIM_APP,
     SeededSite,
     create_site,
     database,
@@ -547,9 +548,7 @@ def run_workload(
     failures += check_result(STARLETTE, sized.kind, workload.label, bare, args)[0]
     row.bare = bare
     pids: list[int] = []
-    with server(
-        "sitescim.web.app:create_app", sized.env, factory=True, pids=pids, core=args.server_core
-    ) as base:
+    with server(SITESCIM_APP, sized.env, factory=True, pids=pids, core=args.server_core) as base:
         status, body = probe(base, token, *workload.probe)
         if not succeeded(status):
             failures.append(f"{sized.kind} {workload.label}: probe {status} {body[:300]}")
@@ -619,9 +618,7 @@ def run_bulk(sized: Sized, args: argparse.Namespace, post_rps: float) -> tuple[R
     row.bare = {"rps": post_rps, "p50": float("nan"), "p99": float("nan")}
     site = create_site(sized.env)
     tag = uuid.uuid4().hex[:8]
-    with server(
-        "sitescim.web.app:create_app", sized.env, factory=True, core=args.server_core
-    ) as base:
+    with server(SITESCIM_APP, sized.env, factory=True, core=args.server_core) as base:
         outcome = import_in_bulk(base, site.token, tag, args.bulk_users, BATCH)
         count = site_users(base, site.token) - 1  # and the site's Promaster
     failures += [f"{sized.kind} {SITESCIM} bulk: {failure}" for failure in outcome.failures[:10]]
@@ -843,9 +840,7 @@ def run_size(
                 rows["bulk"], problems = run_bulk(sized, args, post_rps)
                 failures += problems
         if "username" in selected:
-            with server(
-                "sitescim.web.app:create_app", env, factory=True, core=args.server_core
-            ) as base:
+            with server(SITESCIM_APP, env, factory=True, core=args.server_core) as base:
                 latency = compare_latency(base, big, small, users, args)
         print_comparison(
             list(rows.values()),
@@ -890,9 +885,7 @@ def cursor_step(
 
     The peer's cursors are its own: it is walked the same way on a server of its own.
     """
-    with server(
-        "sitescim.web.app:create_app", sized.env, factory=True, core=args.server_core
-    ) as base:
+    with server(SITESCIM_APP, sized.env, factory=True, core=args.server_core) as base:
         started = time.perf_counter()
         cursor, page, problem = walk_cursor(base, sized.big.token, sized.users)
     if cursor is None:

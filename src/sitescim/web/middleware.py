@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +81,7 @@ class RequestContextMiddleware:
             return
         scope = without_scim_trailing_slash(scope)
         incoming = _header(scope, b"x-request-id")
-        rid = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        rid = incoming if incoming and _SAFE_REQUEST_ID.match(incoming) else os.urandom(16).hex()
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500

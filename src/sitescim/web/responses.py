@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+import orjson
 from starlette.responses import Response
 
 SCIM_MEDIA_TYPE = "application/scim+json"
@@ -17,7 +17,7 @@ class SCIMResponse(Response):
     media_type = SCIM_MEDIA_TYPE
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return orjson.dumps(content)
 
 
 def list_response(
