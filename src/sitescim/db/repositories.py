@@ -319,6 +319,21 @@ def read_user(executor: Session | Connection, site_id: str, user_id: str) -> Row
     return executor.execute(_USER_BY_ID, {"site_id": site_id, "user_id": user_id}).first()
 
 
+def read_user_for_change(session: Session, site_id: str, user_id: str) -> Row[Any] | None:
+    """A user's row, locked until the transaction ends (PostgreSQL; SQLite's writer
+    already holds the file), so two concurrent changes of one user never both
+    start from the same version."""
+    return session.execute(
+        _USER_BY_ID.with_for_update(), {"site_id": site_id, "user_id": user_id}
+    ).first()
+
+
+def update_user(session: Session, user_id: str, changes: dict[str, Any]) -> None:
+    """Write the columns that changed, and only those, in one statement."""
+    statement = update(User).where(User.id == user_id).values(**changes)
+    session.execute(statement.execution_options(synchronize_session=False))
+
+
 def list_user_values(executor: Session | Connection, user_ids: Sequence[str]) -> Sequence[Row[Any]]:
     """The multi-valued attributes of a page of users in one query, not one per user."""
     if not user_ids:

@@ -21,6 +21,7 @@ from tests.factories import bearer, make_token
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BASE = "http://testserver/scim/v2"
 
 
@@ -194,3 +195,43 @@ def test_405_is_answered_only_after_authentication(client):
     response = client.request("PUT", "/scim/v2/Users")
     assert response.status_code == 401
     assert "allow" not in response.headers
+
+
+def test_concurrent_patches_of_one_user_each_take_their_own_version(client, world, auth):
+    """Every PATCH starts from the version the one before it wrote: none is lost."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sitescim.db.models import AuditEvent, User
+    from sitescim.scim import compat
+    from sitescim.services import users as user_service
+    from sitescim.services.tokens import check_token_sync
+
+    body = {"schemas": [USER_URN], "userName": "racer@example.com", "displayName": "start"}
+    created = client.post("/scim/v2/Users", json=body, headers=auth).json()
+    runtime = world.runtime
+    token = check_token_sync(runtime, auth["Authorization"].removeprefix("Bearer ")).found
+    assert token is not None
+    racers = 12
+    barrier = threading.Barrier(racers, timeout=30)
+
+    def patch(index: int) -> str:
+        operation = {"op": "replace", "path": "displayName", "value": f"racer {index}"}
+        patch_body = {"schemas": [PATCH_URN], "Operations": [operation]}
+        barrier.wait()
+        with compat.request_policy(strict=False), runtime.db.transaction(write=True) as session:
+            document = user_service.patch_user(
+                session, runtime, token, created["id"], patch_body, base_url=BASE
+            )
+        return str(document["meta"]["version"])
+
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        versions = sorted(pool.map(patch, range(racers)))
+
+    assert versions == sorted(f'W/"{n}"' for n in range(2, racers + 2))
+    with runtime.db.transaction(write=False) as session:
+        stored = session.get(User, created["id"])
+        assert stored is not None
+        assert stored.version == racers + 1
+        patched = session.query(AuditEvent).filter_by(action="scim.user.patch").count()
+    assert patched == racers
