@@ -67,6 +67,17 @@ class UserSnapshot(NamedTuple):
     groups: list[GroupOfUser]
 
 
+class GroupRecord(NamedTuple):
+    """A ``groups`` row as group_mapping.group_document reads it."""
+
+    id: str
+    display_name: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
 class TokenRecord(NamedTuple):
     id: str
     site_id: str
@@ -115,6 +126,14 @@ LOOKUP_COLUMNS = ("id", "user_name_key", "external_id")
 """Indexed columns a user is looked up by: GET by id, and the ``eq`` filters identity
 providers send before every create (``userName``, ``externalId``)."""
 _ORDERED = " ORDER BY u.created_at, u.id LIMIT {limit}"
+GROUP_LOOKUP_COLUMNS = ("id", "display_name_key", "external_id")
+"""Indexed columns a group is looked up by (``displayName eq`` and ``externalId eq``
+are how Entra ID and Okta find a group before pushing it)."""
+_GROUPS_SQL = (
+    "SELECT g.id, g.display_name, g.external_id, g.created_at, g.updated_at, g.version"
+    " FROM groups g WHERE g.site_id = {p} AND g.{column} = {p}"
+    " ORDER BY g.created_at, g.id LIMIT {limit}"
+)
 _SQLITE_BY = {column: _SQLITE_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
 _POSTGRES_BY = {column: _POSTGRES_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
 
@@ -181,6 +200,16 @@ def _user_snapshot(row: Sequence[Any]) -> UserSnapshot:
     return UserSnapshot(user, values, groups)
 
 
+def _group_record(row: Sequence[Any]) -> GroupRecord:
+    return GroupRecord(row[0], row[1], row[2], _utc(row[3]), _utc(row[4]), row[5])  # type: ignore[arg-type]
+
+
+def _groups_sql(column: str, placeholder: str, limit: int) -> str:
+    if column not in GROUP_LOOKUP_COLUMNS:
+        raise ValueError(f"groups are not looked up by {column!r}")
+    return _GROUPS_SQL.format(p=placeholder, column=column, limit=int(limit))
+
+
 class Reads(Protocol):
     """What the hot path reads; one implementation per database."""
 
@@ -191,6 +220,10 @@ class Reads(Protocol):
     async def users_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[UserSnapshot]: ...
+
+    async def groups_where(
+        self, site_id: str, column: str, value: str, *, limit: int
+    ) -> list[GroupRecord]: ...
 
     async def close(self) -> None: ...
 
@@ -234,6 +267,12 @@ class SQLiteReads:
     ) -> list[UserSnapshot]:
         sql = _SQLITE_BY[column] + _ORDERED.format(limit=int(limit))
         return [_user_snapshot(row) for row in self._connection().execute(sql, (site_id, value))]
+
+    async def groups_where(
+        self, site_id: str, column: str, value: str, *, limit: int
+    ) -> list[GroupRecord]:
+        rows = self._connection().execute(_groups_sql(column, "?", limit), (site_id, value))
+        return [_group_record(row) for row in rows]
 
     async def close(self) -> None:
         with self._lock:
@@ -282,6 +321,12 @@ class PostgresReads:
     ) -> list[UserSnapshot]:
         sql = _POSTGRES_BY[column] + _ORDERED.format(limit=int(limit))
         return [_user_snapshot(row) for row in await self._all(sql, (site_id, value))]
+
+    async def groups_where(
+        self, site_id: str, column: str, value: str, *, limit: int
+    ) -> list[GroupRecord]:
+        rows = await self._all(_groups_sql(column, "%s", limit), (site_id, value))
+        return [_group_record(row) for row in rows]
 
     async def close(self) -> None:
         await self._pool.close()

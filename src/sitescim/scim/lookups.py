@@ -16,11 +16,17 @@ import orjson
 from sitescim.scim.listing import ListQuery
 
 _EQUALITY = re.compile(
-    r"^\s*(?P<urn>urn:ietf:params:scim:schemas:core:2\.0:user:)?(?P<attr>username|externalid|id)"
+    r"^\s*(?:urn:ietf:params:scim:schemas:core:2\.0:user:)?(?P<attr>username|externalid|id)"
     r'\s+eq\s+(?P<value>"[^"\\]*")\s*$',  # an escaped value goes the general way
     re.IGNORECASE,
 )
 _COLUMNS = {"username": "user_name_key", "externalid": "external_id", "id": "id"}
+_GROUP_EQUALITY = re.compile(
+    r"^\s*(?:urn:ietf:params:scim:schemas:core:2\.0:group:)?(?P<attr>displayname|externalid|id)"
+    r'\s+eq\s+(?P<value>"[^"\\]*")\s*$',
+    re.IGNORECASE,
+)
+_GROUP_COLUMNS = {"displayname": "display_name_key", "externalid": "external_id", "id": "id"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +43,17 @@ def user_lookup(query: ListQuery) -> Lookup | None:
     ``userName`` is caseExact false, so it is compared on its case-folded key
     (as the filter engine does); ``id`` and ``externalId`` are caseExact.
     """
+    return _lookup(query, _EQUALITY, _COLUMNS, folded="username")
+
+
+def group_lookup(query: ListQuery) -> Lookup | None:
+    """The same for groups: ``displayName`` (caseExact false), ``externalId``, ``id``."""
+    return _lookup(query, _GROUP_EQUALITY, _GROUP_COLUMNS, folded="displayname")
+
+
+def _lookup(
+    query: ListQuery, shape: re.Pattern[str], columns: dict[str, str], *, folded: str
+) -> Lookup | None:
     if (
         query.filter is None
         or query.sort_by is not None
@@ -45,15 +62,12 @@ def user_lookup(query: ListQuery) -> Lookup | None:
         or query.count < 1
     ):
         return None
-    match = _EQUALITY.match(query.filter)
+    match = shape.match(query.filter)
     if match is None:
         return None
     try:
         value = orjson.loads(match["value"])
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(value, str):
+    except orjson.JSONDecodeError:  # a raw control character: the general engine says why
         return None
     attribute = match["attr"].lower()
-    column = _COLUMNS[attribute]
-    return Lookup(column, value.casefold() if attribute == "username" else value)
+    return Lookup(columns[attribute], value.casefold() if attribute == folded else value)

@@ -39,7 +39,7 @@ from sitescim.db.reads import Reads
 from sitescim.domain import passwords
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import etags, listing, lookups, mapping
+from sitescim.scim import etags, listing, mapping
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import GroupRef, ScimUser
 from sitescim.services import audit
@@ -348,28 +348,6 @@ async def read_user(
     if snapshot is None:
         raise NotFoundException(detail=f"No user with id {user_id!r}.")
     return mapping.user_document(snapshot.user, snapshot.values, snapshot.groups, base_url)
-
-
-async def look_up_users(
-    reads: Reads, token: AuthenticatedToken, query: ListQuery, *, base_url: str
-) -> UserPage | None:
-    """The page of an equality lookup (scim.lookups) in one indexed read, or None when
-    the query needs the general engine (not such a lookup, or more matches than a page)."""
-    lookup = lookups.user_lookup(query)
-    if lookup is None:
-        return None
-    found = await reads.users_where(
-        token.site_id, lookup.column, lookup.value, limit=query.count + 1
-    )
-    if len(found) > query.count:
-        return None
-    return UserPage(
-        total=len(found),
-        start_index=query.start_index,
-        resources=[
-            mapping.user_document(item.user, item.values, item.groups, base_url) for item in found
-        ],
-    )
 
 
 def list_users(

@@ -235,3 +235,50 @@ def test_concurrent_patches_of_one_user_each_take_their_own_version(client, worl
         assert stored.version == racers + 1
         patched = session.query(AuditEvent).filter_by(action="scim.user.patch").count()
     assert patched == racers
+
+
+@pytest.mark.parametrize(
+    "filter_text",
+    [
+        'displayName eq "Research"',
+        'DISPLAYNAME eq "research"',
+        'externalId eq "g-1"',
+        'externalId eq "G-1"',
+        'displayName eq "nobody"',
+        'externalId eq "shared"',
+    ],
+)
+def test_group_lookup_answers_what_the_general_engine_answers(client, world, auth, filter_text):
+    groups = [("Research", "g-1"), ("Ops", "shared"), ("Sales", "shared")]
+    for name, external in groups:
+        body = {"schemas": [GROUP_URN], "displayName": name, "externalId": external}
+        assert client.post("/scim/v2/Groups", json=body, headers=auth).status_code == 201
+    params = {"filter": filter_text, "excludedAttributes": "members"}
+
+    fast = client.get("/scim/v2/Groups", params=params, headers=auth)
+    general = client.post(
+        "/scim/v2/Groups/.search",
+        json={"filter": f"({filter_text})", "excludedAttributes": ["members"]},
+        headers=auth,
+    )
+
+    assert fast.status_code == general.status_code == 200
+    assert fast.json() == general.json()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('displayName eq "Ops"', ("display_name_key", "ops")),
+        (
+            'urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq "Ops"',
+            ("display_name_key", "ops"),
+        ),
+        ('externalId eq "X"', ("external_id", "X")),
+        ('displayName sw "O"', None),
+        ('displayName eq "tab\there"', None),
+    ],
+)
+def test_group_lookup_is_recognised_only_in_its_exact_shape(text, expected):
+    lookup = lookups.group_lookup(ListQuery(filter=text))
+    assert (None if lookup is None else (lookup.column, lookup.value)) == expected

@@ -23,6 +23,7 @@ from sitescim.scim.filtering import GROUPS
 from sitescim.scim.group_mapping import group_to_scim, parse_response_parameters, wants_members
 from sitescim.scim.listing import ListQuery
 from sitescim.services import groups as group_service
+from sitescim.services.lookups import look_up_groups
 from sitescim.web.responses import list_response
 from sitescim.web.scim.context import ScimRequest
 
@@ -116,6 +117,15 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
     parameters = parse_response_parameters(
         ",".join(query.attributes) or None, ",".join(query.excluded_attributes) or None
     )
+    found = (
+        None if wants_members(parameters) else await look_up_groups(scim.reads, scim.token, query)
+    )
+    if found is not None:
+        shown = [
+            group_to_scim(group, None, scim.base_url, parameters=parameters)
+            for group in found.items
+        ]
+        return list_response(found.total, query.start_index, shown)
     page = await scim.read(
         group_service.list_groups, scim.token, query, with_members=wants_members(parameters)
     )

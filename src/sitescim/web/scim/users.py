@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from scim2_models import Context
 from starlette.responses import Response
 
@@ -10,6 +13,7 @@ from sitescim.scim.filtering import USERS
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import narrow_document
 from sitescim.services import users as user_service
+from sitescim.services.lookups import look_up_users
 from sitescim.web.responses import list_response
 from sitescim.web.scim.context import ScimRequest
 
@@ -76,21 +80,26 @@ async def delete_user(scim: ScimRequest) -> Response:
     return Response(status_code=204)
 
 
-async def _list(scim: ScimRequest, query: ListQuery) -> Response:
-    page = await user_service.look_up_users(scim.reads, scim.token, query, base_url=scim.base_url)
-    if page is None:
-        page = await scim.read(user_service.list_users, scim.token, query, base_url=scim.base_url)
+def _narrowed(query: ListQuery, documents: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     attributes = ",".join(query.attributes) or None
     excluded = ",".join(query.excluded_attributes) or None
-    resources = [
+    return [
         narrow_document(
             document,
             context=Context.SEARCH_RESPONSE,
             attributes=attributes,
             excluded_attributes=excluded,
         )
-        for document in page.resources
+        for document in documents
     ]
+
+
+async def _list(scim: ScimRequest, query: ListQuery) -> Response:
+    found = await look_up_users(scim.reads, scim.token, query, base_url=scim.base_url)
+    if found is not None:
+        return list_response(found.total, query.start_index, _narrowed(query, found.items))
+    page = await scim.read(user_service.list_users, scim.token, query, base_url=scim.base_url)
+    resources = _narrowed(query, page.resources)
     return list_response(page.total, page.start_index, resources, next_cursor=page.next_cursor)
 
 

@@ -1,0 +1,56 @@
+"""Equality lookups (scim.lookups) served by the hot reader, for Users and Groups alike.
+
+Each is one indexed statement; ``totalResults`` is the number of rows found,
+which is exact because a lookup that finds more than a page gives way to the
+general engine (None here), which counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sitescim.db.reads import GroupRecord, Reads
+from sitescim.scim import lookups, mapping
+from sitescim.scim.listing import ListQuery
+from sitescim.services.tokens import AuthenticatedToken
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a lookup found: every match, on one first page."""
+
+    total: int
+    items: Sequence[Any]
+
+
+async def look_up_users(
+    reads: Reads, token: AuthenticatedToken, query: ListQuery, *, base_url: str
+) -> Found | None:
+    """The users' documents, or None when the query needs the general engine."""
+    lookup = lookups.user_lookup(query)
+    if lookup is None:
+        return None
+    found = await reads.users_where(
+        token.site_id, lookup.column, lookup.value, limit=query.count + 1
+    )
+    if len(found) > query.count:
+        return None
+    documents = [
+        mapping.user_document(item.user, item.values, item.groups, base_url) for item in found
+    ]
+    return Found(len(documents), documents)
+
+
+async def look_up_groups(reads: Reads, token: AuthenticatedToken, query: ListQuery) -> Found | None:
+    """The groups' rows (members are not read: callers ask only when none are shown)."""
+    lookup = lookups.group_lookup(query)
+    if lookup is None:
+        return None
+    found: list[GroupRecord] = await reads.groups_where(
+        token.site_id, lookup.column, lookup.value, limit=query.count + 1
+    )
+    if len(found) > query.count:
+        return None
+    return Found(len(found), found)
