@@ -30,14 +30,21 @@ MEMBER_KINDS = (USER, GROUP)
 
 
 class GroupRow(Protocol):
-    """What a stored group offers the mapping; ``db.models.Group`` fits."""
+    """What a stored group offers the mapping; ``db.models.Group`` and the hot
+    reader's ``GroupRecord`` fit."""
 
-    id: str
-    display_name: str
-    external_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
+    @property
+    def id(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+    @property
+    def version(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,5 @@
-"""Equality lookups (scim.lookups) served by the hot reader, for Users and Groups alike.
+"""Equality lookups (scim.lookups) and reads by id served by the hot reader, for Users
+and Groups alike.
 
 Each is one indexed statement; ``totalResults`` is the number of rows found,
 which is exact because a lookup that finds more than a page gives way to the
@@ -10,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from scim2_models import NotFoundException
 
 from sitescim.db.reads import GroupRecord, Reads
 from sitescim.scim import lookups, mapping
@@ -54,3 +57,13 @@ async def look_up_groups(reads: Reads, token: AuthenticatedToken, query: ListQue
     if len(found) > query.count:
         return None
     return Found(len(found), found)
+
+
+async def read_group_without_members(
+    reads: Reads, token: AuthenticatedToken, group_id: str
+) -> GroupRecord:
+    """GET of a group whose members are not shown (Entra ID's ``excludedAttributes=members``)."""
+    found = await reads.groups_where(token.site_id, "id", group_id, limit=1)
+    if not found:
+        raise NotFoundException(detail=f"No group with id {group_id!r}.")
+    return found[0]

@@ -282,3 +282,32 @@ def test_group_lookup_answers_what_the_general_engine_answers(client, world, aut
 def test_group_lookup_is_recognised_only_in_its_exact_shape(text, expected):
     lookup = lookups.group_lookup(ListQuery(filter=text))
     assert (None if lookup is None else (lookup.column, lookup.value)) == expected
+
+
+def test_group_read_without_members_is_the_group_less_its_members(client, world, auth):
+    member = client.post(
+        "/scim/v2/Users", json={"schemas": [USER_URN], "userName": "m@example.com"}, headers=auth
+    ).json()["id"]
+    body = {"schemas": [GROUP_URN], "displayName": "Readers", "members": [{"value": member}]}
+    group = client.post("/scim/v2/Groups", json=body, headers=auth).json()
+    url = f"/scim/v2/Groups/{group['id']}"
+
+    whole = client.get(url, headers=auth)
+    bare = client.get(url, params={"excludedAttributes": "members"}, headers=auth)
+
+    assert bare.status_code == 200
+    assert bare.json() == {key: value for key, value in whole.json().items() if key != "members"}
+    assert bare.headers["etag"] == whole.headers["etag"] == group["meta"]["version"]
+    unchanged = client.get(
+        url,
+        params={"excludedAttributes": "members"},
+        headers={**auth, "If-None-Match": group["meta"]["version"]},
+    )
+    assert unchanged.status_code == 304
+    missing = client.get(
+        "/scim/v2/Groups/no-such-group", params={"excludedAttributes": "members"}, headers=auth
+    )
+    assert missing.status_code == 404
+    auth_b = bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
+    other_site = client.get(url, params={"excludedAttributes": "members"}, headers=auth_b)
+    assert other_site.status_code == 404

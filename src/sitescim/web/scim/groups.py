@@ -17,13 +17,19 @@ from typing import Any
 from scim2_models import Group, ResponseParameters
 from starlette.responses import Response
 
+from sitescim.db.reads import GroupRecord
 from sitescim.scim import listing
 from sitescim.scim.etags import make_etag
 from sitescim.scim.filtering import GROUPS
-from sitescim.scim.group_mapping import group_to_scim, parse_response_parameters, wants_members
+from sitescim.scim.group_mapping import (
+    GroupRow,
+    group_to_scim,
+    parse_response_parameters,
+    wants_members,
+)
 from sitescim.scim.listing import ListQuery
 from sitescim.services import groups as group_service
-from sitescim.services.lookups import look_up_groups
+from sitescim.services.lookups import look_up_groups, read_group_without_members
 from sitescim.web.responses import list_response
 from sitescim.web.scim.context import ScimRequest
 
@@ -34,13 +40,16 @@ def _parameters(scim: ScimRequest) -> ResponseParameters[Group] | None:
 
 def _group(
     scim: ScimRequest,
-    result: group_service.GroupResult,
+    result: group_service.GroupResult | GroupRecord,
     parameters: ResponseParameters[Group] | None,
     *,
     status_code: int = 200,
 ) -> Response:
-    group = result.group
-    body = group_to_scim(group, result.members, scim.base_url, parameters=parameters)
+    """A group's body with its ETag; a bare row (members not read) shows none."""
+    group, members = (
+        (result, None) if isinstance(result, GroupRecord) else (result.group, result.members)
+    )
+    body = group_to_scim(group, members, scim.base_url, parameters=parameters)
     location = f"{scim.base_url}/Groups/{group.id}" if status_code == 201 else None
     return scim.resource(
         body, etag=make_etag(group.id, group.version), location=location, status_code=status_code
@@ -57,11 +66,14 @@ async def create_group(scim: ScimRequest) -> Response:
 
 
 async def get_group(scim: ScimRequest) -> Response:
+    """Without members shown, one read on the event loop; with them, a read transaction."""
     parameters = _parameters(scim)
-    result = await scim.read(
-        group_service.get_group, scim.token, scim.id, with_members=wants_members(parameters)
-    )
-    group = result.group
+    result: group_service.GroupResult | GroupRecord
+    if wants_members(parameters):
+        result = await scim.read(group_service.get_group, scim.token, scim.id)
+        group: GroupRow = result.group
+    else:
+        result = group = await read_group_without_members(scim.reads, scim.token, scim.id)
     return scim.not_modified(make_etag(group.id, group.version)) or _group(scim, result, parameters)
 
 
