@@ -21,6 +21,9 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    column,
+    func,
+    table,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -65,13 +68,25 @@ class Site(Base):
     password_min_length: Mapped[int] = mapped_column(Integer, default=12)
 
 
-def TRIGRAM_INDEX(name: str, column: str) -> Index:  # noqa: N802 - reads as a constructor
+def TRIGRAM_INDEX(  # noqa: N802 - reads as a constructor
+    name: str, column: Any, *, fastupdate: bool = True
+) -> Index:
     """A PostgreSQL trigram index, so ``co``/``sw``/``ew`` filters need no scan.
 
-    SQLite has no such index and skips it; there a ``co`` filter reads the
-    ``(site_id, attribute)`` slice of the values index.
+    ``column`` is a column name, or the labelled expression a filter compares
+    (the index serves only a LIKE on exactly that expression). SQLite has no
+    such index and skips it; there the FTS5 trigram tables below serve instead.
+    Without ``fastupdate`` new entries go straight into the index rather than
+    into GIN's pending list, which every search reads until a VACUUM empties it.
     """
-    index = Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+    key = column if isinstance(column, str) else column.name
+    index = Index(
+        name,
+        column,
+        postgresql_using="gin",
+        postgresql_ops={key: "gin_trgm_ops"},
+        postgresql_with={} if fastupdate else {"fastupdate": "off"},
+    )
     return index.ddl_if(dialect="postgresql")
 
 
@@ -91,7 +106,7 @@ class User(Base):
         Index("ix_users_site_id_display_name_key", "site_id", "display_name_key"),
         Index("ix_users_site_id_updated_at", "site_id", "updated_at"),
         Index("ix_users_site_id_created_at_id", "site_id", "created_at", "id"),
-        TRIGRAM_INDEX("ix_users_user_name_key_trgm", "user_name_key"),
+        TRIGRAM_INDEX("ix_users_user_name_key_trgm", "user_name_key", fastupdate=False),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
@@ -141,7 +156,6 @@ class UserValue(Base):
     __tablename__ = "user_values"
     __table_args__ = (
         Index("ix_user_values_site_id_attribute_value_key", "site_id", "attribute", "value_key"),
-        TRIGRAM_INDEX("ix_user_values_value_key_trgm", "value_key"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -155,6 +169,42 @@ class UserValue(Base):
     primary: Mapped[bool | None] = mapped_column(Boolean)  # None: the client sent none
     display: Mapped[str | None] = mapped_column(String(256))
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+FOLDED_VALUE = func.coalesce(UserValue.value_key, func.lower(UserValue.value))
+"""What ``co``/``sw``/``ew`` filters compare a value with: its key, or for a value
+too long to have one (see filtering.VALUE_KEY_LIMIT), the value in lower case."""
+
+TRIGRAM_INDEX(
+    "ix_user_values_folded_value_trgm", FOLDED_VALUE.label("folded_value"), fastupdate=False
+)
+
+
+# SQLite's substring search: FTS5 tables with the trigram tokenizer, created and
+# kept in step by triggers in migration 0006. They are not in the metadata:
+# PostgreSQL has none (its trigram indexes serve), and Alembic cannot describe
+# a virtual table. Filters reach them through these lightweight table clauses.
+
+USER_VALUE_TRIGRAMS = table("user_value_trigrams", column("rowid"), column("folded_value"))
+"""FOLDED_VALUE of each ``user_values`` row that has a value (not certificates), by row id."""
+
+USER_NAME_TRIGRAMS = table("user_name_trigrams", column("rowid"), column("user_name_key"))
+"""Each user's ``user_name_key``, under the rowid that USER_NAME_TRIGRAM_ROWS gives the user."""
+
+USER_NAME_TRIGRAM_ROWS = table("user_name_trigram_rows", column("id"), column("user_id"))
+"""A stable integer per user for USER_NAME_TRIGRAMS (a users rowid may change on VACUUM)."""
+
+SQLITE_SEARCH_TABLES = ("user_value_trigrams", "user_name_trigrams", "user_name_trigram_rows")
+FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
+"""The tables FTS5 keeps behind each virtual table (``user_value_trigrams_data``, ...)."""
+
+
+def sqlite_search_tables() -> set[str]:
+    """Every table migration 0006 adds on SQLite, FTS5's own included."""
+    fts = (USER_VALUE_TRIGRAMS.name, USER_NAME_TRIGRAMS.name)
+    return set(SQLITE_SEARCH_TABLES) | {
+        name + suffix for name in fts for suffix in FTS5_SHADOW_SUFFIXES
+    }
 
 
 class Group(Base):

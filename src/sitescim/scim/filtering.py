@@ -19,6 +19,11 @@ What the compiler promises:
   ``externalId`` and the other case-exact attributes compare as stored;
 - ``co``/``sw``/``ew`` match their operand literally (``%`` and ``_`` are not
   wildcards), and ordering operators compare by code point on every database;
+- ``co``/``sw``/``ew`` on ``userName`` and on the values of multi-valued
+  attributes (``emails.value``) are served by an index: on PostgreSQL a
+  trigram index on exactly the compared expression, on SQLite an FTS5 trigram
+  table that picks the candidate rows, which the same comparison then checks
+  (so an index never changes a result, only how fast it comes);
 - anything it cannot honour (an unknown attribute, ``gt`` on a boolean, a
   malformed or oversized filter) raises ``InvalidFilterException`` with a
   detail saying why, which the web layer turns into 400 ``invalidFilter``.
@@ -30,7 +35,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 from scim2_models import InvalidFilterException, ScimFilter
@@ -61,11 +66,26 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql import coercions, operators, roles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import SQLColumnExpression
+from sqlalchemy.sql.elements import (
+    AsBoolean,
+    BooleanClauseList,
+    Grouping,
+    SQLColumnExpression,
+    UnaryExpression,
+)
 from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
-from sitescim.db.models import Group, Membership, User, UserValue
+from sitescim.db.models import (
+    USER_NAME_TRIGRAM_ROWS,
+    USER_NAME_TRIGRAMS,
+    USER_VALUE_TRIGRAMS,
+    Group,
+    Membership,
+    User,
+    UserValue,
+)
 
 MAX_FILTER_LENGTH = 4096
 """Longer filter texts are refused before they are parsed."""
@@ -104,19 +124,57 @@ class _PerDialect(ColumnElement[bool]):
         ("postgresql", InternalTraversal.dp_clauseelement),
     ]
 
-    def __init__(self, *, sqlite: Condition, postgresql: Condition) -> None:
+    def __init__(self, *, sqlite: Condition, postgresql: Condition, narrows: bool = False) -> None:
         self.sqlite = sqlite
         self.postgresql = postgresql
+        self.narrows = narrows
+        """True when SQLite's branch picks its rows through a trigram table (see _narrows)."""
+
+
+def _narrows(condition: Condition) -> bool:
+    """Whether ``condition`` is, or ANDs in, a trigram match that should drive the query.
+
+    SQLite without statistics (a production file has none) takes any equality
+    index over an ``IN (trigram matches)`` rowid lookup, and then walks the whole
+    site slice checking each row against the matches. The site and attribute
+    equalities of such a query are therefore written so no index can serve them
+    (``+column``) on SQLite, leaving the trigram matches to drive. Under an OR
+    or a NOT the matches narrow nothing, so nothing changes there.
+    """
+    element: Any = condition
+    while isinstance(element, AsBoolean | Grouping):  # how and_() wraps its clauses
+        if isinstance(element, AsBoolean) and element.operator is not operators.is_true:
+            return False  # not_() of a condition is the same wrapper, negated
+        element = element.element
+    if isinstance(element, _PerDialect):
+        return element.narrows
+    if isinstance(element, BooleanClauseList) and element.operator is operators.and_:
+        return any(_narrows(clause) for clause in element.clauses)
+    return False
+
+
+def _equal(column: Expr, value: str, *, narrowed: bool) -> Condition:
+    """``column = value``; on SQLite under a trigram match, one that no index serves."""
+    equal: Condition = column == value
+    if not narrowed:
+        return equal
+    element: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, column)
+    unindexed = UnaryExpression(element, operator=operators.custom_op("+"), type_=element.type)
+    return _PerDialect(sqlite=unindexed == value, postgresql=equal)
+
+
+# In parentheses: a branch may be an AND, and NOT (or anything around it) must
+# apply to the whole branch.
 
 
 @compiles(_PerDialect)
 def _compile_default(element: _PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.sqlite, **kw)
+    return f"({compiler.process(element.sqlite, **kw)})"
 
 
 @compiles(_PerDialect, "postgresql")
 def _compile_postgresql(element: _PerDialect, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.postgresql, **kw)
+    return f"({compiler.process(element.postgresql, **kw)})"
 
 
 def _escape_like(value: str) -> str:
@@ -128,23 +186,42 @@ def _escape_glob(value: str) -> str:
     return "".join(f"[{char}]" if char in "*?[" else char for char in value)
 
 
-def _substring_match(target: Expr, op: CompareOperator, operand: str) -> Condition:
+def _substring_match(
+    target: Expr, op: CompareOperator, operand: str, *, trigrams: Trigrams | None = None
+) -> Condition:
     """``co``/``sw``/``ew`` with the operand taken literally and case-sensitively.
 
     Callers fold both sides first when the attribute is not case-exact. SQLite's
     LIKE ignores ASCII case, so SQLite gets GLOB (case-sensitive, and still
-    index-assisted for a prefix); PostgreSQL gets LIKE with escapes.
+    index-assisted for a prefix); PostgreSQL gets LIKE with escapes. With
+    ``trigrams``, SQLite first narrows the rows through its FTS5 trigram table
+    (a superset of the matches), then GLOB decides, as without it.
     """
     before = "" if op == CompareOperator.sw else "%"
     after = "" if op == CompareOperator.ew else "%"
     glob_before = "" if op == CompareOperator.sw else "*"
     glob_after = "" if op == CompareOperator.ew else "*"
-    return _PerDialect(
-        sqlite=target.op("GLOB", is_comparison=True)(
-            glob_before + _escape_glob(operand) + glob_after
-        ),
-        postgresql=target.like(before + _escape_like(operand) + after, escape="\\"),
+    glob: Condition = target.op("GLOB", is_comparison=True)(
+        glob_before + _escape_glob(operand) + glob_after
     )
+    like = target.like(before + _escape_like(operand) + after, escape="\\")
+    query = trigram_query(operand) if trigrams is not None else None
+    if trigrams is None or query is None:
+        return _PerDialect(sqlite=glob, postgresql=like)
+    return _PerDialect(sqlite=and_(trigrams.rows(query), glob), postgresql=like, narrows=True)
+
+
+def trigram_query(operand: str) -> str | None:
+    """The FTS5 query for ``operand`` as a literal substring, or None if FTS5 cannot serve it.
+
+    One double-quoted FTS5 string, quotes inside doubled: ``*``, ``OR``,
+    ``NEAR(``, ``^``, ``:`` and the like are then text, never query syntax. The
+    trigram tokenizer matches nothing for fewer than three characters, and the
+    query text ends at a NUL: those operands are answered by the scan instead.
+    """
+    if len(operand) < 3 or "\x00" in operand:
+        return None
+    return '"' + operand.replace('"', '""') + '"'
 
 
 _ORDERING = {
@@ -181,6 +258,22 @@ class Kind(Enum):
 
 
 @dataclass(frozen=True)
+class Trigrams:
+    """SQLite's FTS5 trigram table for an attribute (see db.models: USER_VALUE_TRIGRAMS).
+
+    ``rows(query)`` is the condition, on the attribute's own table, that a row
+    is among the FTS5 table's matches for ``query``: a superset of the rows
+    whose compared text holds the substring, the text the table indexes being
+    exactly that compared text. PostgreSQL needs none: its trigram indexes are
+    on the compared expressions themselves.
+    """
+
+    rows: Callable[[str], Condition]
+    prefix_indexed: bool = False
+    """True when a B-tree on the compared column already serves ``sw``."""
+
+
+@dataclass(frozen=True)
 class Scalar:
     """A simple attribute (or sub-attribute) held by one column or SQL expression.
 
@@ -199,6 +292,7 @@ class Scalar:
     either: tuple[Expr, ...] = ()
     key_limit: int | None = None
     """Values longer than this have no key (NULL); they are compared through lower()."""
+    trigrams: Trigrams | None = None
 
 
 @dataclass(frozen=True)
@@ -216,6 +310,12 @@ class Complex:
     always_present: bool = False
 
 
+class Rows(Protocol):
+    """The owners' ids of a site's rows of a multi-valued attribute (see MultiValued)."""
+
+    def __call__(self, site_id: str, *, narrowed: bool = False) -> Select[Any]: ...
+
+
 @dataclass(frozen=True)
 class MultiValued:
     """A multi-valued attribute: rows of another table, tested with ``id IN (...)``.
@@ -225,7 +325,8 @@ class MultiValued:
     EXISTS lets SQLite start from the value index instead of scanning users.
     """
 
-    rows: Callable[[str], Select[Any]]
+    rows: Rows
+    """``narrowed``: a trigram match will drive the query (see _narrows)."""
     owner: Expr
     subs: Mapping[str, Scalar | Unfilterable]
     ordering: tuple[Expr, ...] = ()
@@ -280,14 +381,26 @@ _VALUE_ORDER: tuple[Expr, ...] = (
 # "primary" is stored as sent: true, false, or NULL when the client sent none.
 _PRIMARY = Scalar(Kind.BOOLEAN, UserValue.primary)
 VALUE_KEY_LIMIT = 512
-_VALUE = Scalar(Kind.STRING, UserValue.value, key=UserValue.value_key, key_limit=VALUE_KEY_LIMIT)
+_VALUE_TRIGRAMS = Trigrams(
+    rows=lambda query: UserValue.id.in_(
+        select(USER_VALUE_TRIGRAMS.c.rowid).where(USER_VALUE_TRIGRAMS.c.folded_value.match(query))
+    )
+)
+_VALUE = Scalar(
+    Kind.STRING,
+    UserValue.value,
+    key=UserValue.value_key,
+    key_limit=VALUE_KEY_LIMIT,
+    trigrams=_VALUE_TRIGRAMS,
+)
 _NO_REF = Unfilterable("$ref is derived from the request's URL and cannot be filtered")
 
 
-def _user_values(attribute: str) -> Callable[[str], Select[Any]]:
-    def rows(site_id: str) -> Select[Any]:
+def _user_values(attribute: str) -> Rows:
+    def rows(site_id: str, *, narrowed: bool = False) -> Select[Any]:
         return select(UserValue.user_id).where(
-            UserValue.site_id == site_id, UserValue.attribute == attribute
+            _equal(UserValue.site_id, site_id, narrowed=narrowed),
+            _equal(UserValue.attribute, attribute, narrowed=narrowed),
         )
 
     return rows
@@ -332,7 +445,7 @@ _ADDRESSES = MultiValued(
 _GroupOfUser = aliased(Group, name="group_of_user")
 
 
-def _groups_of_user(site_id: str) -> Select[Any]:
+def _groups_of_user(site_id: str, *, narrowed: bool = False) -> Select[Any]:
     return (
         select(Membership.user_id)
         .join(_GroupOfUser, _GroupOfUser.id == Membership.group_id)
@@ -367,6 +480,20 @@ def _meta(resource_type: str, table: type[User] | type[Group]) -> Complex:
     )
 
 
+_USER_NAME_TRIGRAMS = Trigrams(
+    rows=lambda query: User.id.in_(
+        select(USER_NAME_TRIGRAM_ROWS.c.user_id).where(
+            USER_NAME_TRIGRAM_ROWS.c.id.in_(
+                select(USER_NAME_TRIGRAMS.c.rowid).where(
+                    USER_NAME_TRIGRAMS.c.user_name_key.match(query)
+                )
+            )
+        )
+    ),
+    # (site_id, user_name_key) is unique, so indexed: GLOB 'prefix*' ranges over it.
+    prefix_indexed=True,
+)
+
 USERS = Resource(
     name="User",
     core_schema=USER_SCHEMA,
@@ -377,7 +504,13 @@ USERS = Resource(
             "id": _exact(User.id, required=True),
             "externalid": _exact(User.external_id),
             "meta": _meta("User", User),
-            "username": _string(User.user_name, key=User.user_name_key, required=True),
+            "username": Scalar(
+                Kind.STRING,
+                User.user_name,
+                key=User.user_name_key,
+                required=True,
+                trigrams=_USER_NAME_TRIGRAMS,
+            ),
             "name": Complex(
                 subs={
                     "formatted": _string(User.name_formatted),
@@ -435,7 +568,7 @@ _MemberUser = aliased(User, name="member_user")
 _MemberGroup = aliased(Group, name="member_group")
 
 
-def _members(site_id: str) -> Select[Any]:
+def _members(site_id: str, *, narrowed: bool = False) -> Select[Any]:
     return (
         select(Membership.group_id)
         .outerjoin(_MemberUser, _MemberUser.id == Membership.user_id)
@@ -539,10 +672,10 @@ def group_filter(site_id: str, text: str | None) -> Condition:
 
 
 def _site_filter(resource: Resource, site_id: str, text: str | None) -> Condition:
-    site = resource.site_column == site_id
     if text is None:
-        return site
-    return and_(site, _Compiler(resource, site_id).visit(parse_filter(text)))
+        return resource.site_column == site_id
+    condition = _Compiler(resource, site_id).visit(parse_filter(text))
+    return and_(_equal(resource.site_column, site_id, narrowed=_narrows(condition)), condition)
 
 
 @dataclass(frozen=True)
@@ -594,8 +727,12 @@ class _Compiler:
         condition: Callable[[Mapping[str, Scalar | Unfilterable]], Condition],
     ) -> Condition:
         """Whether any value of the attribute satisfies ``condition`` (built per source)."""
-        rows = attribute.rows(self.site_id).where(condition(attribute.subs))
-        return self.resource.id_column.in_(rows)
+        where = condition(attribute.subs)
+        narrowed = _narrows(where)
+        owners = self.resource.id_column.in_(
+            attribute.rows(self.site_id, narrowed=narrowed).where(where)
+        )
+        return _PerDialect(sqlite=owners, postgresql=owners, narrows=True) if narrowed else owners
 
     def _top(self, node: Comparison | Present) -> Condition:
         path = node.attr_path
@@ -696,7 +833,10 @@ def _scalar(node: Comparison | Present, attribute: Scalar, name: str) -> Conditi
     if op == CompareOperator.eq:
         condition = target == operand
     elif op in (CompareOperator.co, CompareOperator.sw, CompareOperator.ew):
-        condition = _substring_match(target, op, operand)
+        trigrams = attribute.trigrams
+        if trigrams is not None and op == CompareOperator.sw and trigrams.prefix_indexed:
+            trigrams = None
+        condition = _substring_match(target, op, operand, trigrams=trigrams)
     else:
         condition = _ordering(target, op, operand, text=attribute.kind == Kind.STRING)
     return condition if attribute.required else and_(target.is_not(None), condition)
