@@ -463,14 +463,17 @@ def add_memberships(
 
 
 def remove_memberships(session: Session, group_id: str, ids: Sequence[str]) -> None:
-    """Delete only the named members' rows, by the (group, member) unique indexes."""
+    """Delete only the named members' rows, by the (group, member) unique indexes.
+
+    One statement per member column: with ``user_id IN (...) OR member_group_id
+    IN (...)`` SQLite, once ANALYZE has seen a large group, walks every row of
+    the group by its ``group_id`` prefix instead of probing the two indexes.
+    """
     for chunk in _chunks(list(ids)):
-        session.execute(
-            delete(Membership).where(
-                Membership.group_id == group_id,
-                or_(Membership.user_id.in_(chunk), Membership.member_group_id.in_(chunk)),
+        for column in (Membership.user_id, Membership.member_group_id):
+            session.execute(
+                delete(Membership).where(Membership.group_id == group_id, column.in_(chunk))
             )
-        )
 
 
 def clear_memberships(session: Session, group_id: str) -> None:
