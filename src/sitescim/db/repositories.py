@@ -476,6 +476,13 @@ def remove_memberships(session: Session, group_id: str, ids: Sequence[str]) -> N
             )
 
 
+def remove_memberships_among(session: Session, group_id: str, rows: Select[Any]) -> None:
+    """Delete the group's membership rows whose ids ``rows`` selects (a filter's match)."""
+    session.execute(
+        delete(Membership).where(Membership.group_id == group_id, Membership.id.in_(rows))
+    )
+
+
 def clear_memberships(session: Session, group_id: str) -> None:
     """Every member goes: only a whole replacement of members asks for this."""
     session.execute(delete(Membership).where(Membership.group_id == group_id))

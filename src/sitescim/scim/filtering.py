@@ -671,6 +671,19 @@ def group_filter(site_id: str, text: str | None) -> Condition:
     return _site_filter(GROUPS, site_id, text)
 
 
+def member_rows(site_id: str, group_id: str, value_filter: FilterNode) -> Select[Any]:
+    """The ids of one group's membership rows that ``members[<value_filter>]`` selects.
+
+    For a PATCH ``remove`` whose filter does not name its members by value: the
+    database picks the rows, so no member is read into Python to be tested.
+    """
+    members = GROUPS.schemas[GROUP_SCHEMA.lower()]["members"]
+    assert isinstance(members, MultiValued)
+    condition = _Compiler(GROUPS, site_id).visit(value_filter, _Scope(members.subs, "members"))
+    rows = _members(site_id).with_only_columns(Membership.id, maintain_column_froms=False)
+    return rows.where(Membership.group_id == group_id, condition)
+
+
 def _site_filter(resource: Resource, site_id: str, text: str | None) -> Condition:
     if text is None:
         return resource.site_column == site_id

@@ -3,9 +3,10 @@
 A group's members are rows, so a PATCH is never applied to an in-memory copy
 of the whole group (scim2-models' ``PatchOp.patch``): that would read every
 member of a 100,000-member group to add one. Instead each operation becomes a
-step naming the members it touches — add these ids, remove these ids — and
-only ``replace members`` (which by definition names the whole set) clears the
-group. The service runs the steps in order against the membership rows.
+step naming the members it touches — add these ids, remove these ids, or
+remove the rows a ``members[...]`` filter selects, evaluated by the database —
+and only ``replace members`` (which by definition names the whole set) clears
+the group. The service runs the steps in order against the membership rows.
 
 Identity-provider quirks (``Replace``, Entra ID's ``remove`` that lists the
 members in ``value``) are rewritten into RFC form by ``scim.compat`` before a
@@ -30,7 +31,6 @@ from scim2_models import (
     MutabilityException,
     PatchOp,
     PatchOperation,
-    ScimFilter,
 )
 from scim2_models.path import (
     CompareOperator,
@@ -41,7 +41,7 @@ from scim2_models.path import (
     Path,
 )
 
-from sitescim.scim.group_mapping import MemberView, member_values
+from sitescim.scim.group_mapping import member_values
 
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -58,20 +58,11 @@ class StepKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MembershipStep:
-    """One change to the membership rows; ``ids`` or a filter say which."""
+    """One change to the membership rows; ``ids``, or a filter the database evaluates, say which."""
 
     kind: StepKind
     ids: tuple[str, ...] = ()
-    filter: str | None = None
-
-    def matches(self, member: MemberView) -> bool:
-        """For REMOVE_MATCHING: evaluate the path filter on one member in memory."""
-        assert self.filter is not None
-        probe = Group(
-            display_name="-",
-            members=[GroupMember(value=member.value, type=member.kind, display=member.display)],
-        )
-        return ScimFilter[Group](self.filter).match(probe)
+    value_filter: FilterNode | None = None  # REMOVE_MATCHING: what is inside members[...]
 
 
 @dataclass(slots=True)
@@ -207,7 +198,7 @@ def _removal_step(path: Path[Any]) -> MembershipStep:
     ids = _ids_of(path.value_filter)
     if ids is not None:
         return MembershipStep(StepKind.REMOVE, tuple(ids))
-    return MembershipStep(StepKind.REMOVE_MATCHING, filter=str(path))
+    return MembershipStep(StepKind.REMOVE_MATCHING, value_filter=path.value_filter)
 
 
 def _ids_of(node: FilterNode) -> list[str] | None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
 from sitescim.db.models import Group
-from sitescim.scim import listing
+from sitescim.scim import filtering, listing
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import make_etag
@@ -243,11 +243,12 @@ def _apply(
         elif step.kind == StepKind.REMOVE:
             repo.remove_memberships(session, group.id, step.ids)
         elif step.kind == StepKind.REMOVE_MATCHING:
-            # A filter other than ``value eq`` cannot name its rows up front;
-            # identity providers only ever send ``value eq``.
-            current = _members(session, group, with_members=True) or []
-            matched = [member.value for member in current if step.matches(member)]
-            repo.remove_memberships(session, group.id, matched)
+            # A filter other than ``value eq`` cannot name its rows up front
+            # (identity providers only ever send ``value eq``): the database
+            # picks them, and no member is read.
+            assert step.value_filter is not None
+            rows = filtering.member_rows(site_id, group.id, step.value_filter)
+            repo.remove_memberships_among(session, group.id, rows)
 
 
 def _members(session: Session, group: Group, *, with_members: bool) -> list[MemberView] | None:

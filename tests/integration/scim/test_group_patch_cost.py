@@ -156,3 +156,24 @@ def test_one_member_in_one_out_costs_the_same_at_10_and_2000_members(world, data
         (small, {"attributes": ["members"]}),
         (large, {"attributes": ["members"]}),
     ]
+
+
+def test_remove_by_a_filter_on_type_or_display_deletes_in_one_statement(world, database, token):
+    """members[type eq "Group"] cannot name its rows up front: the database picks them."""
+    runtime = world.runtime
+    users = add_users(database, world.site_a, 3)
+    group, inner = add_group(runtime, token, "Outer"), add_group(runtime, token, "Inner")
+    add_member_rows(database, world.site_a, group, users)
+    body = {
+        "schemas": [PATCH_URN],
+        "Operations": [
+            {"op": "add", "path": "members", "value": [{"value": inner}]},
+            {"op": "remove", "path": 'members[type eq "Group" or display eq "MEMBER 1"]'},
+        ],
+    }
+    with measured(runtime.db) as work, runtime.db.transaction(write=True) as session:
+        group_service.patch_group(session, runtime, token, group, body, with_members=False)
+    assert not [s for s in work.statements if s.lstrip().upper().startswith("SELECT group_members")]
+    with database.transaction(write=False) as session:
+        left = group_service.get_group(session, token, group).members or []
+    assert {member.value for member in left} == {users[0], users[2]}
