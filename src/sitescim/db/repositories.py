@@ -519,24 +519,28 @@ def list_group_members(
 
 
 def find_ancestor_among(
-    session: Session, group_id: str, candidate_ids: Sequence[str]
+    session: Session, site_id: str, group_id: str, candidate_ids: Sequence[str]
 ) -> str | None:
     """One of the candidates that already contains ``group_id``, directly or nested.
 
     Adding such a candidate as a member would close a cycle. The walk goes up
-    from the group through group-in-group rows only (indexed by member), never
-    through the group's own user members.
+    from the group through group-in-group rows only, by the (site, member
+    group) index, never through any group's user members.
     """
     if not candidate_ids:
         return None
     ancestors = (
         select(Membership.group_id)
-        .where(Membership.member_group_id == group_id)
+        .where(Membership.site_id == site_id, Membership.member_group_id == group_id)
         .cte("ancestors", recursive=True)
     )
     ancestors = ancestors.union(
         select(Membership.group_id).join(
-            ancestors, Membership.member_group_id == ancestors.c.group_id
+            ancestors,
+            and_(
+                Membership.site_id == site_id,
+                Membership.member_group_id == ancestors.c.group_id,
+            ),
         )
     )
     query = select(ancestors.c.group_id).where(ancestors.c.group_id.in_(candidate_ids)).limit(1)

@@ -218,7 +218,7 @@ def _resolve_members(
     members = [(member_id, kinds[member_id]) for member_id in ids]
     if group_id is not None:
         groups = [member_id for member_id, kind in members if kind == "Group"]
-        cycle = repo.find_ancestor_among(session, group_id, groups)
+        cycle = repo.find_ancestor_among(session, site_id, group_id, groups)
         if cycle is not None:
             raise InvalidValueException(
                 detail=f"The group {cycle!r} already contains this group; "
