@@ -73,7 +73,10 @@ def _analyse_stale(connection: Connection) -> list[str]:
 
 
 def _refresh_sqlite(engine: Engine) -> list[str]:
-    with engine.connect() as connection:
+    # ANALYZE writes: begun as a reader, the transaction could not become a writer
+    # once another connection had written ("database is locked" at once), so it
+    # starts IMMEDIATE and queues with the other writers.
+    with engine.connect().execution_options(sqlite_begin="IMMEDIATE") as connection:
         tables = list(
             connection.exec_driver_sql(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
