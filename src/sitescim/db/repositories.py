@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -17,6 +17,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    insert,
     literal,
     or_,
     select,
@@ -80,6 +81,32 @@ def find_user_by_user_name(session: Session, site_id: str, user_name: str) -> Us
     return session.scalar(
         select(User).where(User.site_id == site_id, User.user_name_key == user_name.casefold())
     )
+
+
+_USER_TABLE = cast(Table, User.__table__)
+_VALUE_TABLE = cast(Table, UserValue.__table__)
+
+
+def user_id_named(session: Session, site_id: str, user_name: str) -> str | None:
+    """The id of the site's user with this userName (compared case-insensitively)."""
+    return session.scalar(
+        select(User.id).where(User.site_id == site_id, User.user_name_key == user_name.casefold())
+    )
+
+
+def insert_user(session: Session, user: User, values: Sequence[UserValue]) -> None:
+    """A new user and its value rows, as two INSERTs (no unit of work to set up)."""
+    session.execute(insert(_USER_TABLE), _columns(user))
+    if values:
+        session.execute(insert(_VALUE_TABLE), [_columns(row) for row in values])
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    """The column values set on a not yet persisted ORM object."""
+    state = row.__dict__
+    return {
+        column.key: state[column.key] for column in row.__table__.columns if column.key in state
+    }
 
 
 def add_user(session: Session, user: User) -> User:

@@ -16,7 +16,8 @@ The site always comes from the token (T10): a user of another site is absent.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -240,8 +241,8 @@ def _hash_password(runtime: Runtime, token: AuthenticatedToken, password: str) -
 
 
 def _ensure_unique_name(session: Session, user: UserRow) -> None:
-    other = repo.find_user_by_user_name(session, user.site_id, user.user_name)
-    if other is not None and other.id != user.id:
+    other = repo.user_id_named(session, user.site_id, user.user_name)
+    if other is not None and other != user.id:
         raise UniquenessException(detail=f"A user named {user.user_name!r} already exists.")
 
 
@@ -261,31 +262,24 @@ def _resolve_manager(session: Session, user: UserRow, *, was: str | None = None)
     )
 
 
-def _flush(session: Session, user: UserRow) -> None:
-    """Flush, turning a lost race on the unique userName into a SCIM 409."""
+@contextmanager
+def _unique_name(user: UserRow) -> Iterator[None]:
+    """A lost race on the unique userName (the check above passed, another writer's
+    row came first) becomes a SCIM 409; the request's transaction then rolls back,
+    so no savepoint is needed around the statement."""
     try:
-        with session.begin_nested():
-            session.flush()
+        yield
     except IntegrityError:
         raise UniquenessException(
             detail=f"A user named {user.user_name!r} already exists."
         ) from None
 
 
-def _update(session: Session, user: UserRow, stored: dict[str, Any], *, renamed: bool) -> None:
-    """One UPDATE of the columns that differ from the stored row; a lost race on the
-    unique userName (only possible when it changed) becomes a SCIM 409."""
+def _update(session: Session, user: UserRow, stored: dict[str, Any]) -> None:
+    """One UPDATE of the columns that differ from the stored row."""
     changes = {name: value for name in stored if (value := getattr(user, name)) != stored[name]}
-    if not renamed:
+    with _unique_name(user):
         repo.update_user(session, user.id, changes)
-        return
-    try:
-        with session.begin_nested():
-            repo.update_user(session, user.id, changes)
-    except IntegrityError:
-        raise UniquenessException(
-            detail=f"A user named {user.user_name!r} already exists."
-        ) from None
 
 
 @audit.records_failures("scim.user.create", "user", with_id=False)
@@ -316,10 +310,8 @@ def create_user(
         user.password_hash = _hash_password(runtime, token, resource.password)
     _resolve_manager(session, user)
     _ensure_unique_name(session, user)
-    session.add(user)
-    _flush(session, user)
-    session.add_all(values)
-    session.flush()
+    with _unique_name(user):
+        repo.insert_user(session, user, values)
     created = mapping.user_document(user, values, [], base_url)
     names = sorted(_comparable(created))
     if resource.password is not None:
@@ -400,8 +392,7 @@ def _save(
             and (not user.active or user.privilege != Privilege.PROMASTER)
         ):
             _keep_a_promaster(session, runtime, token, user, action=action, address=address)
-        renamed = user.user_name_key != old_name_key
-        if renamed:
+        if user.user_name_key != old_name_key:
             _ensure_unique_name(session, user)
         _resolve_manager(session, user, was=old_manager)
         password = after.password
@@ -417,7 +408,7 @@ def _save(
     now = runtime.clock()
     user.version += 1
     user.updated_at = now
-    _update(session, user, before.columns, renamed=renamed)
+    _update(session, user, before.columns)
     if _value_tuples(values) != _value_tuples(before.values):
         repo.replace_user_values(session, user.id, values)
     if was_active and not user.active:

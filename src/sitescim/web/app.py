@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import partial
 from typing import Any
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -77,6 +78,8 @@ def create_app(
         app.state.runtime = runtime
         app.state.settings = settings
         app.state.reads = await open_reads(db.engine)
+        # SQLite has one writer at a time: SCIM writes queue for one thread.
+        app.state.write_limiter = anyio.CapacityLimiter(1) if db.dialect == "sqlite" else None
         upkeep = [asyncio.create_task(job) for job in _upkeep(runtime)]
         try:
             yield

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
+import anyio
+import anyio.to_thread
 import orjson
 from scim2_models import Context, InvalidSyntaxException
 from sqlalchemy.orm import Session
@@ -134,10 +136,15 @@ class ScimRequest:
     async def write(
         self, use_case: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """Run a use case in its own write transaction, in a worker thread."""
-        return await run_in_threadpool(
-            self._in_transaction, True, partial(use_case, **kwargs), args
-        )
+        """Run a use case in its own write transaction, in a worker thread.
+
+        On SQLite writes run one at a time anyway (one write lock): they wait
+        for their turn here, on the event loop, instead of as threads that take
+        the interpreter from the one holding the lock.
+        """
+        work = partial(self._in_transaction, True, partial(use_case, **kwargs), args)
+        limiter: anyio.CapacityLimiter | None = self.request.app.state.write_limiter
+        return await anyio.to_thread.run_sync(work, limiter=limiter)
 
     async def read(
         self, use_case: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
