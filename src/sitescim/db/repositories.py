@@ -41,6 +41,7 @@ from sitescim.db.models import (
     UserValue,
     WebSession,
 )
+from sitescim.db.reads import TokenRecord
 from sitescim.domain.errors import ActiveTokenExistsError, AlreadyExistsError
 
 ACTIVE_HOLDER_CONSTRAINT = "active_holder_id"
@@ -158,25 +159,10 @@ _CREDENTIALS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class TokenCredentials:
-    id: str
-    site_id: str
-    site_slug: str
-    token_hash: str
-    scope: str
-    description: str
-    expires_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-    scim_may_set_promaster: bool
-    password_min_length: int
-
-
-def find_token_credentials(connection: Connection, token_hash: str) -> TokenCredentials | None:
-    """The hot path of every SCIM request: one indexed read, no ORM objects."""
+def find_token_credentials(connection: Connection, token_hash: str) -> TokenRecord | None:
+    """The token and its site through SQLAlchemy, for callers without the hot reader."""
     row = connection.execute(_CREDENTIALS, {"token_hash": token_hash}).first()
-    return None if row is None else TokenCredentials(*row)
+    return None if row is None else TokenRecord(*row)
 
 
 def find_active_token_held_by(session: Session, holder_id: str) -> AccessToken | None:

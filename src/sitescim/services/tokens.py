@@ -250,12 +250,8 @@ class TokenCheck:
         return self.failure is not None or self.stale
 
 
-TokenRow = TokenRecord | repo.TokenCredentials
-"""A token with its site, as either reader returns it."""
-
-
 def _judge(
-    runtime: Runtime, row: TokenRow | None, digest: str, *, api: str, now: datetime
+    runtime: Runtime, row: TokenRecord | None, digest: str, *, api: str, now: datetime
 ) -> TokenCheck:
     """What a looked-up token allows: the rules after the read, shared by both readers."""
     if row is None or not hmac.compare_digest(row.token_hash, digest):
