@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from scim2_models import ScimFilter
 from sqlalchemy import Connection, delete, event, func, insert, select, text, update
 
-from sitescim.db.engine import Database
+from sitescim.db.engine import Database, make_engine
 from sitescim.db.models import USER_VALUE_TRIGRAMS, Site, User, UserValue
 from sitescim.scim.filtering import VALUE_KEY_LIMIT, trigram_query, user_filter
 from tests.integration.scim.test_filtering import T0, insert_user
@@ -313,15 +313,18 @@ def test_a_short_substring_is_answered_by_the_scan(planning: tuple[Connection, s
         assert "user_value_trigrams" not in _plan(connection, statement)
 
 
-def test_postgresql_indexes_the_compared_expression(database: Database) -> None:
+@pytest.mark.postgresql_only
+def test_postgresql_indexes_the_compared_expression(postgres_url: str) -> None:
     """The old trigram index on value_key alone served no filter; 0006 replaced it."""
-    if database.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL indexes")
-    with database.engine.connect() as connection:
-        names = set(
-            connection.execute(
-                text("SELECT indexname FROM pg_indexes WHERE tablename = 'user_values'")
-            ).scalars()
-        )
+    engine = make_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            names = set(
+                connection.execute(
+                    text("SELECT indexname FROM pg_indexes WHERE tablename = 'user_values'")
+                ).scalars()
+            )
+    finally:
+        engine.dispose()
     assert "ix_user_values_folded_value_trgm" in names
     assert "ix_user_values_value_key_trgm" not in names
