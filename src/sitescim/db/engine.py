@@ -19,6 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_READ_PRAGMAS = ("PRAGMA mmap_size=268435456", "PRAGMA cache_size=-32768")
+"""Reads come from a memory map of the file (no read() call per page) through a 32 MiB
+page cache: with the default 2 MiB, a lookup at 10,000 users read pages the one at
+1,000 users found cached, and took 1.6 times as long."""
 AFTER_TRANSACTION = "sitescim.after_transaction"
 READER_POOL_SIZE = 4
 _WRITE_TURN = "sitescim.write_turn"
@@ -91,6 +95,9 @@ def _make_sqlite_engine(url: str, *, pool_size: int, echo: bool, autocommit: boo
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if not memory:
+            for pragma in SQLITE_READ_PRAGMAS:
+                cursor.execute(pragma)
         cursor.close()
 
     if autocommit and not memory:

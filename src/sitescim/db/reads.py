@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from sitescim.db.engine import SQLITE_BUSY_TIMEOUT_MS
+from sitescim.db.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_READ_PRAGMAS
 from sitescim.db.models import User
 
 # The users columns a SCIM document shows: not the password hash, not the folded keys.
@@ -164,20 +164,18 @@ def _token_record(row: Sequence[Any]) -> TokenRecord:
     )
 
 
-_USER_CONVERTERS = tuple(
-    _utc if name in _DATETIME_COLUMNS else (bool if name == "active" else None)
-    for name in USER_COLUMNS
-)
+_WIDTH = len(USER_COLUMNS)
+_DATETIME_AT = tuple(USER_COLUMNS.index(name) for name in sorted(_DATETIME_COLUMNS))
+_ACTIVE_AT = USER_COLUMNS.index("active")
 
 
 def _user_snapshot(row: Sequence[Any]) -> UserSnapshot:
-    width = len(USER_COLUMNS)
-    user = UserRecord(
-        *(
-            value if convert is None or value is None else convert(value)
-            for value, convert in zip(row[:width], _USER_CONVERTERS, strict=True)
-        )
-    )
+    width = _WIDTH
+    columns = list(row[:width])
+    for at in _DATETIME_AT:
+        columns[at] = _utc(columns[at])
+    columns[_ACTIVE_AT] = bool(columns[_ACTIVE_AT])
+    user = UserRecord._make(columns)
     raw_values, raw_groups = row[width], row[width + 1]
     if isinstance(raw_values, str | bytes):
         raw_values = orjson.loads(raw_values)
@@ -248,6 +246,8 @@ class SQLiteReads:
                 timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
             )
             connection.execute("PRAGMA query_only=ON")
+            for pragma in SQLITE_READ_PRAGMAS:
+                connection.execute(pragma)
             self._local.connection = connection
             with self._lock:
                 self._opened.append(connection)

@@ -101,6 +101,9 @@ def create_app(
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        # No OpenTelemetry here: its per-request check of the global providers cost
+        # a tenth of a SCIM GET. Prometheus metrics are the operators' signal.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     errors.install(app)
 
