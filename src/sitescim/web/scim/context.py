@@ -35,7 +35,6 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 SCIM_BODY_TYPES = ("application/scim+json", "application/json")
-READ_METHODS = frozenset({"GET", "HEAD"})
 
 
 _BASE_URLS: dict[tuple[str, str | None, str], str] = {}
