@@ -275,13 +275,14 @@ def _judge(
     return TokenCheck(found, None, who, stale, now)
 
 
-def _refused_unread(value: str | None, now: datetime) -> TokenCheck | None:
-    """A missing or malformed value is refused before any lookup (T9)."""
+def _digest_or_refusal(runtime: Runtime, value: str | None, now: datetime) -> str | TokenCheck:
+    """The keyed hash to look up, or the refusal of a missing or malformed value,
+    decided before any lookup (T9)."""
     if not value:
         return TokenCheck(None, "missing", audit.ANONYMOUS, False, now)
     if not rules.is_well_formed(value):
         return TokenCheck(None, "malformed", audit.ANONYMOUS, False, now)
-    return None
+    return rules.hash_token(value, runtime.pepper)
 
 
 async def check_token(
@@ -291,11 +292,9 @@ async def check_token(
     hash (never a cached answer, so a revocation counts on the very next request, T8),
     compared in constant time."""
     now = runtime.clock()
-    refused = _refused_unread(value, now)
-    if refused is not None:
-        return refused
-    assert value is not None
-    digest = rules.hash_token(value, runtime.pepper)
+    digest = _digest_or_refusal(runtime, value, now)
+    if isinstance(digest, TokenCheck):
+        return digest
     return _judge(runtime, await reads.token(digest), digest, api=api, now=now)
 
 
@@ -304,11 +303,9 @@ def check_token_sync(
 ) -> TokenCheck:
     """The same check through SQLAlchemy, for callers without an event loop."""
     now = runtime.clock()
-    refused = _refused_unread(value, now)
-    if refused is not None:
-        return refused
-    assert value is not None
-    digest = rules.hash_token(value, runtime.pepper)
+    digest = _digest_or_refusal(runtime, value, now)
+    if isinstance(digest, TokenCheck):
+        return digest
     with runtime.db.reading() as connection:
         row = repo.find_token_credentials(connection, digest)
     return _judge(runtime, row, digest, api=api, now=now)
