@@ -85,8 +85,6 @@ async def run_bulk(scim: ScimRequest) -> Response:
     job = await _read_job(scim)
     results = await scim.write(
         bulk_service.run_job,
-        scim.runtime,
-        scim.token,
         job,
         base_url=scim.base_url,
         address=scim.address,

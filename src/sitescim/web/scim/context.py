@@ -133,24 +133,33 @@ class ScimRequest:
         )
 
     async def write(
-        self, use_case: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+        self,
+        use_case: Callable[Concatenate[Session, Runtime, AuthenticatedToken, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
     ) -> T:
-        """Run a use case in its own write transaction, in a worker thread.
+        """Run a use case, as this request's token, in its own write transaction in a
+        worker thread: ``use_case(session, runtime, token, *args, **kwargs)``.
 
         On SQLite writes run one at a time anyway (one write lock): they wait
         for their turn here, on the event loop, instead of as threads that take
         the interpreter from the one holding the lock.
         """
-        work = partial(self._in_transaction, True, partial(use_case, **kwargs), args)
+        acting = partial(use_case, **kwargs)
+        work = partial(self._in_transaction, True, acting, (self.runtime, self.token, *args))
         limiter: anyio.CapacityLimiter | None = self.request.app.state.write_limiter
         return await anyio.to_thread.run_sync(work, limiter=limiter)
 
     async def read(
-        self, use_case: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs
+        self,
+        use_case: Callable[Concatenate[Session, AuthenticatedToken, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
     ) -> T:
-        """Run a query in a read transaction, in a worker thread."""
+        """Run a query for this request's site in a read transaction, in a worker thread:
+        ``use_case(session, token, *args, **kwargs)``."""
         return await run_in_threadpool(
-            self._in_transaction, False, partial(use_case, **kwargs), args
+            self._in_transaction, False, partial(use_case, **kwargs), (self.token, *args)
         )
 
     def _in_transaction(

@@ -59,9 +59,7 @@ def _group(
 async def create_group(scim: ScimRequest) -> Response:
     parameters = _parameters(scim)
     body = await scim.body()
-    result = await scim.write(
-        group_service.create_group, scim.runtime, scim.token, body, address=scim.address
-    )
+    result = await scim.write(group_service.create_group, body, address=scim.address)
     return _group(scim, result, parameters, status_code=201)
 
 
@@ -70,7 +68,7 @@ async def get_group(scim: ScimRequest) -> Response:
     parameters = _parameters(scim)
     result: group_service.GroupResult | GroupRecord
     if wants_members(parameters):
-        result = await scim.read(group_service.get_group, scim.token, scim.id)
+        result = await scim.read(group_service.get_group, scim.id)
         group: GroupRow = result.group
     else:
         result = group = await read_group_without_members(scim.reads, scim.token, scim.id)
@@ -82,8 +80,6 @@ async def replace_group(scim: ScimRequest) -> Response:
     body = await scim.body()
     result = await scim.write(
         group_service.replace_group,
-        scim.runtime,
-        scim.token,
         scim.id,
         body,
         if_match=scim.if_match,
@@ -98,8 +94,6 @@ async def patch_group(scim: ScimRequest) -> Response:
     body = await scim.body()
     result = await scim.write(
         group_service.patch_group,
-        scim.runtime,
-        scim.token,
         scim.id,
         body,
         if_match=scim.if_match,
@@ -116,8 +110,6 @@ async def patch_group(scim: ScimRequest) -> Response:
 async def delete_group(scim: ScimRequest) -> Response:
     await scim.write(
         group_service.delete_group,
-        scim.runtime,
-        scim.token,
         scim.id,
         if_match=scim.if_match,
         address=scim.address,
@@ -138,9 +130,7 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
             for group in found.items
         ]
         return list_response(found.total, query.start_index, shown)
-    page = await scim.read(
-        group_service.list_groups, scim.token, query, with_members=wants_members(parameters)
-    )
+    page = await scim.read(group_service.list_groups, query, with_members=wants_members(parameters))
     resources: list[dict[str, Any]] = [
         group_to_scim(item.group, item.members, scim.base_url, parameters=parameters)
         for item in page.items

@@ -22,8 +22,6 @@ async def create_user(scim: ScimRequest) -> Response:
     body = await scim.body()
     created = await scim.write(
         user_service.create_user,
-        scim.runtime,
-        scim.token,
         body,
         base_url=scim.base_url,
         address=scim.address,
@@ -41,8 +39,6 @@ async def replace_user(scim: ScimRequest) -> Response:
     body = await scim.body()
     replaced = await scim.write(
         user_service.replace_user,
-        scim.runtime,
-        scim.token,
         scim.id,
         body,
         base_url=scim.base_url,
@@ -57,8 +53,6 @@ async def patch_user(scim: ScimRequest) -> Response:
     body = await scim.body()
     patched = await scim.write(
         user_service.patch_user,
-        scim.runtime,
-        scim.token,
         scim.id,
         body,
         base_url=scim.base_url,
@@ -71,8 +65,6 @@ async def patch_user(scim: ScimRequest) -> Response:
 async def delete_user(scim: ScimRequest) -> Response:
     await scim.write(
         user_service.delete_user,
-        scim.runtime,
-        scim.token,
         scim.id,
         if_match=scim.if_match,
         address=scim.address,
@@ -98,7 +90,7 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
     found = await look_up_users(scim.reads, scim.token, query, base_url=scim.base_url)
     if found is not None:
         return list_response(found.total, query.start_index, _narrowed(query, found.items))
-    page = await scim.read(user_service.list_users, scim.token, query, base_url=scim.base_url)
+    page = await scim.read(user_service.list_users, query, base_url=scim.base_url)
     resources = _narrowed(query, page.resources)
     return list_response(page.total, page.start_index, resources, next_cursor=page.next_cursor)
 
