@@ -85,6 +85,7 @@ def find_user_by_user_name(session: Session, site_id: str, user_name: str) -> Us
 
 
 _USER_TABLE = cast(Table, User.__table__)
+_AUDIT_TABLE = cast(Table, AuditEvent.__table__)
 _VALUE_TABLE = cast(Table, UserValue.__table__)
 
 
@@ -236,7 +237,8 @@ def claim_expiry_warning(session: Session, token_id: str, today: Any) -> bool:
 
 
 def add_event(session: Session, event: AuditEvent) -> None:
-    session.add(event)
+    """One INSERT now, rather than a unit of work at the next flush: every change writes one."""
+    session.execute(insert(_AUDIT_TABLE), _columns(event))
 
 
 def add_or_count_event(session: Session, values: dict[str, Any], *, repeats: int) -> None:
@@ -336,15 +338,17 @@ def read_user_for_change(session: Session, site_id: str, user_id: str) -> Row[An
     """A user's row, locked until the transaction ends (PostgreSQL; SQLite's writer
     already holds the file), so two concurrent changes of one user never both
     start from the same version."""
-    return session.execute(
-        _USER_BY_ID.with_for_update(), {"site_id": site_id, "user_id": user_id}
-    ).first()
+    return (
+        session.connection()
+        .execute(_USER_BY_ID.with_for_update(), {"site_id": site_id, "user_id": user_id})
+        .first()
+    )
 
 
 def update_user(session: Session, user_id: str, changes: dict[str, Any]) -> None:
     """Write the columns that changed, and only those, in one statement."""
-    statement = update(User).where(User.id == user_id).values(**changes)
-    session.execute(statement.execution_options(synchronize_session=False))
+    statement = update(_USER_TABLE).where(_USER_TABLE.c.id == user_id).values(**changes)
+    session.connection().execute(statement)
 
 
 def list_user_values(executor: Session | Connection, user_ids: Sequence[str]) -> Sequence[Row[Any]]:

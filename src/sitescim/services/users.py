@@ -110,10 +110,11 @@ def _open_for_change(
     columns = dict(row._mapping)
     user = UserRow(**columns)
     _check_if_match(user, if_match)
-    values: Sequence[Any] = repo.list_user_values(session, [user.id])  # Core rows
+    connection = session.connection()  # Core reads: no ORM layer around them
+    values: Sequence[Any] = repo.list_user_values(connection, [user.id])
     groups = [
         GroupRef(id=group_id, display=display)
-        for _, group_id, display in repo.list_user_groups(session, token.site_id, [user.id])
+        for _, group_id, display in repo.list_user_groups(connection, token.site_id, [user.id])
     ]
     document = mapping.user_document(user, values, groups, base_url)
     stored = _Stored(
@@ -474,9 +475,10 @@ def patch_user(
     patch = PatchOp[model].model_validate(  # type: ignore[valid-type]
         body, scim_ctx=Context.RESOURCE_PATCH_REQUEST
     )
-    after = before.resource.model_copy(deep=True)
+    was_active = before.resource.active
+    after = before.resource  # read for this request alone: patched in place, no copy
     patch.patch(after)
-    if after.active is None and before.resource.active is not None:
+    if after.active is None and was_active is not None:
         # RFC 7644 §3.5.2.2 would leave it unassigned; users.active cannot be (NOT NULL).
         raise MutabilityException(detail=ACTIVE_UNASSIGNED_MESSAGE)
     return _save(
