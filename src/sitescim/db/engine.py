@@ -129,19 +129,15 @@ def after_transaction(session: Session) -> list[Callable[[], None]]:
 
 
 class Database:
-    """The engine, the two kinds of transaction, and a pool of its own for hot reads.
+    """The engine, the two kinds of transaction, and a small autocommit pool for
+    single-statement reads outside a transaction (``reading()``).
 
-    ``reading()`` is called on the event loop (the token check of every SCIM
-    request). Were it to share the main pool, the loop could wait for a
-    connection held by a worker thread that itself waits for the loop to
-    commit: a stall until the pool timeout. Its own small pool is only ever
-    waited on for the length of one indexed read, which never takes locks.
+    The SCIM hot path does not use it: it reads through db.reads on the driver.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reads = sessionmaker(bind=engine, expire_on_commit=False)
-
         writer = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._writes = sessionmaker(bind=writer, expire_on_commit=False)
         shared = isinstance(engine.pool, StaticPool)  # an in-memory SQLite has one connection
@@ -180,7 +176,8 @@ class Database:
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
-        """A bare autocommit connection for a hot path's single read statement.
+        """A bare autocommit connection for a single read statement (the synchronous
+        token check, ``tokens.check_token_sync``).
 
         One statement needs no transaction around it, and skipping BEGIN and
         ROLLBACK saves two round trips to PostgreSQL.
