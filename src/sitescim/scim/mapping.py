@@ -142,6 +142,11 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def column_limit(attribute: str) -> int:
+    """The longest value the users column of a singular attribute holds."""
+    return _LIMITS.get(attribute, 2**31)
+
+
 def _fit(value: str | None, attribute: str) -> str | None:
     limit = _LIMITS.get(attribute)
     if value is not None and limit is not None and len(value) > limit:

@@ -40,7 +40,7 @@ from sitescim.db.reads import Reads
 from sitescim.domain import passwords
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import etags, listing, mapping
+from sitescim.scim import etags, listing, mapping, user_patch
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import GroupRef, ScimUser
 from sitescim.services import audit
@@ -82,11 +82,18 @@ class _Stored:
     """A user as stored before a change: read once, for the resource a PUT or
     PATCH works on, for the audit's comparison and for the values' rewrite."""
 
-    resource: ScimUser
     values: Sequence[Any]
     groups: list[GroupRef]
     document: dict[str, Any]
     columns: dict[str, Any]  # the users row as read: a save writes what differs from it
+
+    def resource(self, token: AuthenticatedToken) -> ScimUser:
+        """The stored user as a resource, for the general PUT and PATCH.
+
+        Validated from the document, which costs a third of building it from
+        rows (mapping.user_to_scim); the everyday PATCH never needs it.
+        """
+        return model_for(token).model_validate(self.document)
 
 
 def _open_for_change(
@@ -117,16 +124,7 @@ def _open_for_change(
         for _, group_id, display in repo.list_user_groups(connection, token.site_id, [user.id])
     ]
     document = mapping.user_document(user, values, groups, base_url)
-    stored = _Stored(
-        # Validating the document is a third of the cost of building the resource
-        # from rows (mapping.user_to_scim), and the document is needed anyway.
-        resource=model_for(token).model_validate(document),
-        values=values,
-        groups=groups,
-        document=document,
-        columns=columns,
-    )
-    return user, stored
+    return user, _Stored(values=values, groups=groups, document=document, columns=columns)
 
 
 def _check_if_match(user: UserRow, if_match: str | None) -> None:
@@ -378,34 +376,60 @@ def _save(
     built from rows (what a GET would show), which is how the audit names the
     changed attributes; value rows are rewritten only when they changed.
     """
-    groups = before.groups
-    with session.no_autoflush:  # rules are checked on the unflushed new state
-        was_active, old_privilege = user.active, user.privilege
-        old_name_key, old_manager = user.user_name_key, user.manager_id
-        values = mapping.user_from_scim(after, user)
-        requested = mapping.requested_privilege(after)
-        if requested is not None and not token.may_set_promaster:
-            raise MutabilityException(detail="'privilege' is read-only in this site")
-        user.privilege = _privilege(requested, old_privilege)
-        if (
-            was_active
-            and old_privilege == Privilege.PROMASTER
-            and (not user.active or user.privilege != Privilege.PROMASTER)
-        ):
-            _keep_a_promaster(session, runtime, token, user, action=action, address=address)
-        if user.user_name_key != old_name_key:
-            _ensure_unique_name(session, user)
-        _resolve_manager(session, user, was=old_manager)
-        password = after.password
-        if password is not None:
-            user.password_hash = _hash_password(runtime, token, password)
+    values = mapping.user_from_scim(after, user)
+    requested = mapping.requested_privilege(after)
+    if requested is not None and not token.may_set_promaster:
+        raise MutabilityException(detail="'privilege' is read-only in this site")
+    user.privilege = _privilege(requested, before.columns["privilege"])
+    return _store(
+        session,
+        runtime,
+        token,
+        user,
+        before=before,
+        values=values,
+        password=after.password,
+        action=action,
+        base_url=base_url,
+        address=address,
+    )
 
-        updated = mapping.user_document(user, values, groups, base_url)
-        names = _changed_names(_comparable(before.document), _comparable(updated))
-        if password is not None:
-            names.append("password")
-        if not names:
-            return updated
+
+def _store(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    user: UserRow,
+    *,
+    before: _Stored,
+    values: Sequence[Any],
+    password: str | None,
+    action: str,
+    base_url: str,
+    address: str | None,
+) -> dict[str, Any]:
+    """Check the rules of section 2 on the changed ``user``, then write what differs
+    from the row as read and audit the names of the changed attributes."""
+    groups, prior = before.groups, before.columns
+    was_active = prior["active"]
+    if (
+        was_active
+        and prior["privilege"] == Privilege.PROMASTER
+        and (not user.active or user.privilege != Privilege.PROMASTER)
+    ):
+        _keep_a_promaster(session, runtime, token, user, action=action, address=address)
+    if user.user_name_key != prior["user_name_key"]:
+        _ensure_unique_name(session, user)
+    _resolve_manager(session, user, was=prior["manager_id"])
+    if password is not None:
+        user.password_hash = _hash_password(runtime, token, password)
+
+    updated = mapping.user_document(user, values, groups, base_url)
+    names = _changed_names(_comparable(before.document), _comparable(updated))
+    if password is not None:
+        names.append("password")
+    if not names:
+        return updated
     now = runtime.clock()
     user.version += 1
     user.updated_at = now
@@ -441,9 +465,9 @@ def replace_user(
 ) -> dict[str, Any]:
     """PUT: readOnly attributes are ignored, immutable ones checked (RFC 7644 §3.5.1)."""
     user, before = _open_for_change(session, token, user_id, if_match=if_match, base_url=base_url)
-    model = type(before.resource)
-    wanted = model.model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
-    wanted.replace(before.resource)
+    stored = before.resource(token)
+    wanted = type(stored).model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    wanted.replace(stored)
     return _save(
         session,
         runtime,
@@ -469,14 +493,34 @@ def patch_user(
     if_match: str | None = None,
     address: str | None = None,
 ) -> dict[str, Any]:
-    """PATCH: the operations run in memory on the stored resource, which is then saved."""
+    """PATCH: the operations run in memory on the stored resource, which is then saved.
+
+    The everyday shapes (scim.user_patch) set columns of the row instead.
+    """
     user, before = _open_for_change(session, token, user_id, if_match=if_match, base_url=base_url)
-    model = type(before.resource)
-    patch = PatchOp[model].model_validate(  # type: ignore[valid-type]
+    changes = user_patch.column_changes(body)
+    if changes is not None:
+        for column, value in changes:
+            setattr(user, column, value)
+        user.user_name_key = user.user_name.casefold()
+        user.display_name_key = None if user.display_name is None else user.display_name.casefold()
+        return _store(
+            session,
+            runtime,
+            token,
+            user,
+            before=before,
+            values=before.values,
+            password=None,
+            action="scim.user.patch",
+            base_url=base_url,
+            address=address,
+        )
+    after = before.resource(token)  # built for this request alone: patched in place
+    patch = PatchOp[type(after)].model_validate(  # type: ignore[misc]
         body, scim_ctx=Context.RESOURCE_PATCH_REQUEST
     )
-    was_active = before.resource.active
-    after = before.resource  # read for this request alone: patched in place, no copy
+    was_active = after.active
     patch.patch(after)
     if after.active is None and was_active is not None:
         # RFC 7644 §3.5.2.2 would leave it unassigned; users.active cannot be (NOT NULL).
