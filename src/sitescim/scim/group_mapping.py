@@ -192,16 +192,51 @@ def _names_members(path: Any, *, whole: bool) -> bool:
 
 
 def group_from_scim(payload: dict[str, Any], *, context: Context) -> GroupInput:
-    """Validate a POST or PUT body; readOnly attributes (id, meta) are ignored."""
-    model = Group.model_validate(payload, scim_ctx=context)
+    """Validate a POST or PUT body; readOnly attributes (id, meta) are ignored.
+
+    Plain members (``value``, ``type``, ``$ref``, ``display`` as strings, which is
+    what clients send) are read straight from the body: scim2-models spends some
+    150 µs on each, a 30 ms wait for a 200-member group. Anything else is
+    validated member by member.
+    """
+    members = _plain_members(payload)
+    if members is None:
+        model = Group.model_validate(payload, scim_ctx=context)
+        members = member_values(model.members or [])
+    else:
+        rest = {key: item for key, item in payload.items() if key != "members"}
+        model = Group.model_validate(rest, scim_ctx=context)
     display_name = (model.display_name or "").strip()
     if not display_name:
         raise InvalidValueException(detail="displayName is required.")
-    return GroupInput(
-        display_name=display_name,
-        external_id=model.external_id,
-        members=member_values(model.members or []),
-    )
+    return GroupInput(display_name=display_name, external_id=model.external_id, members=members)
+
+
+_PLAIN_MEMBER_KEYS = frozenset({"value", "type", "$ref", "display"})
+
+
+def _plain_members(payload: Any) -> list[str] | None:
+    """The member ids, in order without repeats, if every member is plain; else None."""
+    if not isinstance(payload, dict):
+        return None
+    entries = payload.get("members")
+    if not isinstance(entries, list) or sum(key.casefold() == "members" for key in payload) != 1:
+        return None
+    seen: dict[str, None] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not entry.keys() <= _PLAIN_MEMBER_KEYS:
+            return None
+        value, kind = entry.get("value"), entry.get("type")
+        if (
+            not isinstance(value, str)
+            or not value
+            or (kind is not None and kind not in MEMBER_KINDS)
+        ):
+            return None
+        if any(not isinstance(entry.get(key, ""), str) for key in ("$ref", "display")):
+            return None
+        seen.setdefault(value, None)
+    return list(seen)
 
 
 def member_values(members: Sequence[GroupMember]) -> list[str]:

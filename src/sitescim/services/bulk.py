@@ -490,7 +490,9 @@ def _apply_to_group(
         return target, None
     assert data is not None
     if op.method == Method.POST:
-        result = group_service.create_group(session, runtime, token, data, address=address)
+        result = group_service.create_group(
+            session, runtime, token, data, with_members=False, address=address
+        )
     else:
         assert target is not None
         change = (

@@ -63,6 +63,7 @@ def create_group(
     token: AuthenticatedToken,
     payload: dict[str, Any],
     *,
+    with_members: bool = True,
     address: str | None = None,
 ) -> GroupResult:
     data = group_from_scim(payload, context=Context.RESOURCE_CREATION_REQUEST)
@@ -82,7 +83,7 @@ def create_group(
     )
     repo.add_memberships(session, token.site_id, group.id, members)
     _audit(session, runtime, token, "group.create", group, _input_attributes(data), address)
-    return GroupResult(group, _members(session, group, with_members=True))
+    return GroupResult(group, _members(session, group, with_members=with_members))
 
 
 def get_group(
