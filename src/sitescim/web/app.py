@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from functools import partial
 from typing import Any
 
-import anyio
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -33,6 +32,7 @@ from sitescim.web.scim import bulk
 from sitescim.web.scim.routes import scim_routes
 from sitescim.web.ui import pages as ui_pages
 from sitescim.web.ui import routes as ui_routes
+from sitescim.web.write_turns import WriteTurns
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def create_app(
         app.state.settings = settings
         app.state.reads = await open_reads(db.engine)
         # SQLite has one writer at a time: SCIM writes queue for one thread.
-        app.state.write_limiter = anyio.CapacityLimiter(1) if db.dialect == "sqlite" else None
+        app.state.write_turns = WriteTurns() if db.dialect == "sqlite" else None
         upkeep = [asyncio.create_task(job) for job in _upkeep(runtime)]
         try:
             yield

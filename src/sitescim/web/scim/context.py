@@ -30,6 +30,7 @@ from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 from sitescim.settings import Settings
 from sitescim.web.responses import SCIMResponse
+from sitescim.web.write_turns import WriteTurns
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -143,12 +144,16 @@ class ScimRequest:
 
         On SQLite writes run one at a time anyway (one write lock): they wait
         for their turn here, on the event loop, instead of as threads that take
-        the interpreter from the one holding the lock.
+        the interpreter from the one holding the lock, and the turn goes round
+        the sites (web.write_turns).
         """
         acting = partial(use_case, **kwargs)
         work = partial(self._in_transaction, True, acting, (self.runtime, self.token, *args))
-        limiter: anyio.CapacityLimiter | None = self.request.app.state.write_limiter
-        return await anyio.to_thread.run_sync(work, limiter=limiter)
+        turns: WriteTurns | None = self.request.app.state.write_turns
+        if turns is None:
+            return await anyio.to_thread.run_sync(work)
+        async with turns.turn(self.token.site_id):
+            return await anyio.to_thread.run_sync(work)
 
     async def read(
         self,
