@@ -89,18 +89,32 @@ _AUDIT_TABLE = cast(Table, AuditEvent.__table__)
 _VALUE_TABLE = cast(Table, UserValue.__table__)
 
 
+_USER_ID_NAMED = select(_USER_TABLE.c.id).where(
+    _USER_TABLE.c.site_id == bindparam("site_id"), _USER_TABLE.c.user_name_key == bindparam("key")
+)
+_INSERT_USER = insert(_USER_TABLE)
+_INSERT_VALUES = insert(_VALUE_TABLE)
+_INSERT_EVENT = insert(_AUDIT_TABLE)
+
+
 def user_id_named(session: Session, site_id: str, user_name: str) -> str | None:
-    """The id of the site's user with this userName (compared case-insensitively)."""
-    return session.scalar(
-        select(User.id).where(User.site_id == site_id, User.user_name_key == user_name.casefold())
+    """The id of the site's user with this userName (compared case-insensitively).
+
+    The write path's statements run on the session's connection: the ORM's
+    execution layer costs more than the statement, and there is no object to load.
+    """
+    found = session.connection().execute(
+        _USER_ID_NAMED, {"site_id": site_id, "key": user_name.casefold()}
     )
+    return found.scalar()
 
 
 def insert_user(session: Session, user: User, values: Sequence[UserValue]) -> None:
     """A new user and its value rows, as two INSERTs (no unit of work to set up)."""
-    session.execute(insert(_USER_TABLE), _columns(user))
+    connection = session.connection()
+    connection.execute(_INSERT_USER, _columns(user))
     if values:
-        session.execute(insert(_VALUE_TABLE), [_columns(row) for row in values])
+        connection.execute(_INSERT_VALUES, [_columns(row) for row in values])
 
 
 def _columns(row: Any) -> dict[str, Any]:
@@ -238,7 +252,7 @@ def claim_expiry_warning(session: Session, token_id: str, today: Any) -> bool:
 
 def add_event(session: Session, event: AuditEvent) -> None:
     """One INSERT now, rather than a unit of work at the next flush: every change writes one."""
-    session.execute(insert(_AUDIT_TABLE), _columns(event))
+    session.connection().execute(_INSERT_EVENT, _columns(event))
 
 
 def add_or_count_event(session: Session, values: dict[str, Any], *, repeats: int) -> None:
