@@ -109,12 +109,27 @@ def user_id_named(session: Session, site_id: str, user_name: str) -> str | None:
     return found.scalar()
 
 
-def insert_user(session: Session, user: User, values: Sequence[UserValue]) -> None:
-    """A new user and its value rows, as two INSERTs (no unit of work to set up)."""
+def insert_users(session: Session, users: Sequence[tuple[User, Sequence[UserValue]]]) -> None:
+    """New users and their value rows, as two INSERTs however many (no unit of work)."""
     connection = session.connection()
-    connection.execute(_INSERT_USER, _columns(user))
+    connection.execute(_INSERT_USER, [_columns(user) for user, _ in users])
+    values = [_columns(row) for _, rows in users for row in rows]
     if values:
-        connection.execute(_INSERT_VALUES, [_columns(row) for row in values])
+        connection.execute(_INSERT_VALUES, values)
+
+
+def user_name_keys_taken(session: Session, site_id: str, keys: Sequence[str]) -> set[str]:
+    """Which of these folded userNames the site's users already have; one query per chunk."""
+    taken: set[str] = set()
+    connection = session.connection()
+    for chunk in _chunks(list(keys)):
+        found = connection.execute(
+            select(_USER_TABLE.c.user_name_key).where(
+                _USER_TABLE.c.site_id == site_id, _USER_TABLE.c.user_name_key.in_(chunk)
+            )
+        )
+        taken.update(found.scalars())
+    return taken
 
 
 def _columns(row: Any) -> dict[str, Any]:
@@ -250,9 +265,10 @@ def claim_expiry_warning(session: Session, token_id: str, today: Any) -> bool:
 # Audit
 
 
-def add_event(session: Session, event: AuditEvent) -> None:
-    """One INSERT now, rather than a unit of work at the next flush: every change writes one."""
-    session.connection().execute(_INSERT_EVENT, _columns(event))
+def add_events(session: Session, events: Sequence[AuditEvent]) -> None:
+    """INSERT now, rather than a unit of work at the next flush: every change writes one."""
+    if events:
+        session.connection().execute(_INSERT_EVENT, [_columns(event) for event in events])
 
 
 def add_or_count_event(session: Session, values: dict[str, Any], *, repeats: int) -> None:

@@ -60,6 +60,36 @@ class Who:
 ANONYMOUS = Who(kind="anonymous")
 
 
+def event(
+    *,
+    now: datetime,
+    site_id: str | None,
+    action: str,
+    who: Who,
+    outcome: str = "success",
+    target: tuple[str, str | None] | None = None,
+    address: str | None = None,
+    detail: dict[str, Any] | None = None,
+    message: str | None = None,
+) -> AuditEvent:
+    """An audit row, not yet written (``record`` writes one, ``record_all`` many)."""
+    return AuditEvent(
+        site_id=site_id,
+        occurred_at=now,
+        action=action,
+        outcome=outcome,
+        actor_type=who.kind,
+        actor_id=who.id,
+        actor_label=who.label,
+        target_type=target[0] if target else None,
+        target_id=target[1] if target else None,
+        client_address=address,
+        detail=detail or {},
+        message=message,
+        repeat_count=1,
+    )
+
+
 def record(
     session: Session,
     *,
@@ -73,24 +103,24 @@ def record(
     detail: dict[str, Any] | None = None,
     message: str | None = None,
 ) -> None:
-    repo.add_event(
-        session,
-        AuditEvent(
-            site_id=site_id,
-            occurred_at=now,
-            action=action,
-            outcome=outcome,
-            actor_type=who.kind,
-            actor_id=who.id,
-            actor_label=who.label,
-            target_type=target[0] if target else None,
-            target_id=target[1] if target else None,
-            client_address=address,
-            detail=detail or {},
-            message=message,
-            repeat_count=1,
-        ),
+    """Write one audit row in the caller's transaction."""
+    row = event(
+        now=now,
+        site_id=site_id,
+        action=action,
+        who=who,
+        outcome=outcome,
+        target=target,
+        address=address,
+        detail=detail,
+        message=message,
     )
+    repo.add_events(session, [row])
+
+
+def record_all(session: Session, events: Sequence[AuditEvent]) -> None:
+    """Write many audit rows in one statement (a Bulk request's batch of creations)."""
+    repo.add_events(session, events)
 
 
 def record_refusal(session: Session, runtime: Runtime, **event: Any) -> None:

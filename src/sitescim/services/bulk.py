@@ -341,35 +341,30 @@ def run_job(
     base_url: str,
     address: str | None = None,
 ) -> list[OperationResult]:
-    """Run the job in the caller's transaction; results in request order, ran ones only."""
+    """Run the job in the caller's transaction; results in request order, ran ones only.
+
+    Consecutive user creations that refer to no bulkId are written as one batch
+    (``users.create_users``); the operations a batch leaves, and every other
+    one, run alone in a savepoint. With ``failOnErrors`` every operation runs
+    alone, so that nothing runs after the Nth error.
+    """
     order, refused = _plan(job)
     # The session's identity map holds rows weakly: kept referenced here, the site
     # row is read once for the job instead of once per operation.
     _pinned_site = repo.get_site(session, token.site_id)
-    created: dict[str, str] = {}
-    results: dict[int, OperationResult] = {}
-    errors = 0
+    run = _Run(session, runtime, token, job, base_url, address)
+    batch: list[Operation] = []
     for index in order:
-        if job.fail_on_errors is not None and errors >= job.fail_on_errors:
+        if job.fail_on_errors is not None and run.errors >= job.fail_on_errors:
             break
         op = job.operations[index]
-        error = refused.get(index) or _missing_reference(op, job, created)
-        if error is None:
-            try:
-                with session.begin_nested():
-                    result = _apply(session, runtime, token, op, created, base_url, address)
-            except Exception as failure:
-                error = failure
-                result = _failed(op, failure, created, base_url)
-            else:
-                if op.method == Method.POST and op.bulk_id is not None and result.resource_id:
-                    created[op.bulk_id] = result.resource_id
-        else:
-            _audit_refusal(session, runtime, token, op, error, created, address)
-            result = _failed(op, error, created, base_url)
-        if error is not None:
-            errors += 1
-        results[index] = result
+        if index not in refused and _batchable(op, job):
+            batch.append(op)
+            continue
+        run.batch(batch)
+        batch = []
+        run.one(op, refused.get(index))
+    run.batch(batch)
     audit.record(
         session,
         now=runtime.clock(),
@@ -377,9 +372,92 @@ def run_job(
         action="scim.bulk",
         who=audit.Who.token(token.token_id, token.description),
         address=address,
-        detail={"operations": len(job.operations), "ran": len(results), "errors": errors},
+        detail={"operations": len(job.operations), "ran": len(run.results), "errors": run.errors},
     )
-    return [results[index] for index in sorted(results)]
+    return [run.results[index] for index in sorted(run.results)]
+
+
+def _batchable(op: Operation, job: BulkJob) -> bool:
+    return (
+        job.fail_on_errors is None
+        and op.endpoint == "Users"
+        and op.method == Method.POST
+        and not op.references
+        and op.data is not None
+    )
+
+
+class _Run:
+    """The state of a job as it runs: results so far, resources created, errors."""
+
+    def __init__(
+        self,
+        session: Session,
+        runtime: Runtime,
+        token: AuthenticatedToken,
+        job: BulkJob,
+        base_url: str,
+        address: str | None,
+    ) -> None:
+        self.session, self.runtime, self.token, self.job = session, runtime, token, job
+        self.base_url, self.address = base_url, address
+        self.created: dict[str, str] = {}
+        self.results: dict[int, OperationResult] = {}
+        self.errors = 0
+
+    def one(self, op: Operation, refusal: Exception | None = None) -> None:
+        session, created = self.session, self.created
+        error = refusal or _missing_reference(op, self.job, created)
+        if error is None:
+            try:
+                with session.begin_nested():
+                    result = _apply(
+                        session, self.runtime, self.token, op, created, self.base_url, self.address
+                    )
+            except Exception as failure:
+                error = failure
+                result = _failed(op, failure, created, self.base_url)
+            else:
+                if op.method == Method.POST and op.bulk_id is not None and result.resource_id:
+                    created[op.bulk_id] = result.resource_id
+        else:
+            _audit_refusal(session, self.runtime, self.token, op, error, created, self.address)
+            result = _failed(op, error, created, self.base_url)
+        if error is not None:
+            self.errors += 1
+        self.results[op.index] = result
+
+    def batch(self, ops: list[Operation]) -> None:
+        if not ops:
+            return
+        bodies = [op.data for op in ops if op.data is not None]
+        documents = user_service.create_users(
+            self.session,
+            self.runtime,
+            self.token,
+            bodies,
+            base_url=self.base_url,
+            address=self.address,
+        )
+        left: list[Operation] = []
+        for op, document in zip(ops, documents, strict=True):
+            if document is None:
+                left.append(op)
+                continue
+            resource_id = document["id"]
+            if op.bulk_id is not None:
+                self.created[op.bulk_id] = resource_id
+            self.results[op.index] = OperationResult(
+                index=op.index,
+                method=op.method.value,
+                bulk_id=op.bulk_id,
+                status=_STATUS[op.method],
+                resource_id=resource_id,
+                location=_location(self.base_url, op.endpoint, resource_id),
+                version=document["meta"]["version"],
+            )
+        for op in left:
+            self.one(op)
 
 
 def _missing_reference(op: Operation, job: BulkJob, created: dict[str, str]) -> Exception | None:

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, func, select
 from starlette.testclient import TestClient
 
-from sitescim.db.models import Group, Membership, Site, User
+from sitescim.db.models import AuditEvent, Group, Membership, Site, User
 from sitescim.web.app import create_app
 from tests.factories import bearer, make_token
 
@@ -23,6 +23,7 @@ ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 
 @pytest.fixture
@@ -161,6 +162,25 @@ def test_thousand_users_and_a_group_of_them_are_one_commit(
     assert {f"bulk{n}@bulk.test" for n in range(1000)} <= user_names(database)
 
 
+def test_a_run_of_creations_is_written_in_a_few_statements(client, database, world, headers_a):
+    statements: list[str] = []
+
+    def note(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement.split("(")[0].strip())
+
+    body = bulk(*[post_user(f"u{n}", f"batch{n}@bulk.test") for n in range(200)])
+    event.listen(database.engine, "before_cursor_execute", note)
+    try:
+        results = run(client, headers_a, body)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", note)
+    assert [result["status"] for result in results] == ["201"] * 200
+    inserts = [statement for statement in statements if statement.startswith("INSERT INTO")]
+    assert inserts.count("INSERT INTO users") == 1
+    assert inserts.count("INSERT INTO audit_events") == 2  # the creations, and the Bulk's own
+    assert len(statements) < 20
+
+
 def test_a_group_may_name_users_created_later_in_the_request(client, database, world, headers_a):
     results = run(
         client,
@@ -281,6 +301,62 @@ def test_without_fail_on_errors_a_failed_operation_rolls_back_only_itself(
     names = user_names(database)
     assert {"one@bulk.test", "three@bulk.test"} <= names
     assert "weak@bulk.test" not in names
+
+
+def deactivate() -> dict[str, Any]:
+    return {
+        "schemas": [PATCH_URN],
+        "Operations": [{"op": "replace", "path": "active", "value": False}],
+    }
+
+
+def manager_of(reference: str) -> dict[str, Any]:
+    return {
+        "schemas": [USER_URN, ENTERPRISE_URN],
+        ENTERPRISE_URN: {"manager": {"value": reference}},
+    }
+
+
+def test_a_run_of_creations_answers_and_audits_as_one_by_one(client, database, world, headers_a):
+    """Creations are written as a batch; the ones it cannot take get their single answer."""
+    taken = world.user_a  # a userName the site already has
+    results = run(
+        client,
+        headers_a,
+        bulk(
+            post_user(
+                "one", "One@bulk.test", emails=[{"value": "one@example.com", "primary": True}]
+            ),
+            post_user("twin", "one@BULK.test"),  # the same userName, folded, as an earlier one
+            post_nameless_user("nameless"),
+            post_user("taken", taken),
+            post_user("two"),
+            {"method": "PATCH", "path": "/Users/bulkId:two", "data": deactivate()},
+            post_user("three", **manager_of("bulkId:two")),
+        ),
+    )
+    statuses = [(r["bulkId"] if "bulkId" in r else r["method"], r["status"]) for r in results]
+    assert statuses == [
+        ("one", "201"),
+        ("twin", "409"),
+        ("nameless", "400"),
+        ("taken", "409"),
+        ("two", "201"),
+        ("PATCH", "200"),
+        ("three", "201"),
+    ]
+    assert results[1]["response"]["scimType"] == "uniqueness"
+    names = user_names(database)
+    assert {"One@bulk.test", "two@bulk.test", "three@bulk.test"} <= names
+    with database.transaction(write=False) as session:
+        events = session.execute(
+            select(AuditEvent.action, AuditEvent.outcome, AuditEvent.target_id).where(
+                AuditEvent.action == "scim.user.create"
+            )
+        ).all()
+    created = {id_of(r["location"]) for r in results if r["status"] == "201"}
+    assert {target for _, outcome, target in events if outcome == "success"} == created
+    assert sorted(outcome for _, outcome, _ in events if outcome != "success") == ["refused"] * 3
 
 
 # The result list (RFC 7644 §3.7.3)
