@@ -263,9 +263,9 @@ def _resolve_manager(session: Session, user: UserRow, *, was: str | None = None)
 
 @contextmanager
 def _unique_name(user: UserRow) -> Iterator[None]:
-    """A lost race on the unique userName (the check above passed, another writer's
-    row came first) becomes a SCIM 409; the request's transaction then rolls back,
-    so no savepoint is needed around the statement."""
+    """A userName the unique index refuses (taken, or taken by a concurrent writer
+    after a check passed) becomes a SCIM 409; the request's transaction (or a Bulk
+    operation's savepoint) then rolls back, so no savepoint is needed here."""
     try:
         yield
     except IntegrityError:
@@ -345,8 +345,7 @@ def create_user(
     address: str | None = None,
 ) -> dict[str, Any]:
     new = _new_user(session, runtime, token, body, base_url=base_url, address=address)
-    _ensure_unique_name(session, new.user)
-    with _unique_name(new.user):
+    with _unique_name(new.user):  # the unique index decides: no query before the INSERT
         repo.insert_users(session, [(new.user, new.values)])
     audit.record_all(session, [new.event])
     return new.document
