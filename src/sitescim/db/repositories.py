@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +22,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     union,
     union_all,
     update,
@@ -486,6 +488,54 @@ def find_member_kinds(session: Session, site_id: str, ids: Sequence[str]) -> dic
         for member_id, kind in session.execute(union_all(users, groups)):
             kinds[member_id] = kind
     return kinds
+
+
+# The ids come as one parameter: a JSON array (SQLite) or a text[] (PostgreSQL).
+_ADD_SITE_MEMBERS = {
+    "sqlite": (
+        text(
+            "INSERT INTO group_members (site_id, group_id, user_id)"
+            " SELECT u.site_id, CAST(:group_id AS VARCHAR), u.id FROM users u WHERE u.site_id = :site_id"
+            " AND u.id IN (SELECT value FROM json_each(:ids))"
+        ),
+        text(
+            "INSERT INTO group_members (site_id, group_id, member_group_id)"
+            " SELECT g.site_id, CAST(:group_id AS VARCHAR), g.id FROM groups g WHERE g.site_id = :site_id"
+            " AND g.id IN (SELECT value FROM json_each(:ids)) AND g.id <> CAST(:group_id AS VARCHAR)"
+        ),
+    ),
+    "postgresql": (
+        text(
+            "INSERT INTO group_members (site_id, group_id, user_id)"
+            " SELECT u.site_id, CAST(:group_id AS VARCHAR), u.id FROM users u WHERE u.site_id = :site_id"
+            " AND u.id = ANY(CAST(:ids AS text[]))"
+        ),
+        text(
+            "INSERT INTO group_members (site_id, group_id, member_group_id)"
+            " SELECT g.site_id, CAST(:group_id AS VARCHAR), g.id FROM groups g WHERE g.site_id = :site_id"
+            " AND g.id = ANY(CAST(:ids AS text[])) AND g.id <> CAST(:group_id AS VARCHAR)"
+        ),
+    ),
+}
+
+
+def add_site_members(session: Session, site_id: str, group_id: str, ids: Sequence[str]) -> int:
+    """Make the ids that are the site's users or groups members of a new group.
+
+    Two statements whatever the number of ids, no row built in Python; returns
+    how many went in, so the caller can tell that some id is no user or group
+    of the site (T10: another site's ids are not found).
+    """
+    if not ids:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect.name
+    values = json.dumps(list(ids)) if dialect == "sqlite" else list(ids)
+    parameters = {"site_id": site_id, "group_id": group_id, "ids": values}
+    return sum(
+        connection.execute(statement, parameters).rowcount
+        for statement in _ADD_SITE_MEMBERS[dialect]
+    )
 
 
 def add_memberships(

@@ -67,7 +67,6 @@ def create_group(
     address: str | None = None,
 ) -> GroupResult:
     data = group_from_scim(payload, context=Context.RESOURCE_CREATION_REQUEST)
-    members = _resolve_members(session, token.site_id, data.members, group_id=None)
     now = runtime.clock()
     group = repo.add_group(
         session,
@@ -81,7 +80,9 @@ def create_group(
             version=1,
         ),
     )
-    repo.add_memberships(session, token.site_id, group.id, members)
+    added = repo.add_site_members(session, token.site_id, group.id, data.members)
+    if added != len(data.members):  # some id is no user or group of the site: say which
+        _resolve_members(session, token.site_id, data.members, group_id=None)
     _audit(session, runtime, token, "group.create", group, _input_attributes(data), address)
     return GroupResult(group, _members(session, group, with_members=with_members))
 
