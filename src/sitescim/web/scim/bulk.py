@@ -42,7 +42,9 @@ async def _read_job(scim: ScimRequest) -> bulk_service.BulkJob:
         raise bulk_service.BulkTooLargeException(
             detail=bulk_service.too_large_detail(settings.bulk_max_payload_bytes)
         )
-    return bulk_service.parse_request(body, max_operations=settings.bulk_max_operations)
+    return await run_in_threadpool(
+        bulk_service.parse_request, body, max_operations=settings.bulk_max_operations
+    )
 
 
 async def _error_response(request: Request, error: Exception) -> Response:

@@ -74,6 +74,11 @@ def bearer_value(request: Request) -> str | None:
     return value.strip() or None
 
 
+INLINE_BODY_BYTES = 64 * 1024
+"""Bodies up to this size are read on the event loop; larger ones (Bulk requests,
+whose rewriting walks every member) in a worker thread, so other requests go on."""
+
+
 @dataclass(slots=True)
 class ScimRequest:
     request: Request
@@ -118,12 +123,18 @@ class ScimRequest:
                 detail="Send the body as application/scim+json (or application/json)."
             )
         raw = await request.body()
+        if len(raw) > INLINE_BODY_BYTES:  # a large Bulk: read it off the event loop
+            return await run_in_threadpool(self._parse, raw)
+        return self._parse(raw)
+
+    def _parse(self, raw: bytes) -> dict[str, Any]:
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             raise InvalidSyntaxException(detail="The request body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise InvalidSyntaxException(detail="The request body must be a JSON object.")
+        request = self.request
         below = request.url.path.partition("/scim/v2")[2]
         return compat.normalise(
             body,
