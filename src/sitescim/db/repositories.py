@@ -519,6 +519,66 @@ _ADD_SITE_MEMBERS = {
 }
 
 
+# The (group, member) pairs come as one parameter: a JSON array of pairs (SQLite)
+# or two text[] (PostgreSQL). SQLite's CROSS JOIN keeps the pairs outermost, each
+# looked up by primary key, whatever its planner would guess for json_each.
+_ADD_SITE_MEMBERS_OF_GROUPS = {
+    "sqlite": (
+        text(
+            "INSERT INTO group_members (site_id, group_id, user_id)"
+            " SELECT u.site_id, json_extract(p.value, '$[0]'), u.id FROM json_each(:pairs) p"
+            " CROSS JOIN users u ON u.site_id = :site_id AND u.id = json_extract(p.value, '$[1]')"
+        ),
+        text(
+            "INSERT INTO group_members (site_id, group_id, member_group_id)"
+            " SELECT g.site_id, json_extract(p.value, '$[0]'), g.id FROM json_each(:pairs) p"
+            " CROSS JOIN groups g ON g.site_id = :site_id AND g.id = json_extract(p.value, '$[1]')"
+        ),
+    ),
+    "postgresql": (
+        text(
+            "INSERT INTO group_members (site_id, group_id, user_id)"
+            " SELECT u.site_id, p.group_id, u.id"
+            " FROM unnest(CAST(:groups AS text[]), CAST(:members AS text[])) AS p(group_id, member)"
+            " JOIN users u ON u.site_id = :site_id AND u.id = p.member"
+        ),
+        text(
+            "INSERT INTO group_members (site_id, group_id, member_group_id)"
+            " SELECT g.site_id, p.group_id, g.id"
+            " FROM unnest(CAST(:groups AS text[]), CAST(:members AS text[])) AS p(group_id, member)"
+            " JOIN groups g ON g.site_id = :site_id AND g.id = p.member"
+        ),
+    ),
+}
+
+
+def insert_groups(session: Session, groups: Sequence[Group]) -> None:
+    """New groups in one INSERT (no unit of work): a Bulk request's batch."""
+    table = cast(Table, Group.__table__)
+    session.connection().execute(insert(table), [_columns(group) for group in groups])
+
+
+def add_site_members_of_groups(
+    session: Session, site_id: str, pairs: Sequence[tuple[str, str]]
+) -> int:
+    """``add_site_members`` for many new groups: (group id, member id) pairs, two
+    statements in all; returns how many rows went in."""
+    if not pairs:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect.name
+    parameters: dict[str, Any] = {"site_id": site_id}
+    if dialect == "sqlite":
+        parameters["pairs"] = json.dumps(pairs)
+    else:
+        parameters["groups"] = [group for group, _ in pairs]
+        parameters["members"] = [member for _, member in pairs]
+    return sum(
+        connection.execute(statement, parameters).rowcount
+        for statement in _ADD_SITE_MEMBERS_OF_GROUPS[dialect]
+    )
+
+
 def add_site_members(session: Session, site_id: str, group_id: str, ids: Sequence[str]) -> int:
     """Make the ids that are the site's users or groups members of a new group.
 

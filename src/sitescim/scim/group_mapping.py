@@ -223,19 +223,19 @@ def _plain_members(payload: Any) -> list[str] | None:
     if not isinstance(entries, list) or sum(key.casefold() == "members" for key in payload) != 1:
         return None
     seen: dict[str, None] = {}
-    for entry in entries:
-        if not isinstance(entry, dict) or not entry.keys() <= _PLAIN_MEMBER_KEYS:
+    for entry in entries:  # a loop of plain checks: this runs for every member
+        if type(entry) is not dict or not entry.keys() <= _PLAIN_MEMBER_KEYS:
             return None
         value, kind = entry.get("value"), entry.get("type")
-        if (
-            not isinstance(value, str)
-            or not value
-            or (kind is not None and kind not in MEMBER_KINDS)
-        ):
+        if type(value) is not str or not value:
             return None
-        if any(not isinstance(entry.get(key, ""), str) for key in ("$ref", "display")):
+        if kind is not None and kind not in MEMBER_KINDS:
             return None
-        seen.setdefault(value, None)
+        if "$ref" in entry and type(entry["$ref"]) is not str:
+            return None
+        if "display" in entry and type(entry["display"]) is not str:
+            return None
+        seen[value] = None
     return list(seen)
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from scim2_models import (
     ConflictException,
     InvalidSyntaxException,
@@ -261,6 +262,9 @@ def _walk_values(data: Any) -> Iterator[tuple[dict[str, Any] | list[Any], str | 
 
 
 def _references(data: dict[str, Any] | None) -> Iterator[str]:
+    # Most operations refer to nothing: their JSON, encoded in C, says so at once.
+    if data is None or REFERENCE_PREFIX.encode() not in orjson.dumps(data):
+        return
     for _, _, text in _walk_values(data):
         if text.startswith(REFERENCE_PREFIX):
             yield text.removeprefix(REFERENCE_PREFIX)
@@ -343,9 +347,9 @@ def run_job(
 ) -> list[OperationResult]:
     """Run the job in the caller's transaction; results in request order, ran ones only.
 
-    Consecutive user creations that refer to no bulkId are written as one batch
-    (``users.create_users``); the operations a batch leaves, and every other
-    one, run alone in a savepoint. With ``failOnErrors`` every operation runs
+    Consecutive creations of users, or of groups, that refer to no bulkId are
+    written as one batch (``users.create_users``, ``groups.create_groups``); the
+    operations a batch leaves, and every other one, run alone in a savepoint. With ``failOnErrors`` every operation runs
     alone, so that nothing runs after the Nth error.
     """
     order, refused = _plan(job)
@@ -359,6 +363,9 @@ def run_job(
             break
         op = job.operations[index]
         if index not in refused and _batchable(op, job):
+            if batch and batch[0].endpoint != op.endpoint:
+                run.batch(batch)
+                batch = []
             batch.append(op)
             continue
         run.batch(batch)
@@ -380,7 +387,6 @@ def run_job(
 def _batchable(op: Operation, job: BulkJob) -> bool:
     return (
         job.fail_on_errors is None
-        and op.endpoint == "Users"
         and op.method == Method.POST
         and not op.references
         and op.data is not None
@@ -428,23 +434,38 @@ class _Run:
         self.results[op.index] = result
 
     def batch(self, ops: list[Operation]) -> None:
+        """Creations of one endpoint as a batch; what it leaves runs alone."""
         if not ops:
             return
         bodies = [op.data for op in ops if op.data is not None]
-        documents = user_service.create_users(
-            self.session,
-            self.runtime,
-            self.token,
-            bodies,
-            base_url=self.base_url,
-            address=self.address,
-        )
+        created: list[tuple[str, str] | None]
+        if ops[0].endpoint == "Users":
+            documents = user_service.create_users(
+                self.session,
+                self.runtime,
+                self.token,
+                bodies,
+                base_url=self.base_url,
+                address=self.address,
+            )
+            created = [
+                None if document is None else (document["id"], document["meta"]["version"])
+                for document in documents
+            ]
+        else:
+            groups = group_service.create_groups(
+                self.session, self.runtime, self.token, bodies, address=self.address
+            )
+            created = [
+                None if group is None else (group.id, make_etag(group.id, group.version))
+                for group in groups
+            ]
         left: list[Operation] = []
-        for op, document in zip(ops, documents, strict=True):
-            if document is None:
+        for op, made in zip(ops, created, strict=True):
+            if made is None:
                 left.append(op)
                 continue
-            resource_id = document["id"]
+            resource_id, version = made
             if op.bulk_id is not None:
                 self.created[op.bulk_id] = resource_id
             self.results[op.index] = OperationResult(
@@ -454,7 +475,7 @@ class _Run:
                 status=_STATUS[op.method],
                 resource_id=resource_id,
                 location=_location(self.base_url, op.endpoint, resource_id),
-                version=document["meta"]["version"],
+                version=version,
             )
         for op in left:
             self.one(op)

@@ -27,7 +27,7 @@ from scim2_models import (
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
-from sitescim.db.models import Group
+from sitescim.db.models import AuditEvent, Group, new_id
 from sitescim.scim import filtering, listing
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
 from sitescim.scim.listing import ListQuery
@@ -85,6 +85,68 @@ def create_group(
         _resolve_members(session, token.site_id, data.members, group_id=None)
     _audit(session, runtime, token, "group.create", group, _input_attributes(data), address)
     return GroupResult(group, _members(session, group, with_members=with_members))
+
+
+class _UnknownMemberError(Exception):
+    """Some member of a batch is no user or group of the site: the batch is undone."""
+
+
+def create_groups(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    payloads: Sequence[dict[str, Any]],
+    *,
+    address: str | None = None,
+) -> list[Group | None]:
+    """A Bulk request's run of group creations as one batch: one INSERT of groups,
+    two of members (INSERT … SELECT, whatever their number), one of audit rows.
+
+    Each new group, or None for a payload this batch leaves to ``create_group``
+    alone (an invalid one: its single use case then gives its error and audit).
+    Should some member id be no user or group of the site, none of the batch
+    stays and every payload is left.
+    """
+    prepared: list[tuple[Group, list[str], AuditEvent] | None] = []
+    for payload in payloads:
+        try:
+            data = group_from_scim(payload, context=Context.RESOURCE_CREATION_REQUEST)
+        except Exception:  # create_group raises it again, and audits it
+            prepared.append(None)
+            continue
+        now = runtime.clock()
+        group = Group(
+            id=new_id(),
+            site_id=token.site_id,
+            display_name=data.display_name,
+            display_name_key=data.display_name.casefold(),
+            external_id=data.external_id,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        event = audit.event(
+            now=now,
+            site_id=token.site_id,
+            action="group.create",
+            who=audit.Who.token(token.token_id, token.description),
+            target=("group", group.id),
+            address=address,
+            detail={"attributes": _input_attributes(data)},
+        )
+        prepared.append((group, data.members, event))
+    ready = [item for item in prepared if item is not None]
+    if ready:
+        pairs = [(group.id, member) for group, members, _ in ready for member in members]
+        try:
+            with session.begin_nested():
+                repo.insert_groups(session, [group for group, _, _ in ready])
+                if repo.add_site_members_of_groups(session, token.site_id, pairs) != len(pairs):
+                    raise _UnknownMemberError
+                audit.record_all(session, [event for _, _, event in ready])
+        except _UnknownMemberError:
+            return [None] * len(payloads)
+    return [None if item is None else item[0] for item in prepared]
 
 
 def get_group(

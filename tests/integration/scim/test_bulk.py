@@ -359,6 +359,46 @@ def test_a_run_of_creations_answers_and_audits_as_one_by_one(client, database, w
     assert sorted(outcome for _, outcome, _ in events if outcome != "success") == ["refused"] * 3
 
 
+def test_a_run_of_group_creations_answers_as_one_by_one(
+    client, database, world, headers_a, headers_b
+):
+    users = run(client, headers_a, bulk(post_user("m1"), post_user("m2")))
+    m1, m2 = (id_of(result["location"]) for result in users)
+    other_site = run(client, headers_b, bulk(post_user("far")))
+    far = id_of(other_site[0]["location"])
+    first = run(
+        client,
+        headers_a,
+        bulk(
+            post_group("g1", "One", [m1, m2]),
+            post_group("g2", "Two", [m2]),
+            post_group("g3", "", []),
+        ),
+    )
+    assert [r["status"] for r in first] == ["201", "201", "400"]
+    # A member of another site in the run: the batch is undone and each runs alone.
+    second = run(
+        client,
+        headers_a,
+        bulk(post_group("g4", "Four", [m1]), post_group("g5", "Five", [m1, far])),
+    )
+    assert [r["status"] for r in second] == ["201", "400"]
+    assert "No user or group of this site" in second[1]["response"]["detail"]
+    with database.transaction(write=False) as session:
+        rows = session.execute(
+            select(Group.display_name, func.count(Membership.id))
+            .join(Membership, Membership.group_id == Group.id, isouter=True)
+            .group_by(Group.display_name)
+        ).all()
+        creations = session.execute(
+            select(AuditEvent.outcome, func.count())
+            .where(AuditEvent.action == "group.create")
+            .group_by(AuditEvent.outcome)
+        ).all()
+    assert dict(rows) == {"One": 2, "Two": 1, "Four": 1}
+    assert dict(creations) == {"success": 3, "refused": 2}
+
+
 # The result list (RFC 7644 §3.7.3)
 
 
