@@ -462,12 +462,6 @@ def get_group(session: Session, site_id: str, group_id: str, *, lock: bool = Fal
     return session.scalar(query)
 
 
-def add_group(session: Session, group: Group) -> Group:
-    session.add(group)
-    session.flush()
-    return group
-
-
 def delete_group(session: Session, group: Group) -> None:
     session.execute(delete(Group).where(Group.id == group.id, Group.site_id == group.site_id))
 
@@ -490,39 +484,10 @@ def find_member_kinds(session: Session, site_id: str, ids: Sequence[str]) -> dic
     return kinds
 
 
-# The ids come as one parameter: a JSON array (SQLite) or a text[] (PostgreSQL).
-_ADD_SITE_MEMBERS = {
-    "sqlite": (
-        text(
-            "INSERT INTO group_members (site_id, group_id, user_id)"
-            " SELECT u.site_id, CAST(:group_id AS VARCHAR), u.id FROM users u WHERE u.site_id = :site_id"
-            " AND u.id IN (SELECT value FROM json_each(:ids))"
-        ),
-        text(
-            "INSERT INTO group_members (site_id, group_id, member_group_id)"
-            " SELECT g.site_id, CAST(:group_id AS VARCHAR), g.id FROM groups g WHERE g.site_id = :site_id"
-            " AND g.id IN (SELECT value FROM json_each(:ids)) AND g.id <> CAST(:group_id AS VARCHAR)"
-        ),
-    ),
-    "postgresql": (
-        text(
-            "INSERT INTO group_members (site_id, group_id, user_id)"
-            " SELECT u.site_id, CAST(:group_id AS VARCHAR), u.id FROM users u WHERE u.site_id = :site_id"
-            " AND u.id = ANY(CAST(:ids AS text[]))"
-        ),
-        text(
-            "INSERT INTO group_members (site_id, group_id, member_group_id)"
-            " SELECT g.site_id, CAST(:group_id AS VARCHAR), g.id FROM groups g WHERE g.site_id = :site_id"
-            " AND g.id = ANY(CAST(:ids AS text[])) AND g.id <> CAST(:group_id AS VARCHAR)"
-        ),
-    ),
-}
-
-
 # The (group, member) pairs come as one parameter: a JSON array of pairs (SQLite)
 # or two text[] (PostgreSQL). SQLite's CROSS JOIN keeps the pairs outermost, each
 # looked up by primary key, whatever its planner would guess for json_each.
-_ADD_SITE_MEMBERS_OF_GROUPS = {
+_ADD_SITE_MEMBERS = {
     "sqlite": (
         text(
             "INSERT INTO group_members (site_id, group_id, user_id)"
@@ -558,11 +523,13 @@ def insert_groups(session: Session, groups: Sequence[Group]) -> None:
     session.connection().execute(insert(table), [_columns(group) for group in groups])
 
 
-def add_site_members_of_groups(
-    session: Session, site_id: str, pairs: Sequence[tuple[str, str]]
-) -> int:
-    """``add_site_members`` for many new groups: (group id, member id) pairs, two
-    statements in all; returns how many rows went in."""
+def add_site_members(session: Session, site_id: str, pairs: Sequence[tuple[str, str]]) -> int:
+    """Make the ids that are the site's users or groups members of new groups.
+
+    (group id, member id) pairs, two statements whatever their number, no row
+    built in Python; returns how many went in, so the caller can tell that some
+    id is no user or group of the site (T10: another site's ids are not found).
+    """
     if not pairs:
         return 0
     connection = session.connection()
@@ -573,25 +540,6 @@ def add_site_members_of_groups(
     else:
         parameters["groups"] = [group for group, _ in pairs]
         parameters["members"] = [member for _, member in pairs]
-    return sum(
-        connection.execute(statement, parameters).rowcount
-        for statement in _ADD_SITE_MEMBERS_OF_GROUPS[dialect]
-    )
-
-
-def add_site_members(session: Session, site_id: str, group_id: str, ids: Sequence[str]) -> int:
-    """Make the ids that are the site's users or groups members of a new group.
-
-    Two statements whatever the number of ids, no row built in Python; returns
-    how many went in, so the caller can tell that some id is no user or group
-    of the site (T10: another site's ids are not found).
-    """
-    if not ids:
-        return 0
-    connection = session.connection()
-    dialect = connection.dialect.name
-    values = json.dumps(list(ids)) if dialect == "sqlite" else list(ids)
-    parameters = {"site_id": site_id, "group_id": group_id, "ids": values}
     return sum(
         connection.execute(statement, parameters).rowcount
         for statement in _ADD_SITE_MEMBERS[dialect]

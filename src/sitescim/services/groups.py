@@ -56,6 +56,54 @@ class GroupPage:
     next_cursor: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _NewGroup:
+    """A group ready to insert: its row, its member ids and its audit row."""
+
+    group: Group
+    members: list[str]
+    event: AuditEvent
+
+
+def _new_group(
+    runtime: Runtime, token: AuthenticatedToken, payload: dict[str, Any], address: str | None
+) -> _NewGroup:
+    data = group_from_scim(payload, context=Context.RESOURCE_CREATION_REQUEST)
+    now = runtime.clock()
+    group = Group(
+        id=new_id(),
+        site_id=token.site_id,
+        display_name=data.display_name,
+        display_name_key=data.display_name.casefold(),
+        external_id=data.external_id,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
+    event = audit.event(
+        now=now,
+        site_id=token.site_id,
+        action="group.create",
+        who=audit.Who.token(token.token_id, token.description),
+        target=("group", group.id),
+        address=address,
+        detail={"attributes": _input_attributes(data)},
+    )
+    return _NewGroup(group, data.members, event)
+
+
+def _insert(session: Session, site_id: str, new: Sequence[_NewGroup]) -> bool:
+    """One INSERT of groups, two of members (INSERT … SELECT, whatever their number),
+    one of audit rows; False, with the audit rows unwritten, if some member id is
+    no user or group of the site (the caller undoes the rest)."""
+    repo.insert_groups(session, [item.group for item in new])
+    pairs = [(item.group.id, member) for item in new for member in item.members]
+    if repo.add_site_members(session, site_id, pairs) != len(pairs):
+        return False
+    audit.record_all(session, [item.event for item in new])
+    return True
+
+
 @audit.records_failures("group.create", "group", with_id=False)
 def create_group(
     session: Session,
@@ -66,25 +114,10 @@ def create_group(
     with_members: bool = True,
     address: str | None = None,
 ) -> GroupResult:
-    data = group_from_scim(payload, context=Context.RESOURCE_CREATION_REQUEST)
-    now = runtime.clock()
-    group = repo.add_group(
-        session,
-        Group(
-            site_id=token.site_id,
-            display_name=data.display_name,
-            display_name_key=data.display_name.casefold(),
-            external_id=data.external_id,
-            created_at=now,
-            updated_at=now,
-            version=1,
-        ),
-    )
-    added = repo.add_site_members(session, token.site_id, group.id, data.members)
-    if added != len(data.members):  # some id is no user or group of the site: say which
-        _resolve_members(session, token.site_id, data.members, group_id=None)
-    _audit(session, runtime, token, "group.create", group, _input_attributes(data), address)
-    return GroupResult(group, _members(session, group, with_members=with_members))
+    new = _new_group(runtime, token, payload, address)
+    if not _insert(session, token.site_id, [new]):  # say which ids are unknown
+        _resolve_members(session, token.site_id, new.members, group_id=None)
+    return GroupResult(new.group, _members(session, new.group, with_members=with_members))
 
 
 class _UnknownMemberError(Exception):
@@ -99,54 +132,28 @@ def create_groups(
     *,
     address: str | None = None,
 ) -> list[Group | None]:
-    """A Bulk request's run of group creations as one batch: one INSERT of groups,
-    two of members (INSERT … SELECT, whatever their number), one of audit rows.
+    """A Bulk request's run of group creations as one batch (``_insert``).
 
     Each new group, or None for a payload this batch leaves to ``create_group``
     alone (an invalid one: its single use case then gives its error and audit).
     Should some member id be no user or group of the site, none of the batch
     stays and every payload is left.
     """
-    prepared: list[tuple[Group, list[str], AuditEvent] | None] = []
+    prepared: list[_NewGroup | None] = []
     for payload in payloads:
         try:
-            data = group_from_scim(payload, context=Context.RESOURCE_CREATION_REQUEST)
+            prepared.append(_new_group(runtime, token, payload, address))
         except Exception:  # create_group raises it again, and audits it
             prepared.append(None)
-            continue
-        now = runtime.clock()
-        group = Group(
-            id=new_id(),
-            site_id=token.site_id,
-            display_name=data.display_name,
-            display_name_key=data.display_name.casefold(),
-            external_id=data.external_id,
-            created_at=now,
-            updated_at=now,
-            version=1,
-        )
-        event = audit.event(
-            now=now,
-            site_id=token.site_id,
-            action="group.create",
-            who=audit.Who.token(token.token_id, token.description),
-            target=("group", group.id),
-            address=address,
-            detail={"attributes": _input_attributes(data)},
-        )
-        prepared.append((group, data.members, event))
     ready = [item for item in prepared if item is not None]
     if ready:
-        pairs = [(group.id, member) for group, members, _ in ready for member in members]
         try:
             with session.begin_nested():
-                repo.insert_groups(session, [group for group, _, _ in ready])
-                if repo.add_site_members_of_groups(session, token.site_id, pairs) != len(pairs):
+                if not _insert(session, token.site_id, ready):
                     raise _UnknownMemberError
-                audit.record_all(session, [event for _, _, event in ready])
         except _UnknownMemberError:
             return [None] * len(payloads)
-    return [None if item is None else item[0] for item in prepared]
+    return [None if item is None else item.group for item in prepared]
 
 
 def get_group(
