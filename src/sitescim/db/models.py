@@ -55,6 +55,8 @@ def new_id() -> str:
 
 
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ROW_ID = 2**63 - 1
+"""The largest BigIntId either database holds: a larger number in a query is refused."""
 
 
 class Site(Base):

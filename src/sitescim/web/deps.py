@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
+from sitescim.domain import documents
 from sitescim.domain.privileges import Actor
 from sitescim.services import sessions
 from sitescim.services.runtime import Runtime
@@ -74,10 +75,16 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     )
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
+    """JSON only, and no document that would break a later step (domain.documents).
+
+    FastAPI has parsed the body before dependencies run; ``json()`` returns that parse.
+    """
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in JSON_TYPES:
         raise HTTPException(415, "Send the request body as application/json.")
+    if await request.body():
+        documents.check_document(await request.json())
 
 
 JsonBody = Depends(require_json)

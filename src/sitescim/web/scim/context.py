@@ -23,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sitescim.db.reads import Reads
+from sitescim.domain import documents
+from sitescim.domain.errors import InvalidInputError
 from sitescim.scim import compat, etags
 from sitescim.scim.mapping import narrow_document
 from sitescim.services import tokens as token_service
@@ -123,6 +125,10 @@ class ScimRequest:
             raise InvalidSyntaxException(detail="The request body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise InvalidSyntaxException(detail="The request body must be a JSON object.")
+        try:
+            documents.check_document(body)
+        except InvalidInputError as error:
+            raise InvalidSyntaxException(detail=str(error)) from None
         below = request.url.path.partition("/scim/v2")[2]
         return compat.normalise(
             body,

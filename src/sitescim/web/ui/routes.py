@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse
 
+from sitescim.db.models import MAX_ROW_ID
 from sitescim.domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -494,7 +495,7 @@ def group(
     actor: PageActor,
     session: SessionDep,
     settings: SettingsDep,
-    after: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     context = _frame(request, session, actor, settings, "groups")
     context["group"] = directory.get_group(session, actor, group_id, after=after)
@@ -510,7 +511,7 @@ def activity(
     kind: Annotated[str, Query(max_length=32)] = "",
     since: Annotated[date | None, Query()] = None,
     until: Annotated[date | None, Query()] = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     context = _frame(request, session, actor, settings, "activity")
     context["page"] = directory.list_activity(
