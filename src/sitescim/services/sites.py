@@ -40,8 +40,14 @@ def slugify(name: str) -> str:
 
 
 def create_site(
-    session: Session, runtime: Runtime, name: str, *, slug: str | None = None
+    session: Session,
+    runtime: Runtime,
+    name: str,
+    *,
+    slug: str | None = None,
+    password_min_length: int = passwords.MIN_LENGTH,
 ) -> SiteView:
+    """``password_min_length`` may raise the default policy, never lower it."""
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInputError("name", "is required and must be at most 200 characters")
@@ -50,7 +56,20 @@ def create_site(
         raise InvalidInputError(
             "slug", "must be 1-63 lowercase letters, digits or hyphens, not starting with a hyphen"
         )
-    site = repo.add_site(session, Site(slug=slug, name=name, created_at=runtime.clock()))
+    if not passwords.MIN_LENGTH <= password_min_length <= passwords.MAX_LENGTH:
+        raise InvalidInputError(
+            "password_min_length",
+            f"must be from {passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters",
+        )
+    site = repo.add_site(
+        session,
+        Site(
+            slug=slug,
+            name=name,
+            created_at=runtime.clock(),
+            password_min_length=password_min_length,
+        ),
+    )
     return SiteView(id=site.id, slug=site.slug, name=site.name)
 
 
