@@ -691,3 +691,9 @@ def test_a_500_closes_its_kept_alive_connection_and_the_next_request_succeeds(
         assert answered.status_code == 503
         assert answered.headers["connection"] == "close"
         assert http.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/scim/v2/", "/scim/v2//", "/scim/v2/Users/.."])
+def test_the_scim_root_is_a_scim_404_not_a_redirect_loop(scim, path):
+    response = scim.get(path, follow_redirects=True)
+    assert_scim_error(response, 404)

@@ -65,7 +65,7 @@ def without_scim_trailing_slash(scope: Scope) -> Scope:
     if not path.startswith(SCIM_PREFIX) or not path.endswith("/"):
         return scope
     trimmed = path.rstrip("/")
-    if len(trimmed) < len(SCIM_PREFIX.rstrip("/")):
+    if len(trimmed) <= len(SCIM_PREFIX.rstrip("/")):  # the root itself: the mount takes it
         return scope
     raw: bytes = scope.get("raw_path") or path.encode()
     return {**scope, "path": trimmed, "raw_path": raw.rstrip(b"/")}
