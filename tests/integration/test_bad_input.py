@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import httpx
@@ -11,10 +12,12 @@ from starlette.responses import JSONResponse
 from starlette.testclient import TestClient
 
 from sitescim.db.models import AccessToken, AuditEvent, User
+from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.tokens import generate_token
 from sitescim.web.app import SESSION_COOKIE, create_app
 from tests.factories import bearer, make_token, make_user, sign_in
 from tests.integration.servers import uvicorn_in_thread
+from tests.integration.ui.forms import signed_in
 
 TOKENS = "/api/v1/tokens"
 SPC = "/scim/v2/ServiceProviderConfig"
@@ -697,3 +700,32 @@ def test_a_500_closes_its_kept_alive_connection_and_the_next_request_succeeds(
 def test_the_scim_root_is_a_scim_404_not_a_redirect_loop(scim, path):
     response = scim.get(path, follow_redirects=True)
     assert_scim_error(response, 404)
+
+
+def _page_marker(*parts: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/people?after=" + _page_marker("a\x00"),
+        "/people?before=" + _page_marker("\ud800"),
+        "/groups?after=" + _page_marker("\x00"),
+        "/groups/00000000-0000-0000-0000-000000000000?after=9223372036854775808",
+        "/activity?before=9223372036854775808",
+    ],
+)
+def test_ui_page_markers_no_database_can_take_are_a_400(client, world, path):
+    signed_in(client, "site-a", world.promaster_a, world.password)
+    response = client.get(path)
+    assert response.status_code == 400, (path, response.text[:300])
+
+
+def test_a_local_user_whose_address_is_longer_than_a_user_name_is_refused(world, database):
+    local = "u" * 60
+    address = f"{local}@{'d' * 240}.local"
+    assert len(address) > 256
+    with pytest.raises(InvalidInputError, match="256") as refused:
+        make_user(world.runtime, "site-a", address, "user", world.password)
+    assert refused.value.field == "email"

@@ -16,6 +16,7 @@ from sitescim.services.runtime import Runtime
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+USER_NAME_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,8 @@ def create_user(
     email = email.strip()
     if not EMAIL_PATTERN.match(email):
         raise InvalidInputError("email", "must be an e-mail address")
+    if len(email) > USER_NAME_MAX:  # it is the user's userName too
+        raise InvalidInputError("email", f"must be at most {USER_NAME_MAX} characters")
     level = parse_privilege(privilege)
     password_hash = None
     if password is not None:
