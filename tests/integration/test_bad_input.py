@@ -729,3 +729,11 @@ def test_a_local_user_whose_address_is_longer_than_a_user_name_is_refused(world,
     with pytest.raises(InvalidInputError, match="256") as refused:
         make_user(world.runtime, "site-a", address, "user", world.password)
     assert refused.value.field == "email"
+
+
+def test_options_on_a_scim_path_is_refused_after_authentication(client, world):
+    assert_scim_error(client.options("/scim/v2/Users"), 401)
+    issued = make_token(world.runtime, "site-a", world.promaster_a)
+    response = client.options("/scim/v2/Users", headers=bearer(issued.value))
+    assert_scim_error(response, 405)
+    assert response.headers["Allow"] == "GET, POST"
