@@ -83,8 +83,9 @@ async def require_json(request: Request) -> None:
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in JSON_TYPES:
         raise HTTPException(415, "Send the request body as application/json.")
-    if await request.body():
-        documents.check_document(await request.json())
+    raw = await request.body()
+    if raw:
+        documents.check_document(await request.json(), raw=raw)
 
 
 JsonBody = Depends(require_json)

@@ -126,7 +126,7 @@ class ScimRequest:
         if not isinstance(body, dict):
             raise InvalidSyntaxException(detail="The request body must be a JSON object.")
         try:
-            documents.check_document(body)
+            documents.check_document(body, raw=raw)
         except InvalidInputError as error:
             raise InvalidSyntaxException(detail=str(error)) from None
         below = request.url.path.partition("/scim/v2")[2]
