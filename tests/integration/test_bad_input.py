@@ -17,7 +17,7 @@ from sitescim.domain.tokens import generate_token
 from sitescim.web.app import SESSION_COOKIE, create_app
 from tests.factories import bearer, make_token, make_user, sign_in
 from tests.integration.servers import uvicorn_in_thread
-from tests.integration.ui.forms import signed_in
+from tests.integration.ui.forms import signed_in, ui_sign_in
 
 TOKENS = "/api/v1/tokens"
 SPC = "/scim/v2/ServiceProviderConfig"
@@ -737,3 +737,23 @@ def test_options_on_a_scim_path_is_refused_after_authentication(client, world):
     response = client.options("/scim/v2/Users", headers=bearer(issued.value))
     assert_scim_error(response, 405)
     assert response.headers["Allow"] == "GET, POST"
+
+
+@pytest.mark.parametrize("field", ["site", "email", "password"])
+def test_a_nul_in_a_ui_sign_in_field_is_a_400_page(client, world, field):
+    values = {"site": "site-a", "email": world.promaster_a, "password": world.password}
+    values[field] = values[field] + "\x00"
+    response = ui_sign_in(client, values["site"], values["email"], values["password"])
+    assert response.status_code == 400, response.text[:300]
+    assert SESSION_COOKIE not in response.headers.get("set-cookie", "")
+
+
+def test_a_nul_in_a_ui_form_of_a_signed_in_page_is_a_400_page(client, world, database):
+    csrf = signed_in(client, "site-a", world.promaster_a, world.password)
+    response = client.post(
+        "/profile/tokens",
+        data={"csrf": csrf, "description": "Entra\x00ID", "scope": "scim"},
+        follow_redirects=False,
+    )
+    assert response.status_code == 400, response.text[:300]
+    assert count_tokens(database) == 0

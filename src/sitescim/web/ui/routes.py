@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse
 
 from sitescim.db.models import MAX_ROW_ID
+from sitescim.domain import documents
 from sitescim.domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -68,8 +69,17 @@ async def verified_form(request: Request, settings: SettingsDep) -> FormData:
     if not request.cookies.get(SESSION_COOKIE):
         raise SignInRequiredError()
     csrf.check_origin(request)
-    form = await request.form()
+    form = _storable(await request.form())
     csrf.verify(_form_token(request, settings), form.get(csrf.FIELD))
+    return form
+
+
+def _storable(form: FormData) -> FormData:
+    """No field of any form may carry a NUL, which PostgreSQL cannot take even in a query."""
+    for name, value in form.multi_items():
+        documents.check_text(name, name)
+        if isinstance(value, str):
+            documents.check_text(name, value)
     return form
 
 
@@ -178,7 +188,7 @@ def sign_in_form(
 
 
 async def read_form(request: Request) -> FormData:
-    return await request.form()
+    return _storable(await request.form())
 
 
 @router.post("/sign-in")
