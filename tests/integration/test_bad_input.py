@@ -757,3 +757,22 @@ def test_a_nul_in_a_ui_form_of_a_signed_in_page_is_a_400_page(client, world, dat
     )
     assert response.status_code == 400, response.text[:300]
     assert count_tokens(database) == 0
+
+
+def test_a_forwarded_address_longer_than_its_column_is_cut_not_a_500(
+    settings, database, clock, world
+):
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; its text reaches the
+    token's last use, the session and the audit log."""
+    app = create_app(settings, clock=clock, database=database)
+    token = make_token(world.runtime, "site-a", world.promaster_a).value
+    forwarded = {"X-Forwarded-For": "x" * 300}
+    body = {"site": "site-a", "email": world.promaster_a, "password": world.password}
+    with uvicorn_in_thread(app) as base_url, httpx.Client(base_url=base_url) as http:
+        assert http.get(SPC, headers={**bearer(token), **forwarded}).status_code == 200
+        assert http.post("/api/v1/session", json=body, headers=forwarded).status_code == 200
+        wrong = {**body, "password": "not the password"}
+        assert http.post("/api/v1/session", json=wrong, headers=forwarded).status_code == 401
+    with database.transaction(write=False) as session:
+        used_from = session.scalar(select(AccessToken.last_used_from))
+    assert used_from == "x" * 64

@@ -29,8 +29,21 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+MAX_ADDRESS_LENGTH = 64
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address, as stored in audit rows and sessions (64 characters).
+
+    Behind a trusted proxy uvicorn takes it from ``X-Forwarded-For``, which may hold
+    any text: it is cut to the column (an IP address, even IPv6, always fits).
+    """
+    client = request.client
+    return None if client is None else client.host[:MAX_ADDRESS_LENGTH]
+
+
 async def get_client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    return client_address(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -31,6 +31,7 @@ from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 from sitescim.settings import Settings
+from sitescim.web.deps import client_address
 from sitescim.web.responses import SCIMResponse
 
 P = ParamSpec("P")
@@ -222,8 +223,7 @@ async def authenticate(request: Request) -> ScimRequest:
     runtime: Runtime = state.runtime
     reads: Reads = state.reads
     settings: Settings = state.settings
-    client = request.client
-    address = client.host if client else None
+    address = client_address(request)
     check = await token_service.check_token(runtime, reads, bearer_value(request))
     token = check.found
     if token is None or check.needs_writes:
