@@ -329,6 +329,15 @@ def requests(known: Known) -> st.SearchStrategy[tuple[str, str, Any]]:
     )
 
 
+header_text = st.one_of(
+    st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60),
+    st.sampled_from(['W/"1"', '"1"', "*", 'W/"99999999999999999999999"', 'W/"-1"', "W/", ""]),
+)
+preconditions = st.fixed_dictionaries(
+    {}, optional={"If-Match": header_text, "If-None-Match": header_text}
+)
+
+
 def _encoded(body: Any) -> bytes | None:
     if body is None or isinstance(body, bytes):
         return body
@@ -362,15 +371,17 @@ def test_scim_never_answers_5xx_or_shows_internals(fuzz_client):
     client, known, secrets = fuzz_client
 
     @fuzz_settings(default=1000)
-    @given(request=requests(known))
-    def send(request: tuple[str, str, Any]) -> None:
+    @given(request=requests(known), headers=preconditions)
+    def send(request: tuple[str, str, Any], headers: dict[str, str]) -> None:
         method, path, body = request
         content = _encoded(body)
+        if content is not None:
+            headers = {**headers, "Content-Type": "application/scim+json"}
         response = client.request(
             method,
             path,
             content=content,
-            headers={"Content-Type": "application/scim+json"} if content is not None else {},
+            headers=headers,
             follow_redirects=True,  # a redirect loop raises TooManyRedirects
         )
         event(f"{method} {response.status_code}")
