@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sitescim.db import migrations
 from sitescim.db import repositories as repo
 from sitescim.db.engine import Database, make_engine
+from sitescim.domain import passwords
 from sitescim.domain.errors import AlreadyExistsError, SitescimError
 from sitescim.domain.privileges import Privilege
 from sitescim.services import sites
@@ -131,10 +132,17 @@ def db_downgrade(revision: str) -> None:
 def site_create(
     name: str,
     slug: Annotated[str | None, typer.Option(help="URL-safe short name")] = None,
+    password_min_length: Annotated[
+        int, typer.Option(help="Local and SCIM passwords' minimum length (NIST SP 800-63B: 8)")
+    ] = passwords.MIN_LENGTH,
     as_json: JsonOption = False,
 ) -> None:
     """Create a site."""
-    view = _run(lambda session, runtime: sites.create_site(session, runtime, name, slug=slug))
+    view = _run(
+        lambda session, runtime: sites.create_site(
+            session, runtime, name, slug=slug, password_min_length=password_min_length
+        )
+    )
     _emit(
         as_json,
         {"id": view.id, "slug": view.slug, "name": view.name},

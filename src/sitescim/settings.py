@@ -10,6 +10,8 @@ instances would differ per machine and silently break token lookups.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -104,6 +106,13 @@ class Settings(BaseSettings):
         if self.token_pepper is None:
             raise InsecureSettingsError("no token pepper configured")
         return self.token_pepper.get_secret_value().encode()
+
+    def cursor_key(self) -> bytes:
+        """The key that seals SCIM list cursors, derived from the session secret so
+        that every instance sharing that secret accepts the others' cursors."""
+        return hmac.new(
+            self.session_secret_value().encode(), b"sitescim cursor key v1", hashlib.sha256
+        ).digest()
 
     def session_secret_value(self) -> str:
         if self.session_secret is None:

@@ -28,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from sitescim.db.base import Base
+from sitescim.domain import passwords
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -55,6 +56,8 @@ def new_id() -> str:
 
 
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ROW_ID = 2**63 - 1
+"""The largest BigIntId either database holds: a larger number in a query is refused."""
 
 
 class Site(Base):
@@ -65,7 +68,7 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     scim_may_set_promaster: Mapped[bool] = mapped_column(Boolean, default=False)
-    password_min_length: Mapped[int] = mapped_column(Integer, default=12)
+    password_min_length: Mapped[int] = mapped_column(Integer, default=passwords.MIN_LENGTH)
 
 
 def TRIGRAM_INDEX(  # noqa: N802 - reads as a constructor

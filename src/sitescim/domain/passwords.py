@@ -9,7 +9,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from sitescim.domain.errors import InvalidInputError
 
-MIN_LENGTH = 12
+MIN_LENGTH = 8
+"""NIST SP 800-63B's minimum, and no composition rules: an identity provider syncing
+its own users' passwords (Okta) must not be refused by a stricter default of ours.
+A site may raise it (sites.password_min_length)."""
 MAX_LENGTH = 256
 
 

@@ -1,0 +1,3 @@
+from sitescim.scim.addresses import accept_internal_domains
+
+accept_internal_domains()

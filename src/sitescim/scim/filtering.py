@@ -778,14 +778,15 @@ class _Compiler:
                 )
         sub_name = path.sub_attr or "value"
         _sub(attribute.subs, sub_name, name)  # refuse an unknown name up front
+        compared = self._any(
+            attribute, lambda subs: _scalar(node, _sub(subs, sub_name, name), name)
+        )
         if isinstance(node, Comparison) and node.op == CompareOperator.ne:
-            # eq holds when any value is equal; ne when none is (the reading
-            # scim2-models takes: "no value equals the operand").
-            equal = Comparison(node.attr_path, CompareOperator.eq, node.value)
-            return not_(
-                self._any(attribute, lambda subs: _scalar(equal, _sub(subs, sub_name, name), name))
-            )
-        return self._any(attribute, lambda subs: _scalar(node, _sub(subs, sub_name, name), name))
+            # RFC 7644 §3.4.2.2: a multi-valued attribute matches when ANY value
+            # does, so ne holds when some value differs (scim2-models reads "no
+            # value equals"); with no value at all it holds, as for a missing title.
+            return or_(compared, not_(self._any(attribute, lambda subs: true())))
+        return compared
 
     def _within(
         self, node: Comparison | Present, subs: Mapping[str, Scalar | Unfilterable], owner: str

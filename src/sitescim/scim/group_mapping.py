@@ -191,6 +191,18 @@ def _names_members(path: Any, *, whole: bool) -> bool:
     return binding.sub_field_name is None or not whole
 
 
+# Column limits of the groups table, checked before the database would refuse them.
+GROUP_LIMITS = {"displayName": 256, "externalId": 256}
+
+
+def fit_group_attribute(attribute: str, value: str | None) -> str | None:
+    """The value, or invalidValue when it is longer than its column."""
+    limit = GROUP_LIMITS[attribute]
+    if value is not None and len(value) > limit:
+        raise InvalidValueException(detail=f"'{attribute}' is longer than {limit} characters")
+    return value
+
+
 def group_from_scim(payload: dict[str, Any], *, context: Context) -> GroupInput:
     """Validate a POST or PUT body; readOnly attributes (id, meta) are ignored.
 
@@ -209,7 +221,12 @@ def group_from_scim(payload: dict[str, Any], *, context: Context) -> GroupInput:
     display_name = (model.display_name or "").strip()
     if not display_name:
         raise InvalidValueException(detail="displayName is required.")
-    return GroupInput(display_name=display_name, external_id=model.external_id, members=members)
+    fit_group_attribute("displayName", display_name)
+    return GroupInput(
+        display_name=display_name,
+        external_id=fit_group_attribute("externalId", model.external_id),
+        members=members,
+    )
 
 
 _PLAIN_MEMBER_KEYS = frozenset({"value", "type", "$ref", "display"})

@@ -76,6 +76,8 @@ class ListQuery:
     excluded_attributes: tuple[str, ...] = ()
     cursor: str | None = None
     """None: index pagination; "" asks for the first page of a cursor walk (RFC 9865)."""
+    cursor_key: bytes = field(default=b"", repr=False)
+    """The server's key that seals cursors (Settings.cursor_key); set by the web layer."""
 
     def returns(self, attribute: str) -> bool:
         """Whether the response shows ``attribute`` (a top-level name), so whether to load it.
@@ -129,6 +131,10 @@ def query_from_search(body: Any, resource: Resource) -> ListQuery:
     return _query(values, resource)
 
 
+MAX_START_INDEX = 2**62
+"""Past any result set; bounded so the OFFSET fits a 64-bit integer."""
+
+
 def _query(values: Mapping[str, Any], resource: Resource) -> ListQuery:
     cursor = values.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
@@ -159,7 +165,7 @@ def _query(values: Mapping[str, Any], resource: Resource) -> ListQuery:
         sort_by=sort_by,
         descending=sort_order is not None and sort_order.lower() == "descending",
         # RFC 7644 §3.4.2.4: startIndex below 1 reads as 1, a negative count as 0.
-        start_index=1 if start is None else max(1, start),
+        start_index=1 if start is None else min(max(1, start), MAX_START_INDEX),
         count=DEFAULT_COUNT if count is None else min(max(0, count), MAX_COUNT),
         attributes=attributes,
         excluded_attributes=excluded,
@@ -307,7 +313,9 @@ def _cursor_page(
     else:
         key = sort_key(resource, query.sort_by, site_id=site_id)
         descending = query.descending
-    print_ = cursors.fingerprint(resource.name, query.filter, query.sort_by, descending)
+    print_ = cursors.fingerprint(
+        query.cursor_key, resource.name, query.filter, query.sort_by, descending
+    )
     position = cursors.decode(print_, query.cursor)
     if position is not None:
         statement = statement.where(cursors.after(position, key, model.id, descending=descending))

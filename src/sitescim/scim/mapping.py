@@ -119,6 +119,9 @@ _LIMITS = {
     "manager.value": 256,
 }
 _VALUE_LIMITS = {"type": 64, "display": 256}
+MAX_VALUES = 100
+"""Values per multi-valued attribute of a user (emails, phoneNumbers, addresses, ...):
+far above what a person has, and a bound on what one user costs every later read."""
 
 
 def user_model(*, privilege_writable: bool) -> type[ScimUser]:
@@ -381,6 +384,11 @@ def _value_rows(resource: ScimUser, user: UserRow) -> list[UserValue]:
     rows: list[UserValue] = []
     for attribute, spec in MULTI_VALUED.items():
         entries = getattr(resource, spec.field) or []
+        if len(entries) > MAX_VALUES:
+            raise InvalidValueException(
+                detail=f"'{attribute}' holds {len(entries)} values; a user may have at most "
+                f"{MAX_VALUES}."
+            )
         for position, entry in enumerate(entries):
             rows.append(_value_row(attribute, spec, entry, position, user))
     return rows

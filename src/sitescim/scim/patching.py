@@ -41,7 +41,7 @@ from scim2_models.path import (
     Path,
 )
 
-from sitescim.scim.group_mapping import member_values
+from sitescim.scim.group_mapping import fit_group_attribute, member_values
 
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -151,6 +151,7 @@ def _attribute_name(key: str) -> str:
 def _plan_attribute(plan: GroupPatch, op: PatchOperation.Op, name: str, value: Any) -> None:
     if value is not None and not isinstance(value, str):
         raise InvalidValueException(detail=f"{_SCIM_NAMES[name]} must be a string.")
+    fit_group_attribute(_SCIM_NAMES[name], value)
     if name == "displayname":
         value = (value or "").strip()
         if not value:

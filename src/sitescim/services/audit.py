@@ -34,6 +34,7 @@ MAX_PAGE = 500
 MAX_NAMES = 50  # attribute names kept per failed request; a body may carry thousands
 MAX_NAME_LENGTH = 100
 INTERNAL_ERROR = "An internal error occurred; it has been logged."
+MAX_MESSAGE_LENGTH = 1000
 _PENDING = "sitescim.audit.pending"
 
 P = ParamSpec("P")
@@ -72,20 +73,24 @@ def event(
     detail: dict[str, Any] | None = None,
     message: str | None = None,
 ) -> AuditEvent:
-    """An audit row, not yet written (``record`` writes one, ``record_all`` many)."""
+    """An audit row, not yet written (``record`` writes one, ``record_all`` many).
+
+    Values a client chose (an id in a URL, a message quoting it) are cut to their
+    columns: a refusal of hostile input must be recorded, not fail to be.
+    """
     return AuditEvent(
         site_id=site_id,
         occurred_at=now,
         action=action,
         outcome=outcome,
         actor_type=who.kind,
-        actor_id=who.id,
-        actor_label=who.label,
+        actor_id=_fitted(who.id, _ACTOR_ID),
+        actor_label=_fitted(who.label, _ACTOR_LABEL),
         target_type=target[0] if target else None,
-        target_id=target[1] if target else None,
-        client_address=address,
+        target_id=_fitted(target[1], _TARGET_ID) if target else None,
+        client_address=_fitted(address, _ADDRESS),
         detail=detail or {},
-        message=message,
+        message=_fitted(message, MAX_MESSAGE_LENGTH),
         repeat_count=1,
     )
 
@@ -121,6 +126,22 @@ def record(
 def record_all(session: Session, events: Sequence[AuditEvent]) -> None:
     """Write many audit rows in one statement (a Bulk request's batch of creations)."""
     repo.add_events(session, events)
+
+
+def _column_length(column: Any) -> int:
+    length = column.type.length
+    assert isinstance(length, int)
+    return length
+
+
+_ACTOR_ID = _column_length(AuditEvent.actor_id)
+_ACTOR_LABEL = _column_length(AuditEvent.actor_label)
+_TARGET_ID = _column_length(AuditEvent.target_id)
+_ADDRESS = _column_length(AuditEvent.client_address)
+
+
+def _fitted(value: str | None, length: int) -> str | None:
+    return value if value is None or len(value) <= length else value[: length - 1] + "…"
 
 
 def record_refusal(session: Session, runtime: Runtime, **event: Any) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
 from sitescim.db.models import AuditEvent, User
+from sitescim.domain import documents
 from sitescim.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from sitescim.domain.privileges import Actor
 from sitescim.services.audit import EventView
@@ -174,10 +175,19 @@ def _decode(cursor: str | None, size: int) -> list[str] | None:
     if (
         not isinstance(parts, list)
         or len(parts) != size
-        or not all(isinstance(part, str) for part in parts)
+        or not all(isinstance(part, str) and _storable(part) for part in parts)
     ):
         raise InvalidInputError("page", "is not a page marker of this list")
     return parts
+
+
+def _storable(text: str) -> bool:
+    """No NUL or lone surrogate, which a query parameter of PostgreSQL cannot carry."""
+    try:
+        documents.check_text("page", text)
+    except InvalidInputError:
+        return False
+    return True
 
 
 def _person_name(user: User) -> str:

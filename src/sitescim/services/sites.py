@@ -16,6 +16,7 @@ from sitescim.services.runtime import Runtime
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
+USER_NAME_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +41,14 @@ def slugify(name: str) -> str:
 
 
 def create_site(
-    session: Session, runtime: Runtime, name: str, *, slug: str | None = None
+    session: Session,
+    runtime: Runtime,
+    name: str,
+    *,
+    slug: str | None = None,
+    password_min_length: int = passwords.MIN_LENGTH,
 ) -> SiteView:
+    """``password_min_length`` may raise the default policy, never lower it."""
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidInputError("name", "is required and must be at most 200 characters")
@@ -50,7 +57,20 @@ def create_site(
         raise InvalidInputError(
             "slug", "must be 1-63 lowercase letters, digits or hyphens, not starting with a hyphen"
         )
-    site = repo.add_site(session, Site(slug=slug, name=name, created_at=runtime.clock()))
+    if not passwords.MIN_LENGTH <= password_min_length <= passwords.MAX_LENGTH:
+        raise InvalidInputError(
+            "password_min_length",
+            f"must be from {passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters",
+        )
+    site = repo.add_site(
+        session,
+        Site(
+            slug=slug,
+            name=name,
+            created_at=runtime.clock(),
+            password_min_length=password_min_length,
+        ),
+    )
     return SiteView(id=site.id, slug=site.slug, name=site.name)
 
 
@@ -74,6 +94,8 @@ def create_user(
     email = email.strip()
     if not EMAIL_PATTERN.match(email):
         raise InvalidInputError("email", "must be an e-mail address")
+    if len(email) > USER_NAME_MAX:  # it is the user's userName too
+        raise InvalidInputError("email", f"must be at most {USER_NAME_MAX} characters")
     level = parse_privilege(privilege)
     password_hash = None
     if password is not None:

@@ -246,7 +246,7 @@ def _ensure_unique_name(session: Session, user: UserRow) -> None:
 
 
 def _resolve_manager(session: Session, user: UserRow, *, was: str | None = None) -> None:
-    """The manager's display name is read-only: taken from the manager, if in this site.
+    """The manager is a user of this site; its display name is read-only, taken from it.
 
     ``was`` is the manager before a change: an unchanged manager is not read again.
     """
@@ -256,9 +256,9 @@ def _resolve_manager(session: Session, user: UserRow, *, was: str | None = None)
         user.manager_display_name = None
         return
     manager = repo.get_user(session, user.site_id, user.manager_id)
-    user.manager_display_name = (
-        None if manager is None else (manager.display_name or manager.user_name)
-    )
+    if manager is None:  # absent, or another site's: never a dangling reference (T10)
+        raise InvalidValueException(detail="manager.value names no user of this site.")
+    user.manager_display_name = manager.display_name or manager.user_name
 
 
 @contextmanager

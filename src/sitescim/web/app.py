@@ -24,6 +24,7 @@ from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings, get_settings
 from sitescim.web import errors
 from sitescim.web.api import audit as audit_api
+from sitescim.web.api import documentation
 from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
 from sitescim.web.deps import SESSION_COOKIE as SESSION_COOKIE
@@ -112,6 +113,7 @@ def create_app(
     api.include_router(tokens_api.router)
     api.include_router(audit_api.router)
     app.include_router(api)
+    documentation.install(app)
 
     app.router.routes.insert(0, scim_routes())  # first: the hot path matches at once
     _add_health(app)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Response
 from sqlalchemy.orm import Session
 
+from sitescim.domain import documents
 from sitescim.domain.privileges import Actor
 from sitescim.services import sessions
 from sitescim.services.runtime import Runtime
@@ -28,8 +29,21 @@ async def get_settings(request: Request) -> Settings:
     return settings
 
 
+MAX_ADDRESS_LENGTH = 64
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address, as stored in audit rows and sessions (64 characters).
+
+    Behind a trusted proxy uvicorn takes it from ``X-Forwarded-For``, which may hold
+    any text: it is cut to the column (an IP address, even IPv6, always fits).
+    """
+    client = request.client
+    return None if client is None else client.host[:MAX_ADDRESS_LENGTH]
+
+
 async def get_client_address(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    return client_address(request)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -74,10 +88,17 @@ def clear_session_cookie(response: Response, settings: Settings) -> None:
     )
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
+    """JSON only, and no document that would break a later step (domain.documents).
+
+    FastAPI has parsed the body before dependencies run; ``json()`` returns that parse.
+    """
     media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media not in JSON_TYPES:
         raise HTTPException(415, "Send the request body as application/json.")
+    raw = await request.body()
+    if raw:
+        documents.check_document(await request.json(), raw=raw)
 
 
 JsonBody = Depends(require_json)

@@ -140,11 +140,14 @@ async def on_http_exception(request: Request, error: Exception) -> Response:
 
 
 async def on_unexpected(request: Request, error: Exception) -> Response:
+    """Sent from outside every middleware, and the server then closes the connection:
+    ``Connection: close`` tells a kept-alive client not to send its next request on it."""
     log.exception("unhandled error", extra={"path": request.url.path})
     detail = "An internal error occurred; it has been logged."
+    headers = {"Connection": "close"}
     if _is_scim(request):
-        return scim_error(500, detail)
-    return api_error(500, detail)
+        return scim_error(500, detail, headers=headers)
+    return api_error(500, detail, headers=headers)
 
 
 def install(app: FastAPI) -> None:

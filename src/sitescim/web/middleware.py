@@ -65,10 +65,38 @@ def without_scim_trailing_slash(scope: Scope) -> Scope:
     if not path.startswith(SCIM_PREFIX) or not path.endswith("/"):
         return scope
     trimmed = path.rstrip("/")
-    if len(trimmed) < len(SCIM_PREFIX.rstrip("/")):
+    if len(trimmed) <= len(SCIM_PREFIX.rstrip("/")):  # the root itself: the mount takes it
         return scope
     raw: bytes = scope.get("raw_path") or path.encode()
     return {**scope, "path": trimmed, "raw_path": raw.rstrip(b"/")}
+
+
+NUL_DETAIL = "The request URL must not contain NUL characters."
+
+
+def _holds_nul(scope: Scope) -> bool:
+    """A NUL in the path or query: no database stores it, no identifier holds it."""
+    return "\x00" in scope["path"] or b"%00" in scope.get("query_string", b"")
+
+
+async def send_error(
+    scope: Scope, send: Send, status: int, detail: str, *, scim_type: str | None = None
+) -> None:
+    """A SCIM Error under /scim/, else the API's ``{"detail"}``, before any routing."""
+    body: dict[str, Any]
+    if scope["path"].startswith("/scim/"):
+        media = b"application/scim+json"
+        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": str(status)}
+        if scim_type is not None:
+            body["scimType"] = scim_type
+        body["detail"] = detail
+    else:
+        media = b"application/json"
+        body = {"detail": detail}
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", media), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
 
 
 class RequestContextMiddleware:
@@ -93,11 +121,18 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", rid.encode()))
                 headers.extend(security_headers(scope["path"]))
+                if status >= 500:
+                    # The server closes the connection after a 5xx; saying so lets a
+                    # kept-alive client retry on a new one instead of failing twice.
+                    headers.append((b"connection", b"close"))
                 message = {**message, "headers": headers}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_headers)
+            if _holds_nul(scope):
+                await send_error(scope, send_with_headers, 400, NUL_DETAIL)
+            else:
+                await self.app(scope, receive, send_with_headers)
         finally:
             client = scope.get("client")
             log.info(

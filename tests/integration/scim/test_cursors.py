@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import random
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import insert, select
+from starlette.testclient import TestClient
 
 from sitescim.db.models import Site
 from sitescim.db.models import User as UserRow
+from sitescim.web.app import create_app
 from tests.factories import bearer, make_token
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -225,3 +231,91 @@ def test_ten_thousand_users_each_seen_once_while_another_client_inserts(client, 
     assert len(seen) == len(set(seen))
     assert present <= set(seen)
     assert inserted  # the other client really wrote during the walk
+
+
+def _unkeyed(*parts: object) -> str:
+    """A cursor as anyone could build one when its fingerprint was an unkeyed hash."""
+    raw = json.dumps(list(parts), separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _unkeyed_print(*parts: object) -> str:
+    text = json.dumps([str(part) if part is not None else None for part in parts])
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+FORGED_KEYS = [True, 1, 1.5, 2**63, -(2**63) - 1, {"t": "not a date"}, {"t": "2026-01-01"}, "a\x00"]
+
+
+@pytest.mark.parametrize("sort_by", [None, "userName", "meta.created", "active"])
+@pytest.mark.parametrize("key", FORGED_KEYS, ids=repr)
+def test_a_forged_cursor_is_an_invalid_cursor_not_a_500(client, world, headers_a, sort_by, key):
+    """Built the way the old unkeyed fingerprint allowed, with key values of every
+    type a column does not hold."""
+    seed(world, "site-a", 3)
+    print_ = _unkeyed_print("User", None, sort_by, False)
+    params = {"cursor": _unkeyed(print_, key, "00000000-0000-0000-0000-000000000000")}
+    if sort_by is not None:
+        params["sortBy"] = sort_by
+    response = client.get("/scim/v2/Users", params=params, headers=headers_a)
+    assert response.status_code == 400, response.text
+    assert response.json()["scimType"] == "invalidCursor"
+
+
+def test_a_cursor_altered_in_any_way_is_refused(client, world, headers_a):
+    seed(world, "site-a", 4)
+    first = client.get(
+        "/scim/v2/Users",
+        params={"cursor": "", "count": "1", "sortBy": "userName"},
+        headers=headers_a,
+    ).json()
+    cursor = first["nextCursor"]
+    body, _, tag = cursor.partition(".")
+    position = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    for key in [*FORGED_KEYS, "zzzz"]:
+        moved = base64.urlsafe_b64encode(json.dumps([key, position[1]]).encode()).decode()
+        for forged in (f"{moved.rstrip('=')}.{tag}", moved.rstrip("=")):
+            response = client.get(
+                "/scim/v2/Users",
+                params={"cursor": forged, "count": "1", "sortBy": "userName"},
+                headers=headers_a,
+            )
+            assert response.status_code == 400, (key, response.text)
+            assert response.json()["scimType"] == "invalidCursor"
+    flipped = f"{body}.{'A' if tag[0] != 'A' else 'B'}{tag[1:]}"
+    response = client.get(
+        "/scim/v2/Users",
+        params={"cursor": flipped, "count": "1", "sortBy": "userName"},
+        headers=headers_a,
+    )
+    assert response.json()["scimType"] == "invalidCursor"
+    genuine = client.get(
+        "/scim/v2/Users",
+        params={"cursor": cursor, "count": "1", "sortBy": "userName"},
+        headers=headers_a,
+    )
+    assert genuine.status_code == 200, genuine.text
+
+
+def test_a_cursor_sealed_with_another_servers_key_is_refused(settings, database, clock, world):
+    seed(world, "site-a", 3)
+    token = make_token(world.runtime, "site-a", world.promaster_a).value
+    params = {"cursor": "", "count": "1"}
+    other = settings.model_copy(update={"session_secret": SecretStr("another-secret-" + "o" * 40)})
+    with TestClient(create_app(other, clock=clock, database=database)) as elsewhere:
+        cursor = elsewhere.get("/scim/v2/Users", params=params, headers=bearer(token)).json()[
+            "nextCursor"
+        ]
+    with TestClient(create_app(settings, clock=clock, database=database)) as here:
+        response = here.get(
+            "/scim/v2/Users", params={"cursor": cursor, "count": "1"}, headers=bearer(token)
+        )
+        assert response.status_code == 400
+        assert response.json()["scimType"] == "invalidCursor"
+        mine = here.get("/scim/v2/Users", params=params, headers=bearer(token)).json()["nextCursor"]
+        assert (
+            here.get(
+                "/scim/v2/Users", params={"cursor": mine, "count": "1"}, headers=bearer(token)
+            ).status_code
+            == 200
+        )

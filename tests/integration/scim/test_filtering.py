@@ -155,6 +155,12 @@ CASES = [
     ('emails[type eq "work"].value co "example"', ["babs"]),
     ('emails[type eq "home" and primary eq true]', ["pct"]),
     ('emails.value ne "jim@x.test"', ["babs", "pct", "local"]),
+    # RFC 7644 §3.4.2.2: ANY value that differs matches (babs has a second address).
+    ('emails.value ne "bjensen@example.com"', ["babs", "jim", "pct", "local"]),
+    ('emails ne "BJENSEN@example.com"', ["babs", "jim", "pct", "local"]),
+    ('emails.type ne "work"', ["babs", "pct", "local"]),
+    ('roles ne "guide"', ["jim", "pct", "local"]),
+    ('not (emails.value eq "bjensen@example.com")', ["jim", "pct", "local"]),
     ('emails[not (type eq "work")]', ["babs", "pct"]),
     ("emails pr", ["babs", "jim", "pct"]),
     ("not (emails pr)", ["local"]),

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from sitescim.db.models import MAX_ROW_ID
 from sitescim.domain.errors import InvalidInputError, PermissionDeniedError
 from sitescim.services import audit
 from sitescim.web.api.schemas import EventList, EventOut
@@ -24,11 +25,11 @@ def _instant(field: str, value: str | None) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
         raise InvalidInputError(
             field, f"must be an ISO 8601 date-time such as {TIME_EXAMPLE}"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _resource_type(value: str | None) -> str | None:
@@ -45,7 +46,7 @@ def list_events(
     actor: CurrentActor,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=audit.MAX_PAGE)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
     action: Annotated[str | None, Query(max_length=64, description="Action prefix")] = None,
     since: Annotated[
         str | None, Query(max_length=64, description=f"From this instant on, e.g. {TIME_EXAMPLE}")

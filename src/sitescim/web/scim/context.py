@@ -23,12 +23,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sitescim.db.reads import Reads
+from sitescim.domain import documents
+from sitescim.domain.errors import InvalidInputError
 from sitescim.scim import compat, etags
 from sitescim.scim.mapping import narrow_document
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 from sitescim.settings import Settings
+from sitescim.web.deps import client_address
 from sitescim.web.responses import SCIMResponse
 from sitescim.web.write_turns import WriteTurns
 
@@ -134,6 +137,10 @@ class ScimRequest:
             raise InvalidSyntaxException(detail="The request body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise InvalidSyntaxException(detail="The request body must be a JSON object.")
+        try:
+            documents.check_document(body, raw=raw)
+        except InvalidInputError as error:
+            raise InvalidSyntaxException(detail=str(error)) from None
         request = self.request
         below = request.url.path.partition("/scim/v2")[2]
         return compat.normalise(
@@ -232,8 +239,7 @@ async def authenticate(request: Request) -> ScimRequest:
     runtime: Runtime = state.runtime
     reads: Reads = state.reads
     settings: Settings = state.settings
-    client = request.client
-    address = client.host if client else None
+    address = client_address(request)
     check = await token_service.check_token(runtime, reads, bearer_value(request))
     token = check.found
     if token is None or check.needs_writes:

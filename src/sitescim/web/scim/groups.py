@@ -12,6 +12,7 @@ or ``excludedAttributes`` and gets 200 with it.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from scim2_models import Group, ResponseParameters
@@ -118,6 +119,7 @@ async def delete_group(scim: ScimRequest) -> Response:
 
 
 async def _list(scim: ScimRequest, query: ListQuery) -> Response:
+    query = replace(query, cursor_key=scim.settings.cursor_key())
     parameters = parse_response_parameters(
         ",".join(query.attributes) or None, ",".join(query.excluded_attributes) or None
     )

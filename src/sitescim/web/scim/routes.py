@@ -45,7 +45,8 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
     "/Schemas": {"GET": discovery.list_schemas},
     "/Schemas/{id}": {"GET": discovery.get_schema},
 }
-METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+"""Every method reaches the dispatcher, so any other one is refused after authentication."""
 
 
 def _method_not_allowed(allowed: list[str]) -> Handler:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from scim2_models import Context
@@ -87,6 +88,7 @@ def _narrowed(query: ListQuery, documents: Sequence[dict[str, Any]]) -> list[dic
 
 
 async def _list(scim: ScimRequest, query: ListQuery) -> Response:
+    query = replace(query, cursor_key=scim.settings.cursor_key())
     found = await look_up_users(scim.reads, scim.token, query, base_url=scim.base_url)
     if found is not None:
         return list_response(found.total, query.start_index, _narrowed(query, found.items))

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse
 
+from sitescim.db.models import MAX_ROW_ID
+from sitescim.domain import documents
 from sitescim.domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -67,8 +69,17 @@ async def verified_form(request: Request, settings: SettingsDep) -> FormData:
     if not request.cookies.get(SESSION_COOKIE):
         raise SignInRequiredError()
     csrf.check_origin(request)
-    form = await request.form()
+    form = _storable(await request.form())
     csrf.verify(_form_token(request, settings), form.get(csrf.FIELD))
+    return form
+
+
+def _storable(form: FormData) -> FormData:
+    """No field of any form may carry a NUL, which PostgreSQL cannot take even in a query."""
+    for name, value in form.multi_items():
+        documents.check_text(name, name)
+        if isinstance(value, str):
+            documents.check_text(name, value)
     return form
 
 
@@ -177,7 +188,7 @@ def sign_in_form(
 
 
 async def read_form(request: Request) -> FormData:
-    return await request.form()
+    return _storable(await request.form())
 
 
 @router.post("/sign-in")
@@ -494,7 +505,7 @@ def group(
     actor: PageActor,
     session: SessionDep,
     settings: SettingsDep,
-    after: Annotated[int | None, Query(ge=1)] = None,
+    after: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     context = _frame(request, session, actor, settings, "groups")
     context["group"] = directory.get_group(session, actor, group_id, after=after)
@@ -510,7 +521,7 @@ def activity(
     kind: Annotated[str, Query(max_length=32)] = "",
     since: Annotated[date | None, Query()] = None,
     until: Annotated[date | None, Query()] = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     context = _frame(request, session, actor, settings, "activity")
     context["page"] = directory.list_activity(
