@@ -338,7 +338,7 @@ def worker_app() -> FastAPI:
     from sitescim.web.app import create_app
 
     settings = _settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     return create_app(settings)
 
 
@@ -370,7 +370,7 @@ def serve(
     from sitescim.web.app import create_app
 
     settings = _settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     processes = workers or settings.workers or default_workers(settings)
     if processes > 1 and settings.database_url.startswith("sqlite") and not settings.sqlite_path:
         _fail("an in-memory SQLite database cannot be shared by several workers: use --workers 1")

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
     # True: identity-provider quirks are refused with RFC errors, not normalised (scim.compat).
     scim_strict: bool = False
     log_level: str = "INFO"
-    log_json: bool = True
+    # auto: readable lines when stderr is a terminal, JSON lines otherwise (sitescim.logs).
+    log_format: Literal["auto", "json", "console"] = "auto"
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
