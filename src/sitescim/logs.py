@@ -91,7 +91,10 @@ def configure_logging(level: str = "INFO", *, log_format: LogFormat = "auto") ->
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    from sitescim.db.outages import quiet_driver_outage_logs
+
     handler = logging.StreamHandler(sys.stderr)
+    quiet_driver_outage_logs(handler)
     chosen = resolve_format(log_format, sys.stderr)
     handler.setFormatter(JsonFormatter() if chosen == "json" else ConsoleFormatter())
     root = logging.getLogger()
