@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     # limit replaces max_body_bytes on that path: 1,000 typical users need about 0.5-1 MiB.
     bulk_max_operations: int = Field(default=1000, ge=1)
     bulk_max_payload_bytes: int = Field(default=2_097_152, ge=1024)
+    # HTTP limits of `sitescim serve` (web.server): the request head's size, its number
+    # of headers, the time to send it; idle keep-alive; connections served at once
+    # (more get 503 from uvicorn).
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_max_headers: int = Field(default=100, ge=10)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=1000, ge=1)
     # True: identity-provider quirks are refused with RFC errors, not normalised (scim.compat).
     scim_strict: bool = False
     log_level: str = "INFO"
