@@ -15,10 +15,11 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///sitescim.db"
 MIN_SECRET_LENGTH = 32
@@ -38,6 +39,11 @@ class Settings(BaseSettings):
     # Worker processes of `sitescim serve`; None: one per core on PostgreSQL, 1 on SQLite.
     workers: int | None = Field(default=None, ge=1)
     public_base_url: str | None = None
+    # Host names a request's Host header may carry into absolute URLs (meta.location,
+    # Location) when they are built from the request; others are replaced by the
+    # address the client connected to (web.hosts). Loopback names, HOST and the public
+    # base URL's host are always allowed; "*" allows any (behind a proxy that checks).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     token_pepper: SecretStr | None = None
     session_secret: SecretStr | None = None
     secrets_file: Path | None = None
@@ -66,6 +72,16 @@ class Settings(BaseSettings):
     # auto: readable lines when stderr is a terminal, JSON lines otherwise (sitescim.logs).
     log_format: Literal["auto", "json", "console"] = "auto"
 
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """``SITESCIM_ALLOWED_HOSTS=a.example,b.example``: names, compared without case."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(host).strip().lower() for host in value if str(host).strip()]
+        return value
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment == "production":
@@ -78,6 +94,16 @@ class Settings(BaseSettings):
                     )
             if not self.cookie_secure:
                 raise InsecureSettingsError("SITESCIM_COOKIE_SECURE must be true in production")
+            if not self.public_base_url:
+                # Else absolute URLs would come from the request's Host header.
+                raise InsecureSettingsError(
+                    "SITESCIM_PUBLIC_BASE_URL must be set in production "
+                    "(for example https://scim.example.com)"
+                )
+        if self.public_base_url:
+            parsed = urlsplit(self.public_base_url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError("SITESCIM_PUBLIC_BASE_URL must be an http(s) URL with a host")
         return self
 
     @property
