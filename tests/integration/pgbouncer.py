@@ -25,6 +25,7 @@ from tests.integration.servers import HOST, free_ports
 PGBOUNCER = "/usr/sbin/pgbouncer"
 START_TIMEOUT_SECONDS = 15.0
 RUN_AS = "postgres"
+QUERY_WAIT_TIMEOUT_SECONDS = 1
 
 
 @dataclass
@@ -68,6 +69,7 @@ admin_users = postgres
 pool_mode = transaction
 max_client_conn = 500
 default_pool_size = 20
+query_wait_timeout = {QUERY_WAIT_TIMEOUT_SECONDS}
 logfile = {directory}/pgbouncer.log
 pidfile = {directory}/pgbouncer.pid
 """

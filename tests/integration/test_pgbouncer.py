@@ -148,3 +148,31 @@ def test_scim_smoke_flow_runs_through_pgbouncer_in_transaction_pooling(
     (stats,) = [row for row in rows if row[0] == database_name]
     assert int(stats[column]) > 10 * ROUNDS
     assert "ERROR" not in bouncer.log()
+
+
+def test_a_paused_pgbouncer_answers_503_then_recovers_on_resume(
+    through_bouncer: tuple[TestClient, Database], bouncer: PgBouncer
+) -> None:
+    client, _database = through_bouncer
+    sign_in(client, "bounced", "admin@bounced.example.com", PASSWORD)
+    token = _ok(client.post("/api/v1/tokens", json={"description": "Okta", "scope": "scim"}), 201)
+    client.cookies.clear()
+    client.headers.update({**bearer(token["token"]), **SCIM})
+    user = {"schemas": [USER], "userName": "paused@bounced.example.com"}
+    created = _ok(client.post("/scim/v2/Users", json=user), 201)
+
+    bouncer.admin("PAUSE")
+    try:
+        refused = [
+            client.post("/scim/v2/Users", json={**user, "userName": "during@bounced.example.com"}),
+            client.get(f"/scim/v2/Users/{created['id']}"),
+        ]
+    finally:
+        bouncer.admin("RESUME")
+    for response in refused:
+        assert response.status_code == 503, response.text
+        assert response.headers["Retry-After"].isdigit()
+
+    again = {**user, "userName": "after@bounced.example.com"}
+    _ok(client.post("/scim/v2/Users", json=again), 201)
+    _ok(client.get(f"/scim/v2/Users/{created['id']}"), 200)

@@ -296,6 +296,16 @@ recovery by up to half the outage; within this window it gives up instead, and
 the next request that needs a connection starts a fresh attempt at once."""
 
 
+_STALE_STATES = (None, "57P01")
+"""A connection found closed (no SQLSTATE) or ended by a server shutdown while it sat
+in the pool: worth one more try. An error the server (or PgBouncer) answered with
+now, such as ``query_wait_timeout``, would only be answered again."""
+
+
+def _found_dead(connection: Any, error: Exception) -> bool:
+    return bool(connection.broken) and getattr(error, "sqlstate", None) in _STALE_STATES
+
+
 class PostgresReads:
     """psycopg's async pool: the event loop never waits on the network.
 
@@ -331,8 +341,8 @@ class PostgresReads:
                 try:
                     cursor = await connection.execute(sql, params)
                     return await cursor.fetchall() if many else await cursor.fetchone()
-                except psycopg.OperationalError:
-                    if attempt == 2 or not connection.broken:
+                except psycopg.OperationalError as error:
+                    if attempt == 2 or not _found_dead(connection, error):
                         raise
             await self._drop_dead_connections()
         raise AssertionError("unreachable")
