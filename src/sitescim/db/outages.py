@@ -104,7 +104,7 @@ class OutageLog:
             counts, self._counts = self._counts, {}
             self._last_line = now
         log.error(
-            "database unavailable: answering 503",
+            "database unavailable",
             extra={
                 "failures": sum(counts.values()),
                 "kinds": ",".join(f"{kind.value}:{n}" for kind, n in sorted(counts.items())),
