@@ -166,15 +166,15 @@ async def on_database_error(request: Request, error: Exception) -> Response:
     outage = outage_of(error)
     if outage is None:
         return await on_unexpected(request, error)
+    if not _is_scim(request) and not request.url.path.startswith("/api/"):
+        from sitescim.web.ui.pages import error_page
+
+        return await error_page(request, error)  # notes the outage itself
     outages.note(outage, error)
     headers = {"Retry-After": str(outage.retry_after_seconds)}
     if _is_scim(request):
         return scim_error(503, UNAVAILABLE_DETAIL, headers=headers)
-    if request.url.path.startswith("/api/"):
-        return api_error(503, UNAVAILABLE_DETAIL, headers=headers)
-    from sitescim.web.ui.pages import error_page
-
-    return await error_page(request, error)
+    return api_error(503, UNAVAILABLE_DETAIL, headers=headers)
 
 
 def install(app: FastAPI) -> None:
