@@ -174,7 +174,8 @@ def server(
         "--loop",
         "uvloop",
         "--http",
-        "httptools",
+        # sitescim runs with the limits `sitescim serve` adds to httptools (web.server).
+        "sitescim.web.server:LimitedHttpToolsProtocol" if target == SITESCIM_APP else "httptools",
     ]
     if factory:
         command.append("--factory")

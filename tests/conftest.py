@@ -131,7 +131,7 @@ def settings(db_url: str) -> Settings:
         database_url=db_url,
         token_pepper=TEST_PEPPER,
         session_secret=TEST_SESSION_SECRET,
-        log_json=True,
+        log_format="json",
         argon2_time_cost=1,
         argon2_memory_kib=1024,
     )

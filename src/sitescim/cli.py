@@ -344,9 +344,11 @@ def worker_app() -> FastAPI:
     """
     from sitescim.logs import configure_logging
     from sitescim.web.app import create_app
+    from sitescim.web.server import LimitedHttpToolsProtocol
 
     settings = _settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    configure_logging(settings.log_level, log_format=settings.log_format)
+    LimitedHttpToolsProtocol.configure(settings)
     return create_app(settings)
 
 
@@ -376,9 +378,11 @@ def serve(
 
     from sitescim.logs import configure_logging
     from sitescim.web.app import create_app
+    from sitescim.web.server import PROTOCOL, LimitedHttpToolsProtocol
 
     settings = _settings()
-    configure_logging(settings.log_level, json_lines=settings.log_json)
+    configure_logging(settings.log_level, log_format=settings.log_format)
+    LimitedHttpToolsProtocol.configure(settings)
     processes = workers or settings.workers or default_workers(settings)
     if processes > 1 and settings.database_url.startswith("sqlite") and not settings.sqlite_path:
         _fail("an in-memory SQLite database cannot be shared by several workers: use --workers 1")
@@ -413,6 +417,9 @@ def serve(
         "log_config": None,
         "access_log": False,
         "proxy_headers": True,
+        "http": PROTOCOL,
+        "timeout_keep_alive": settings.http_keep_alive_seconds,
+        "limit_concurrency": settings.http_max_connections,
     }
     if processes == 1:
         uvicorn.run(create_app(settings), **options)

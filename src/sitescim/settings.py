@@ -17,10 +17,11 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///sitescim.db"
 MIN_SECRET_LENGTH = 32
@@ -40,6 +41,11 @@ class Settings(BaseSettings):
     # Worker processes of `sitescim serve`; None: one per core on PostgreSQL, 1 on SQLite.
     workers: int | None = Field(default=None, ge=1)
     public_base_url: str | None = None
+    # Host names a request's Host header may carry into absolute URLs (meta.location,
+    # Location) when they are built from the request; others are replaced by the
+    # address the client connected to (web.hosts). Loopback names, HOST and the public
+    # base URL's host are always allowed; "*" allows any (behind a proxy that checks).
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
     token_pepper: SecretStr | None = None
     session_secret: SecretStr | None = None
     secrets_file: Path | None = None
@@ -54,10 +60,29 @@ class Settings(BaseSettings):
     # limit replaces max_body_bytes on that path: 1,000 typical users need about 0.5-1 MiB.
     bulk_max_operations: int = Field(default=1000, ge=1)
     bulk_max_payload_bytes: int = Field(default=2_097_152, ge=1024)
+    # HTTP limits of `sitescim serve` (web.server): the request head's size, its number
+    # of headers, the time to send it; idle keep-alive; connections served at once
+    # (more get 503 from uvicorn).
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=1024)
+    http_max_headers: int = Field(default=100, ge=10)
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
+    http_max_connections: int = Field(default=1000, ge=1)
     # True: identity-provider quirks are refused with RFC errors, not normalised (scim.compat).
     scim_strict: bool = False
     log_level: str = "INFO"
-    log_json: bool = True
+    # auto: readable lines when stderr is a terminal, JSON lines otherwise (sitescim.logs).
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        """``SITESCIM_ALLOWED_HOSTS=a.example,b.example``: names, compared without case."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(host).strip().lower() for host in value if str(host).strip()]
+        return value
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -71,6 +96,16 @@ class Settings(BaseSettings):
                     )
             if not self.cookie_secure:
                 raise InsecureSettingsError("SITESCIM_COOKIE_SECURE must be true in production")
+            if not self.public_base_url:
+                # Else absolute URLs would come from the request's Host header.
+                raise InsecureSettingsError(
+                    "SITESCIM_PUBLIC_BASE_URL must be set in production "
+                    "(for example https://scim.example.com)"
+                )
+        if self.public_base_url:
+            parsed = urlsplit(self.public_base_url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise ValueError("SITESCIM_PUBLIC_BASE_URL must be an http(s) URL with a host")
         return self
 
     @property

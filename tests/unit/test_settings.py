@@ -30,6 +30,7 @@ def _production(**overrides):
         "token_pepper": GOOD_SECRET,
         "session_secret": GOOD_SECRET,
         "cookie_secure": True,
+        "public_base_url": "https://scim.example.com",
     }
     values.update(overrides)
     return Settings(**values)
@@ -263,3 +264,19 @@ def test_out_of_range_environment_values_are_refused(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name.removeprefix("SITESCIM_").lower()):
         Settings()
+
+
+def test_production_without_a_public_base_url_is_refused():
+    with pytest.raises(ValueError, match="SITESCIM_PUBLIC_BASE_URL must be set in production"):
+        _production(public_base_url=None)
+
+
+@pytest.mark.parametrize("url", ["scim.example.com", "ftp://scim.example.com", "https://"])
+def test_a_public_base_url_that_is_no_http_url_is_refused(url):
+    with pytest.raises(ValueError, match="SITESCIM_PUBLIC_BASE_URL must be an http"):
+        Settings(public_base_url=url)
+
+
+def test_allowed_hosts_come_comma_separated_from_the_environment(monkeypatch):
+    monkeypatch.setenv("SITESCIM_ALLOWED_HOSTS", "SCIM.acme.example, idp.example")
+    assert Settings().allowed_hosts == ["scim.acme.example", "idp.example"]

@@ -41,6 +41,34 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+PREPARE_THRESHOLD_OPTION = "prepare_threshold"
+"""A URL option (``?prepare_threshold=none``) for psycopg's automatic prepared
+statements: PgBouncer before 1.21 (Debian 12 ships 1.18) cannot keep them in
+transaction pooling, so behind it they must be off. A number sets the threshold."""
+CONNECT_TIMEOUT_SECONDS = 5
+"""An unreachable host fails a request in seconds (503) instead of after the
+kernel's TCP timeout; a URL's own ``connect_timeout`` wins."""
+
+
+def prepare_threshold(url: str) -> int | None:
+    """psycopg's ``prepare_threshold`` for a database URL: its option, else psycopg's 5."""
+    value = make_url(url).query.get(PREPARE_THRESHOLD_OPTION)
+    if isinstance(value, tuple):
+        value = value[-1]
+    if value is None:
+        return 5
+    if value.strip().lower() in ("none", "null", "off", ""):
+        return None
+    return int(value)
+
+
+def _postgres_connect_args(url: str) -> dict[str, Any]:
+    args: dict[str, Any] = {PREPARE_THRESHOLD_OPTION: prepare_threshold(url)}
+    if "connect_timeout" not in make_url(url).query:
+        args["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    return args
+
+
 POOL_SIZE = 20
 """Connections kept open. Under it, a burst beyond the pool would open and close
 a connection per request (overflow connections are not kept), which costs a
@@ -60,12 +88,16 @@ def make_engine(
     options: dict[str, Any] = (
         {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
     )
+    # pre_ping: after a database restart the pooled connections are dead; each is
+    # found so at checkout (one round trip) and replaced, instead of failing a request.
     return create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
         pool_recycle=1800,
+        pool_pre_ping=True,
+        connect_args=_postgres_connect_args(url),
         **options,
     )
 

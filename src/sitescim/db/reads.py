@@ -28,7 +28,13 @@ import orjson
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
-from sitescim.db.engine import SQLITE_BUSY_TIMEOUT_MS, SQLITE_READ_PRAGMAS
+from sitescim.db.engine import (
+    CONNECT_TIMEOUT_SECONDS,
+    PREPARE_THRESHOLD_OPTION,
+    SQLITE_BUSY_TIMEOUT_MS,
+    SQLITE_READ_PRAGMAS,
+    prepare_threshold,
+)
 from sitescim.db.models import User
 
 # The users columns a SCIM document shows: not the password hash, not the folded keys.
@@ -281,32 +287,84 @@ class SQLiteReads:
             connection.close()
 
 
-class PostgresReads:
-    """psycopg's async pool: the event loop never waits on the network."""
+ACQUIRE_TIMEOUT_SECONDS = 3.0
+"""How long a read waits for a pooled connection before answering 503: psycopg's
+30 s default held every request of an outage that long."""
+RECONNECT_WINDOW_SECONDS = 0.05
+"""psycopg's pool retries a failed connection after 1, 2, 4... s, which delayed
+recovery by up to half the outage; within this window it gives up instead, and
+the next request that needs a connection starts a fresh attempt at once."""
 
-    def __init__(self, conninfo: str, *, max_size: int) -> None:
+
+_STALE_STATES = (None, "57P01")
+"""A connection found closed (no SQLSTATE) or ended by a server shutdown while it sat
+in the pool: worth one more try. An error the server (or PgBouncer) answered with
+now, such as ``query_wait_timeout``, would only be answered again."""
+
+
+def _found_dead(connection: Any, error: Exception) -> bool:
+    return bool(connection.broken) and getattr(error, "sqlstate", None) in _STALE_STATES
+
+
+class PostgresReads:
+    """psycopg's async pool: the event loop never waits on the network.
+
+    Every statement here is one read in autocommit, so one found on a dead
+    connection (PostgreSQL restarted since it was pooled) is run again once,
+    after the pool has dropped its other dead connections.
+    """
+
+    def __init__(self, conninfo: str, *, max_size: int, prepare_threshold: int | None) -> None:
         from psycopg_pool import AsyncConnectionPool
 
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=1,
             max_size=max_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, "prepare_threshold": prepare_threshold},
+            timeout=ACQUIRE_TIMEOUT_SECONDS,
+            reconnect_timeout=RECONNECT_WINDOW_SECONDS,
             open=False,
         )
+        self._checking = False
 
     async def open(self) -> None:
         await self._pool.open()
 
+    async def _run(
+        self, sql: str, params: tuple[Any, ...], *, many: bool
+    ) -> list[tuple[Any, ...]] | tuple[Any, ...] | None:
+        import psycopg
+
+        for attempt in (1, 2):
+            async with self._pool.connection() as connection:
+                try:
+                    cursor = await connection.execute(sql, params)
+                    return await cursor.fetchall() if many else await cursor.fetchone()
+                except psycopg.OperationalError as error:
+                    if attempt == 2 or not _found_dead(connection, error):
+                        raise
+            await self._drop_dead_connections()
+        raise AssertionError("unreachable")
+
+    async def _drop_dead_connections(self) -> None:
+        if self._checking:
+            return
+        self._checking = True
+        try:
+            await self._pool.check()
+        finally:
+            self._checking = False
+
     async def _one(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute(sql, params)
-            return await cursor.fetchone()
+        row = await self._run(sql, params, many=False)
+        assert not isinstance(row, list)
+        return row
 
     async def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        async with self._pool.connection() as connection:
-            cursor = await connection.execute(sql, params)
-            return await cursor.fetchall()
+        rows = await self._run(sql, params, many=True)
+        assert isinstance(rows, list)
+        return rows
 
     async def token(self, token_hash: str) -> TokenRecord | None:
         row = await self._one(_TOKEN_SQL.format(p="%s"), (token_hash,))
@@ -340,7 +398,12 @@ async def open_reads(engine: Engine, *, max_size: int = 10) -> Reads:
         if database in ("", ":memory:"):
             raise ValueError("the SCIM hot path needs a SQLite file, not an in-memory database")
         return SQLiteReads(database)
-    conninfo = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    reads = PostgresReads(conninfo, max_size=max_size)
+    plain = make_url(url).set(drivername="postgresql")
+    threshold = prepare_threshold(plain.render_as_string(hide_password=False))
+    plain = plain.difference_update_query([PREPARE_THRESHOLD_OPTION])  # not a libpq keyword
+    if "connect_timeout" not in plain.query:
+        plain = plain.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_SECONDS)})
+    conninfo = plain.render_as_string(hide_password=False)
+    reads = PostgresReads(conninfo, max_size=max_size, prepare_threshold=threshold)
     await reads.open()
     return reads

@@ -48,16 +48,15 @@ def refresh_statistics(engine: Engine) -> list[str]:
 
 
 def _refresh_postgresql(engine: Engine) -> list[str]:
-    with engine.connect() as base:
-        connection = base.execution_options(isolation_level="AUTOCOMMIT")
+    # One transaction and a transaction-level lock: behind PgBouncer in transaction
+    # pooling, statements outside a transaction may each reach another server
+    # connection, so a session lock could be taken on one and never released.
+    with engine.connect() as connection, connection.begin():
         if not connection.scalar(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
         ):
             return []
-        try:
-            return _analyse_stale(connection)
-        finally:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+        return _analyse_stale(connection)
 
 
 def _analyse_stale(connection: Connection) -> list[str]:
@@ -66,8 +65,7 @@ def _analyse_stale(connection: Connection) -> list[str]:
     ).all()
     quote = connection.dialect.identifier_preparer.quote
     for schema, table in stale:
-        # Autocommit: each table's lock (SHARE UPDATE EXCLUSIVE, which blocks no
-        # reads or writes) is released as soon as that table is done.
+        # Each table's lock (SHARE UPDATE EXCLUSIVE) blocks no reads or writes.
         connection.exec_driver_sql(f"ANALYZE {quote(schema)}.{quote(table)}")
     return [table for _schema, table in stale]
 

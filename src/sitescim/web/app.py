@@ -28,6 +28,7 @@ from sitescim.web.api import documentation
 from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
 from sitescim.web.deps import SESSION_COOKIE as SESSION_COOKIE
+from sitescim.web.hosts import AllowedHostsMiddleware
 from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from sitescim.web.scim import bulk
 from sitescim.web.scim.routes import scim_routes
@@ -126,6 +127,7 @@ def create_app(
         path_limits=bulk.body_limits(settings),
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(AllowedHostsMiddleware, settings=settings)
     return app
 
 

@@ -9,15 +9,19 @@ generic 500.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from scim2_models import Error, SCIMException
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
+from sitescim.db.outages import outage_of, outages
 from sitescim.domain.errors import (
     AuthenticationError,
     ConflictError,
@@ -150,10 +154,38 @@ async def on_unexpected(request: Request, error: Exception) -> Response:
     return api_error(500, detail, headers=headers)
 
 
+UNAVAILABLE_DETAIL = "The database is unavailable for a moment; retry after the time given."
+_DRIVER_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.TimeoutError,
+    psycopg.Error,
+    sqlite3.Error,
+)
+
+
+async def on_database_error(request: Request, error: Exception) -> Response:
+    """A database outage is 503 with Retry-After and one rate-limited log line
+    (db.outages); any other driver error is a bug, answered as one."""
+    outage = outage_of(error)
+    if outage is None:
+        return await on_unexpected(request, error)
+    if not _is_scim(request) and not request.url.path.startswith("/api/"):
+        from sitescim.web.ui.pages import error_page
+
+        return await error_page(request, error)  # notes the outage itself
+    outages.note(outage, error)
+    headers = {"Retry-After": str(outage.retry_after_seconds)}
+    if _is_scim(request):
+        return scim_error(503, UNAVAILABLE_DETAIL, headers=headers)
+    return api_error(503, UNAVAILABLE_DETAIL, headers=headers)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(SitescimError, on_domain_error)
     app.add_exception_handler(SCIMException, on_scim_exception)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(ValidationError, on_pydantic_error)
     app.add_exception_handler(StarletteHTTPException, on_http_exception)
+    for driver_error in _DRIVER_ERRORS:
+        app.add_exception_handler(driver_error, on_database_error)
     app.add_exception_handler(Exception, on_unexpected)

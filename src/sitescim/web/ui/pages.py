@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import RedirectResponse
 from starlette.templating import Jinja2Templates
 
+from sitescim.db.outages import outage_of, outages
 from sitescim.domain.clock import as_utc
 from sitescim.domain.errors import (
     AuthenticationError,
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+UNAVAILABLE_MESSAGE = "The service cannot reach its database right now; try again in a few seconds."
 
 ACTION_LABELS = {
     "token.create": "Token created",
@@ -183,6 +185,8 @@ def _signed_in_frame(request: Request) -> dict[str, Any]:
 
 
 def _describe(request: Request, error: Exception) -> tuple[int, str, str]:
+    if outage_of(error) is not None:
+        return 503, "Try again in a moment", UNAVAILABLE_MESSAGE
     for kind, status, title in _ERROR_STATUS:
         if isinstance(error, kind):
             return status, title, str(error)
@@ -198,8 +202,15 @@ def _describe(request: Request, error: Exception) -> tuple[int, str, str]:
 async def error_page(request: Request, error: Exception) -> Response:
     status, title, message = _describe(request, error)
     context: dict[str, Any] = {"title": title, "message": message, "status": status}
-    context.update(await run_in_threadpool(_signed_in_frame, request))
-    return render(request, "error.html", context, status_code=status)
+    outage = outage_of(error)
+    if outage is not None:
+        outages.note(outage, error)
+    else:
+        context.update(await run_in_threadpool(_signed_in_frame, request))
+    response = render(request, "error.html", context, status_code=status)
+    if outage is not None:
+        response.headers["Retry-After"] = str(outage.retry_after_seconds)
+    return response
 
 
 class PageRoute(APIRoute):

@@ -1,0 +1,119 @@
+"""Log format: JSON lines for machines, one readable line on a terminal.
+
+Each case runs a fresh interpreter whose stderr is a real pipe or a real
+pseudo-terminal, configured from the environment as ``sitescim serve`` is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+
+import pytest
+
+SCRIPT = """
+import logging
+from sitescim.logs import configure_logging, request_id
+from sitescim.settings import Settings
+
+settings = Settings()
+configure_logging("INFO", log_format=settings.log_format)
+request_id.set("0123456789abcdef")
+logging.getLogger("sitescim.access").info(
+    "request", extra={"method": "GET", "path": "/scim/v2/Users", "status": 503}
+)
+"""
+
+
+def _environment(log_format: str | None) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SITESCIM_")}
+    if log_format is not None:
+        env["SITESCIM_LOG_FORMAT"] = log_format
+    return env
+
+
+def _stderr_through_pipe(log_format: str | None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=_environment(log_format),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stderr
+
+
+def _stderr_through_terminal(log_format: str | None) -> str:
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT],
+            env=_environment(log_format),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+        )
+        os.close(follower)
+        chunks: list[bytes] = []
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(60) == 0
+    finally:
+        os.close(leader)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def _assert_console_line(output: str) -> None:
+    (line,) = output.strip().splitlines()
+    assert not line.startswith("{")
+    assert "INFO" in line
+    assert "sitescim.access  request method=GET path=/scim/v2/Users status=503" in line
+    assert line.endswith("[01234567]")
+
+
+def _assert_json_line(output: str) -> None:
+    (line,) = output.strip().splitlines()
+    entry = json.loads(line)
+    assert entry["message"] == "request"
+    assert entry["status"] == 503
+    assert entry["request_id"] == "0123456789abcdef"
+
+
+def test_a_terminal_gets_readable_lines_by_default() -> None:
+    _assert_console_line(_stderr_through_terminal(None))
+
+
+def test_a_pipe_gets_json_lines_by_default() -> None:
+    _assert_json_line(_stderr_through_pipe(None))
+
+
+def test_console_format_is_chosen_by_setting_on_a_pipe() -> None:
+    _assert_console_line(_stderr_through_pipe("console"))
+
+
+def test_json_format_is_kept_on_a_terminal_when_asked_for() -> None:
+    _assert_json_line(_stderr_through_terminal("json"))
+
+
+@pytest.mark.parametrize("log_format", ["yaml", "JSON lines"])
+def test_unknown_log_format_is_refused_at_start(log_format: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=_environment(log_format),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "log_format" in done.stderr
