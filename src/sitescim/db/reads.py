@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -211,6 +211,9 @@ def _groups_sql(column: str, placeholder: str, limit: int) -> str:
 class Reads(Protocol):
     """What the hot path reads; one implementation per database."""
 
+    dialect: str
+    """``sqlite`` or ``postgresql``: which SQL ``rows`` takes (named parameters)."""
+
     async def token(self, token_hash: str) -> TokenRecord | None: ...
 
     async def user(self, site_id: str, user_id: str) -> UserSnapshot | None: ...
@@ -223,11 +226,17 @@ class Reads(Protocol):
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[GroupRecord]: ...
 
+    async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of one statement built for this dialect (scim.pages), as tuples."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class SQLiteReads:
     """A connection per thread, used inline: SQLite reads cost microseconds."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str) -> None:
         self._path = path
@@ -274,6 +283,9 @@ class SQLiteReads:
         rows = self._connection().execute(_groups_sql(column, "?", limit), (site_id, value))
         return [_group_record(row) for row in rows]
 
+    async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return self._connection().execute(sql, params).fetchall()
+
     async def close(self) -> None:
         with self._lock:
             opened, self._opened = self._opened, []
@@ -283,6 +295,8 @@ class SQLiteReads:
 
 class PostgresReads:
     """psycopg's async pool: the event loop never waits on the network."""
+
+    dialect = "postgresql"
 
     def __init__(self, conninfo: str, *, max_size: int) -> None:
         from psycopg_pool import AsyncConnectionPool
@@ -303,7 +317,9 @@ class PostgresReads:
             cursor = await connection.execute(sql, params)
             return await cursor.fetchone()
 
-    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    async def _all(
+        self, sql: str, params: tuple[Any, ...] | Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
         async with self._pool.connection() as connection:
             cursor = await connection.execute(sql, params)
             return await cursor.fetchall()
@@ -327,6 +343,9 @@ class PostgresReads:
     ) -> list[GroupRecord]:
         rows = await self._all(_groups_sql(column, "%s", limit), (site_id, value))
         return [_group_record(row) for row in rows]
+
+    async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return await self._all(sql, params)
 
     async def close(self) -> None:
         await self._pool.close()
