@@ -305,7 +305,10 @@ class PostgresReads:
             conninfo,
             min_size=1,
             max_size=max_size,
-            kwargs={"autocommit": True},
+            # Generic plans: a list page's statement is long to plan (milliseconds),
+            # and PostgreSQL kept re-planning it for each value of its LIMIT. The
+            # hot path's statements are shaped so one plan fits every value.
+            kwargs={"autocommit": True, "options": "-c plan_cache_mode=force_generic_plan"},
             open=False,
         )
 

@@ -433,7 +433,12 @@ def _build(shape: _Shape, resource: Resource, print_: str) -> PageStatement:
         else sort_key(resource, shape.sort_by, site_id=site)
     )
     key: ColumnElement[Any] = coercions.expect(roles.ExpressionElementRole, sorted_by)
-    page = select(model.id.label("page_id"), key.label("page_key")).where(condition)
+    shown = [
+        column
+        for column in model.__table__.columns
+        if column.name != "password_hash" and not column.name.endswith("_key")
+    ]
+    page = select(model.id.label("page_id"), key.label("page_key"), *shown).where(condition)
     if shape.after and shape.sort_by is None and not shape.after_null:
         # Creation time is never NULL: one row-value comparison, which both
         # databases serve as a range of the (site_id, created_at, id) index.
@@ -454,9 +459,12 @@ def _build(shape: _Shape, resource: Resource, print_: str) -> PageStatement:
         page = page.offset(bindparam("page_offset", type_=None))
     counted = select(func.count().label("total")).select_from(model).where(condition).subquery("t")
     window = page.subquery("p")
-    framed = select(counted.c.total, window.c.page_id, window.c.page_key).select_from(
-        counted.outerjoin(window, true())
-    )
+    framed = select(
+        counted.c.total,
+        window.c.page_id,
+        window.c.page_key,
+        *(window.c[column.name] for column in shown),
+    ).select_from(counted.outerjoin(window, true()))
     compiled = framed.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
     inner = str(compiled)
     constants: dict[str, Any] = {}
@@ -472,7 +480,6 @@ def _build(shape: _Shape, resource: Resource, print_: str) -> PageStatement:
             continue
         processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
         constants[name] = processor(value) if processor is not None else value
-    table = "groups g" if resource is GROUPS else "users u"
     alias = "g" if resource is GROUPS else "u"
     document = (
         _group_document(json, with_members=shape.with_members)
@@ -482,21 +489,13 @@ def _build(shape: _Shape, resource: Resource, print_: str) -> PageStatement:
     direction = (
         "DESC NULLS FIRST" if shape.descending and shape.sort_by is not None else ("ASC NULLS LAST")
     )
-    if json.postgres:
-        sql = (
-            f"SELECT w.total, d.doc, w.page_key, w.page_id FROM ({inner}) AS w"
-            f" LEFT JOIN LATERAL (SELECT {document} AS doc FROM {table}"
-            f" WHERE {alias}.id = w.page_id AND {alias}.site_id = {json.param('page_site')}"
-            " OFFSET 0) AS d ON true"
-            f" ORDER BY w.page_key {direction}, w.page_id"
-        )
-    else:
-        sql = (
-            f"SELECT w.total, CASE WHEN {alias}.id IS NULL THEN NULL ELSE {document} END,"
-            f" w.page_key, w.page_id FROM ({inner}) AS w"
-            f" LEFT JOIN {table} ON {alias}.id = w.page_id AND {alias}.site_id = :page_site"
-            f" ORDER BY w.page_key {direction}, w.page_id"
-        )
+    # The page's rows come whole from the one scan that picks them: no second
+    # lookup per row, whose index a planner without statistics may choose badly.
+    sql = (
+        f"SELECT {alias}.total, CASE WHEN {alias}.page_id IS NULL THEN NULL ELSE {document} END,"
+        f" {alias}.page_key, {alias}.page_id FROM ({inner}) AS {alias}"
+        f" ORDER BY {alias}.page_key {direction}, {alias}.page_id"
+    )
     key_type = key.type.dialect_impl(dialect)
     return PageStatement(
         sql=sql,
