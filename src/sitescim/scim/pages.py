@@ -20,6 +20,7 @@ loop by construction), so no planner can re-run the page per row.
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -49,8 +50,9 @@ from sitescim.scim.mapping import (
     MULTI_VALUED,
 )
 
-SITE_STAND_IN = "\x00site\x00"
-"""The site id the filter is compiled with; its parameters take the token's site."""
+SITE_STAND_IN = "\x00site:" + secrets.token_hex(16)
+"""The site id the filter is compiled with; its parameters take the token's site.
+Random per process, so no filter value can pass for it."""
 
 _KEPT = 256
 """Statement texts kept per process (least recently used go first)."""
