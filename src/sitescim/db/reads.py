@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, Protocol
 
@@ -217,6 +217,9 @@ def _groups_sql(column: str, placeholder: str, limit: int) -> str:
 class Reads(Protocol):
     """What the hot path reads; one implementation per database."""
 
+    dialect: str
+    """``sqlite`` or ``postgresql``: which SQL ``rows`` takes (named parameters)."""
+
     async def token(self, token_hash: str) -> TokenRecord | None: ...
 
     async def user(self, site_id: str, user_id: str) -> UserSnapshot | None: ...
@@ -229,11 +232,17 @@ class Reads(Protocol):
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[GroupRecord]: ...
 
+    async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of one statement built for this dialect (scim.pages), as tuples."""
+        ...
+
     async def close(self) -> None: ...
 
 
 class SQLiteReads:
     """A connection per thread, used inline: SQLite reads cost microseconds."""
+
+    dialect = "sqlite"
 
     def __init__(self, path: str) -> None:
         self._path = path
@@ -280,6 +289,9 @@ class SQLiteReads:
         rows = self._connection().execute(_groups_sql(column, "?", limit), (site_id, value))
         return [_group_record(row) for row in rows]
 
+    async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return self._connection().execute(sql, params).fetchall()
+
     async def close(self) -> None:
         with self._lock:
             opened, self._opened = self._opened, []
@@ -306,6 +318,18 @@ def _found_dead(connection: Any, error: Exception) -> bool:
     return bool(connection.broken) and getattr(error, "sqlstate", None) in _STALE_STATES
 
 
+def _connection_options(prepare_threshold: int | None) -> dict[str, Any]:
+    """Autocommit; with prepared statements, generic plans: a list page's statement
+    is long to plan (milliseconds), and PostgreSQL kept re-planning it for each
+    value of its LIMIT. The hot path's statements are shaped so one plan fits
+    every value. Without prepared statements (behind PgBouncer, which also refuses
+    the ``options`` startup parameter) there is no plan to keep."""
+    options: dict[str, Any] = {"autocommit": True, "prepare_threshold": prepare_threshold}
+    if prepare_threshold is not None:
+        options["options"] = "-c plan_cache_mode=force_generic_plan"
+    return options
+
+
 class PostgresReads:
     """psycopg's async pool: the event loop never waits on the network.
 
@@ -314,6 +338,8 @@ class PostgresReads:
     after the pool has dropped its other dead connections.
     """
 
+    dialect = "postgresql"
+
     def __init__(self, conninfo: str, *, max_size: int, prepare_threshold: int | None) -> None:
         from psycopg_pool import AsyncConnectionPool
 
@@ -321,7 +347,7 @@ class PostgresReads:
             conninfo,
             min_size=1,
             max_size=max_size,
-            kwargs={"autocommit": True, "prepare_threshold": prepare_threshold},
+            kwargs=_connection_options(prepare_threshold),
             timeout=ACQUIRE_TIMEOUT_SECONDS,
             reconnect_timeout=RECONNECT_WINDOW_SECONDS,
             open=False,
@@ -332,7 +358,7 @@ class PostgresReads:
         await self._pool.open()
 
     async def _run(
-        self, sql: str, params: tuple[Any, ...], *, many: bool
+        self, sql: str, params: tuple[Any, ...] | Mapping[str, Any], *, many: bool
     ) -> list[tuple[Any, ...]] | tuple[Any, ...] | None:
         import psycopg
 
@@ -361,7 +387,9 @@ class PostgresReads:
         assert not isinstance(row, list)
         return row
 
-    async def _all(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    async def _all(
+        self, sql: str, params: tuple[Any, ...] | Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
         rows = await self._run(sql, params, many=True)
         assert isinstance(rows, list)
         return rows
@@ -385,6 +413,9 @@ class PostgresReads:
     ) -> list[GroupRecord]:
         rows = await self._all(_groups_sql(column, "%s", limit), (site_id, value))
         return [_group_record(row) for row in rows]
+
+    async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        return await self._all(sql, params)
 
     async def close(self) -> None:
         await self._pool.close()

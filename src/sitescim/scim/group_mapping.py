@@ -109,7 +109,7 @@ def group_to_scim(
     asks that on every group read), the body is built straight from the rows:
     a group of 100,000 members would otherwise build as many pydantic objects.
     """
-    if parameters is None or _excludes_only_members(parameters):
+    if shown_as_document(parameters):
         return group_document(group, members, base_url)
     model = group_to_model(group, members, base_url)
     return model.model_dump(
@@ -145,6 +145,11 @@ def group_document(
         "version": make_etag(group.id, group.version),
     }
     return document
+
+
+def shown_as_document(parameters: ResponseParameters[Group] | None) -> bool:
+    """Whether ``group_document`` shows the group (no selection, or only members left out)."""
+    return parameters is None or _excludes_only_members(parameters)
 
 
 def _excludes_only_members(parameters: ResponseParameters[Group]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -39,3 +40,21 @@ def list_response(
         body["nextCursor"] = next_cursor
     body["Resources"] = resources
     return SCIMResponse(body)
+
+
+def encoded_list_response(
+    total: int,
+    start_index: int | None,
+    documents: Sequence[str],
+    *,
+    next_cursor: str | None = None,
+) -> Response:
+    """The same ListResponse as ``list_response``, around resources already in JSON text."""
+    head: dict[str, Any] = {"schemas": [LIST_RESPONSE_SCHEMA], "totalResults": total}
+    if start_index is not None:
+        head["startIndex"] = start_index
+    head["itemsPerPage"] = len(documents)
+    if next_cursor is not None:
+        head["nextCursor"] = next_cursor
+    body = orjson.dumps(head)[:-1] + b',"Resources":[' + ",".join(documents).encode() + b"]}"
+    return Response(body, media_type=SCIM_MEDIA_TYPE)

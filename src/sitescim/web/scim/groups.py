@@ -26,12 +26,14 @@ from sitescim.scim.group_mapping import (
     GroupRow,
     group_to_scim,
     parse_response_parameters,
+    shown_as_document,
     wants_members,
 )
 from sitescim.scim.listing import ListQuery
 from sitescim.services import groups as group_service
 from sitescim.services.lookups import look_up_groups, read_group_without_members
-from sitescim.web.responses import list_response
+from sitescim.services.pages import read_group_page
+from sitescim.web.responses import encoded_list_response, list_response
 from sitescim.web.scim.context import ScimRequest
 
 
@@ -132,6 +134,17 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
             for group in found.items
         ]
         return list_response(found.total, query.start_index, shown)
+    if shown_as_document(parameters):
+        encoded = await read_group_page(
+            scim.reads,
+            scim.token,
+            query,
+            base_url=scim.base_url,
+            with_members=wants_members(parameters),
+        )
+        return encoded_list_response(
+            encoded.total, encoded.start_index, encoded.documents, next_cursor=encoded.next_cursor
+        )
     page = await scim.read(group_service.list_groups, query, with_members=wants_members(parameters))
     resources: list[dict[str, Any]] = [
         group_to_scim(item.group, item.members, scim.base_url, parameters=parameters)

@@ -15,7 +15,8 @@ from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import narrow_document
 from sitescim.services import users as user_service
 from sitescim.services.lookups import look_up_users
-from sitescim.web.responses import list_response
+from sitescim.services.pages import read_user_page
+from sitescim.web.responses import encoded_list_response, list_response
 from sitescim.web.scim.context import ScimRequest
 
 
@@ -92,6 +93,11 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
     found = await look_up_users(scim.reads, scim.token, query, base_url=scim.base_url)
     if found is not None:
         return list_response(found.total, query.start_index, _narrowed(query, found.items))
+    encoded = await read_user_page(scim.reads, scim.token, query, base_url=scim.base_url)
+    if encoded is not None:
+        return encoded_list_response(
+            encoded.total, encoded.start_index, encoded.documents, next_cursor=encoded.next_cursor
+        )
     page = await scim.read(user_service.list_users, query, base_url=scim.base_url)
     resources = _narrowed(query, page.resources)
     return list_response(page.total, page.start_index, resources, next_cursor=page.next_cursor)

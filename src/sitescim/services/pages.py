@@ -1,0 +1,83 @@
+"""List pages served by the hot reader, their documents written by the database (scim.pages).
+
+A page shown whole (no ``attributes``; for groups at most
+``excludedAttributes=members``) is one statement on the hot reader's
+connection, off the ORM and, on PostgreSQL, off the thread pool. Anything else
+returns None and takes the general path (services.users / services.groups).
+The site is always the token's (T10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sitescim.db.reads import Reads
+from sitescim.scim import cursors, pages
+from sitescim.scim.listing import ListQuery
+from sitescim.services.tokens import AuthenticatedToken
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedPage:
+    """A page whose resources are JSON texts already, in order."""
+
+    total: int
+    start_index: int | None  # None when a cursor pages (RFC 9865)
+    documents: list[str]
+    next_cursor: str | None = None
+
+
+async def read_user_page(
+    reads: Reads, token: AuthenticatedToken, query: ListQuery, *, base_url: str
+) -> EncodedPage | None:
+    """The page of users, or None when a selection asks for the general path."""
+    if query.attributes or query.excluded_attributes:
+        return None
+    return await _read(reads, token, query, base_url=base_url.rstrip("/"), groups=False)
+
+
+async def read_group_page(
+    reads: Reads,
+    token: AuthenticatedToken,
+    query: ListQuery,
+    *,
+    base_url: str,
+    with_members: bool,
+) -> EncodedPage:
+    """The page of groups; the caller checked that the selection is at most ``members``."""
+    return await _read(reads, token, query, base_url=base_url, groups=True, members=with_members)
+
+
+async def _read(
+    reads: Reads,
+    token: AuthenticatedToken,
+    query: ListQuery,
+    *,
+    base_url: str,
+    groups: bool,
+    members: bool = True,
+) -> EncodedPage:
+    statement, position, print_ = pages.page_statement(
+        reads.dialect, query, groups=groups, with_members=members
+    )
+    paging_by_cursor = query.cursor is not None
+    limit = query.count + 1 if paging_by_cursor and query.count > 0 else query.count
+    params = statement.params(
+        token.site_id,
+        base_url=base_url,
+        limit=limit,
+        offset=query.start_index - 1,
+        after=position,
+    )
+    rows = await reads.rows(statement.sql, params)
+    total = int(rows[0][0]) if rows else 0
+    found = [row for row in rows if row[1] is not None]
+    if not paging_by_cursor:
+        return EncodedPage(total, query.start_index, [row[1] for row in found])
+    next_cursor = None
+    if len(found) > query.count > 0:
+        assert print_ is not None
+        last = found[query.count - 1]
+        key = statement.sort_value(last[2])
+        next_cursor = cursors.encode(print_, key, last[3])
+    return EncodedPage(total, None, [row[1] for row in found[: query.count]], next_cursor)
