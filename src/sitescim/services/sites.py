@@ -126,13 +126,23 @@ def actor_by_email(session: Session, *, site_slug: str, email: str) -> Actor:
     return actor_of(user)
 
 
-def sign_in(
-    session: Session, runtime: Runtime, *, site_slug: str, email: str, password: str
-) -> Actor:
-    """One generic failure for an unknown site, unknown user or wrong password."""
+@dataclass(frozen=True, slots=True)
+class PasswordHolder:
+    """Who a sign-in names, read in one transaction and checked outside any (argon2 is slow)."""
+
+    actor: Actor | None
+    stored_hash: str | None
+
+
+def find_password_holder(session: Session, *, site_slug: str, email: str) -> PasswordHolder:
     site = repo.get_site_by_slug(session, site_slug)
     user = repo.find_user_by_user_name(session, site.id, email) if site is not None else None
     stored = user.password_hash if user is not None and user.active else None
-    if not runtime.passwords.verify(password, stored) or user is None:
+    return PasswordHolder(actor=actor_of(user) if user is not None else None, stored_hash=stored)
+
+
+def check_password(runtime: Runtime, holder: PasswordHolder, password: str) -> Actor:
+    """The same work whether or not the account exists (habit 9)."""
+    if not runtime.passwords.verify(password, holder.stored_hash) or holder.actor is None:
         raise AuthenticationError("The site, e-mail or password is not correct.")
-    return actor_of(user)
+    return holder.actor

@@ -43,7 +43,6 @@ def sign_in(
     body: SignInBody,
     request: Request,
     response: Response,
-    session: SessionDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     address: ClientAddress,
@@ -51,7 +50,6 @@ def sign_in(
     """Start a new session (any session the client presented ends); 429 when braked."""
     try:
         started = sessions.sign_in(
-            session,
             runtime,
             site_slug=body.site,
             email=body.email,

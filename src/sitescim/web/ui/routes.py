@@ -184,7 +184,6 @@ async def read_form(request: Request) -> FormData:
 def sign_in(
     request: Request,
     form: Annotated[FormData, Depends(read_form)],
-    session: SessionDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     address: ClientAddress,
@@ -209,7 +208,6 @@ def sign_in(
         return _sign_in_page(request, settings, status_code=400, error=message, **keep)
     try:
         started = sessions.sign_in(
-            session,
             runtime,
             site_slug=fields["site"].strip().lower(),
             email=fields["email"].strip(),
