@@ -142,6 +142,24 @@ def site_create(
     )
 
 
+@site_app.command("rate-limit")
+def site_rate_limit(
+    slug: str,
+    limit: Annotated[
+        str | None,
+        typer.Argument(help='SCIM requests per token, e.g. "50/second"; omit for the default'),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set (or reset to the service's default) a site's SCIM rate limit per token."""
+    chosen = _run(lambda session, runtime: sites.set_scim_rate_limit(session, slug, limit))
+    _emit(
+        as_json,
+        {"slug": slug, "scim_rate_limit": chosen},
+        f"site {slug}: SCIM rate limit {chosen or 'default'}",
+    )
+
+
 @user_app.command("create")
 def user_create(
     email: str,

@@ -17,7 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///sitescim.db"
@@ -56,6 +57,18 @@ class Settings(BaseSettings):
     scim_strict: bool = False
     log_level: str = "INFO"
     log_json: bool = True
+    # Rate limits in the `limits` library's notation ("100/second;3000/minute"), shared
+    # through Redis when redis_url is set (else per process). Entra ID asks a SCIM app to
+    # take 25 requests a second per provisioning job: 100 a token leaves four times that.
+    # Okta's provisioning leaves from addresses its customers share: 1000 an address.
+    redis_url: str | None = None
+    rate_limit_key_prefix: str = "sitescim"
+    rate_limit_scim_per_token: str = "100/second"  # noqa: S105 - a rate, not a secret
+    rate_limit_scim_per_address: str = "1000/second"
+    rate_limit_sign_in_per_address: str = "60/minute"
+    rate_limit_sign_in_per_account: str = "10/minute"
+    # /metrics answers requests bearing this secret; without one, only loopback clients.
+    metrics_token: SecretStr | None = None
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -67,9 +80,26 @@ class Settings(BaseSettings):
                         f"SITESCIM_{name.upper()} must be set to at least "
                         f"{MIN_SECRET_LENGTH} characters in production"
                     )
+            if self.metrics_token is not None and (
+                len(self.metrics_token.get_secret_value()) < MIN_SECRET_LENGTH
+            ):
+                raise InsecureSettingsError(
+                    f"SITESCIM_METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters"
+                )
             if not self.cookie_secure:
                 raise InsecureSettingsError("SITESCIM_COOKIE_SECURE must be true in production")
         return self
+
+    @field_validator(
+        "rate_limit_scim_per_token",
+        "rate_limit_scim_per_address",
+        "rate_limit_sign_in_per_address",
+        "rate_limit_sign_in_per_account",
+    )
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        parse_many(value)  # a ValueError names what is wrong
+        return value
 
     @property
     def sqlite_path(self) -> Path | None:

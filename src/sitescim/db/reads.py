@@ -90,12 +90,14 @@ class TokenRecord(NamedTuple):
     last_used_at: datetime | None
     scim_may_set_promaster: bool
     password_min_length: int
+    scim_rate_limit: str | None
 
 
 # The SQL below interpolates only our own column names, never a value.
 _TOKEN_SQL = (
     "SELECT t.id, t.site_id, s.slug, t.token_hash, t.scope, t.description, t.expires_at,"
-    " t.revoked_at, t.last_used_at, s.scim_may_set_promaster, s.password_min_length"
+    " t.revoked_at, t.last_used_at, s.scim_may_set_promaster, s.password_min_length,"
+    " s.scim_rate_limit"
     " FROM access_tokens t JOIN sites s ON s.id = t.site_id WHERE t.token_hash = {p}"
 )
 _USER_COLUMNS_SQL = ", ".join(f'u."{name}"' for name in USER_COLUMNS)
@@ -161,6 +163,7 @@ def _token_record(row: Sequence[Any]) -> TokenRecord:
         _utc(row[8]),
         bool(row[9]),
         int(row[10]),
+        row[11],
     )
 
 

@@ -154,6 +154,7 @@ _CREDENTIALS = (
         AccessToken.last_used_at,
         Site.scim_may_set_promaster,
         Site.password_min_length,
+        Site.scim_rate_limit,
     )
     .join(Site, Site.id == AccessToken.site_id)
     .where(AccessToken.token_hash == bindparam("token_hash"))
@@ -163,7 +164,7 @@ _CREDENTIALS = (
 def find_token_credentials(connection: Connection, token_hash: str) -> TokenRecord | None:
     """The token and its site through SQLAlchemy, for callers without the hot reader."""
     row = connection.execute(_CREDENTIALS, {"token_hash": token_hash}).first()
-    return None if row is None else TokenRecord(*row)
+    return None if row is None else TokenRecord._make(row)
 
 
 def find_active_token_held_by(session: Session, holder_id: str) -> AccessToken | None:

@@ -31,6 +31,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -82,8 +83,10 @@ def _key(*parts: str) -> str:
     return hashlib.sha256("|".join(parts).encode("utf-8", "replace")).hexdigest()
 
 
+@lru_cache(maxsize=4096)
 def client_network(address: str | None) -> str:
-    """The unit an address is braked by: itself, or its /64 for IPv6."""
+    """The unit an address is braked by: itself, or its /64 for IPv6 (kept: the
+    rate limits ask on every SCIM request, and parsing costs more than the check)."""
     if not address:
         return "-"
     try:

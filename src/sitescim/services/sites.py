@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from limits import parse_many
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
@@ -52,6 +53,23 @@ def create_site(
         )
     site = repo.add_site(session, Site(slug=slug, name=name, created_at=runtime.clock()))
     return SiteView(id=site.id, slug=site.slug, name=site.name)
+
+
+def set_scim_rate_limit(session: Session, slug: str, limit: str | None) -> str | None:
+    """A site's own SCIM limit per token, in the ``limits`` notation; None: the default."""
+    site = require_site(session, slug)
+    if limit is not None:
+        limit = limit.strip()
+        try:
+            parse_many(limit)
+        except ValueError:
+            raise InvalidInputError(
+                "scim_rate_limit", 'must read like "50/second" or "50/second;2000/minute"'
+            ) from None
+        if len(limit) > 100:
+            raise InvalidInputError("scim_rate_limit", "must be at most 100 characters")
+    site.scim_rate_limit = limit
+    return limit
 
 
 def require_site(session: Session, slug: str) -> Site:

@@ -29,6 +29,7 @@ from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
 from sitescim.web.deps import SESSION_COOKIE as SESSION_COOKIE
 from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from sitescim.web.ratelimits import RateLimits
 from sitescim.web.scim import bulk
 from sitescim.web.scim.routes import scim_routes
 from sitescim.web.ui import pages as ui_pages
@@ -78,6 +79,7 @@ def create_app(
         app.state.runtime = runtime
         app.state.settings = settings
         app.state.reads = await open_reads(db.engine)
+        app.state.rate_limits = RateLimits(settings)
         # SQLite has one writer at a time: SCIM writes queue for one thread.
         app.state.write_limiter = anyio.CapacityLimiter(1) if db.dialect == "sqlite" else None
         upkeep = [asyncio.create_task(job) for job in _upkeep(runtime)]
@@ -90,6 +92,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await app.state.reads.close()
+            await app.state.rate_limits.close()
             if database is None:
                 db.dispose()
 
