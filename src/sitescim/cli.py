@@ -7,10 +7,13 @@ and one clear line on stderr; ``--json`` output is one JSON object on stdout.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -390,6 +393,8 @@ def serve(
     settings = _settings()
     configure_logging(settings.log_level, json_lines=settings.log_json)
     processes = workers or settings.workers or default_workers(settings)
+    if processes > 1:
+        _share_metrics_between_workers()
     if processes > 1 and settings.database_url.startswith("sqlite") and not settings.sqlite_path:
         _fail("an in-memory SQLite database cannot be shared by several workers: use --workers 1")
     # Migrations and the demo site happen once, here, before any worker starts.
@@ -437,6 +442,19 @@ def serve(
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             **options,
         )
+
+
+def _share_metrics_between_workers() -> None:
+    """Workers write their metrics to files in one directory, emptied here, before any
+    worker starts (prometheus-client reads the variable when a worker imports it)."""
+    from sitescim.web import metrics
+
+    directory = os.environ.get(metrics.MULTIPROCESS_ENV)
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="sitescim-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ[metrics.MULTIPROCESS_ENV] = directory
+    metrics.prepare_multiprocess_dir(directory)
 
 
 def main() -> None:

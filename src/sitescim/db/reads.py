@@ -228,6 +228,9 @@ class Reads(Protocol):
 
     async def close(self) -> None: ...
 
+    def pool_use(self) -> tuple[int, int] | None:
+        """Connections (in use, idle) of a pool, for the metrics; None without one."""
+
 
 class SQLiteReads:
     """A connection per thread, used inline: SQLite reads cost microseconds."""
@@ -283,6 +286,9 @@ class SQLiteReads:
         for connection in opened:
             connection.close()
 
+    def pool_use(self) -> tuple[int, int] | None:
+        return None
+
 
 class PostgresReads:
     """psycopg's async pool: the event loop never waits on the network."""
@@ -333,6 +339,11 @@ class PostgresReads:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    def pool_use(self) -> tuple[int, int] | None:
+        stats = self._pool.get_stats()
+        size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+        return size - idle, idle
 
 
 async def open_reads(engine: Engine, *, max_size: int = 10) -> Reads:

@@ -29,6 +29,7 @@ from starlette.exceptions import HTTPException
 
 from sitescim.services.sessions import client_network
 from sitescim.settings import Settings
+from sitescim.web.metrics import count_rate_limited
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +109,7 @@ class RateLimits:
             for item in items:
                 if not await self._limiter.hit(item, *identifiers):
                     stats = await self._limiter.get_window_stats(item, *identifiers)
+                    count_rate_limited(identifiers[0])
                     raise RateLimitedError(max(1, math.ceil(stats.reset_time - time.time())))
         except RateLimitedError:
             raise

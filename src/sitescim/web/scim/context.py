@@ -29,6 +29,7 @@ from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 from sitescim.settings import Settings
+from sitescim.web.metrics import SITE_SCOPE_KEY, count_token_check
 from sitescim.web.ratelimits import RateLimits
 from sitescim.web.responses import SCIMResponse
 
@@ -226,8 +227,10 @@ async def authenticate(request: Request) -> ScimRequest:
     await limits.check_scim_address(address)
     check = await token_service.check_token(runtime, reads, bearer_value(request))
     token = check.found
+    count_token_check(check.failure or (None if token is not None else "unknown"))
     if token is None or check.needs_writes:
         token = await run_in_threadpool(token_service.settle_check, runtime, check, address=address)
+    request.scope[SITE_SCOPE_KEY] = token.site_slug
     await limits.check_scim_token(token.token_id, token.scim_rate_limit)
     return ScimRequest(
         request=request,
