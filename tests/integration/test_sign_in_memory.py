@@ -34,7 +34,6 @@ def test_forty_concurrent_sign_ins_stay_under_400_mib(db_url, tmp_path):
         **service_env(db_url),
         "SITESCIM_ARGON2_TIME_COST": "3",
         "SITESCIM_ARGON2_MEMORY_KIB": "65536",
-        "SITESCIM_RATE_LIMIT_SIGN_IN_PER_ADDRESS": "1000/minute",
     }
     cli_json(env, tmp_path, "site", "create", "Memory", "--slug", "memory")
     with killable_server(env, tmp_path, "--workers", "1") as server:

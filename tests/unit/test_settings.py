@@ -263,3 +263,16 @@ def test_out_of_range_environment_values_are_refused(monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=name.removeprefix("SITESCIM_").lower()):
         Settings()
+
+
+def test_a_short_metrics_token_is_refused_in_production():
+    with pytest.raises(ValueError, match=r"SITESCIM_METRICS_TOKEN.*at least 32"):
+        _production(metrics_token="short")
+    assert _production(metrics_token="m" * MIN_SECRET_LENGTH).metrics_token is not None
+
+
+@pytest.mark.parametrize("field", ["rate_limit_scim_per_token", "rate_limit_sign_in_per_address"])
+def test_a_rate_limit_must_be_in_the_limits_notation(field):
+    with pytest.raises(ValueError, match=field):
+        Settings(**{field: "as many as you like"})
+    assert getattr(Settings(**{field: "5/second;100/minute"}), field) == "5/second;100/minute"
