@@ -103,7 +103,18 @@ _latency = _Children(LATENCY)
 _token_checks = _Children(TOKEN_CHECKS)
 _bulk = _Children(BULK_OPERATIONS)
 _rate_limited = _Children(RATE_LIMITED)
-_statuses = {code: str(code) for code in range(100, 600)}
+_request_children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+
+
+def _request_children_for(key: tuple[str, str, int, str]) -> tuple[Any, Any]:
+    """A request's counter and histogram children, found once a label set (bounded)."""
+    route, method, status, site = key
+    children = (_requests.get(route, method, str(status), site), _latency.get(route, method))
+    if len(_request_children) < _KEPT:
+        _request_children[key] = children
+    return children
+
+
 _templates: dict[tuple[str, str, type], str] = {}
 
 
@@ -160,11 +171,17 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = route_template(scope)
-            method: str = scope["method"]
-            site: str = scope.get(SITE_SCOPE_KEY, NO_SITE)
-            _requests.get(route, method, _statuses.get(status) or str(status), site).inc()
-            _latency.get(route, method).observe(time.perf_counter() - started)
+            key = (
+                route_template(scope),
+                scope["method"],
+                status,
+                scope.get(SITE_SCOPE_KEY, NO_SITE),
+            )
+            children = _request_children.get(key)
+            if children is None:
+                children = _request_children_for(key)
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
 
 
 def sample_pools(pools: Mapping[str, tuple[int, int]]) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 
 import redis.asyncio
 from limits import RateLimitItem, parse_many
+from limits.aio.storage import Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.exceptions import HTTPException
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 OUTAGE_RETRY_SECONDS = 10.0
 REDIS_TIMEOUT_SECONDS = 0.25
 _PARSED_KEPT = 256
+_KEYS_KEPT = 50_000
 
 
 class RateLimitedError(HTTPException):
@@ -65,7 +67,11 @@ class RateLimits:
             options.update(implementation="redispy", connection_pool=self._pool)
         else:
             uri = "async+memory://"
-        self._limiter = FixedWindowRateLimiter(storage_from_string(uri, **options))
+        storage = storage_from_string(uri, **options)
+        assert isinstance(storage, Storage)
+        self._storage: Storage = storage
+        self._limiter = FixedWindowRateLimiter(storage)
+        self._keys: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
         self._scim_per_token = parse_many(settings.rate_limit_scim_per_token)
         self._scim_per_address = parse_many(settings.rate_limit_scim_per_address)
         self._sign_in_per_address = parse_many(settings.rate_limit_sign_in_per_address)
@@ -102,12 +108,24 @@ class RateLimits:
                 self._parsed[notation] = found
         return found
 
+    def _key(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
+        """The storage key of ``item`` for ``identifiers``, as the library makes it, kept:
+        making it took half the time of a check in memory."""
+        found = self._keys.get((item, identifiers))
+        if found is None:
+            found = item.key_for(*identifiers)
+            if len(self._keys) < _KEYS_KEPT:
+                self._keys[(item, identifiers)] = found
+        return found
+
     async def _hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> None:
         if self._down_until and time.monotonic() < self._down_until:
             return
         try:
             for item in items:
-                if not await self._limiter.hit(item, *identifiers):
+                # What FixedWindowRateLimiter.hit does, with the key kept.
+                key = self._key(item, identifiers)
+                if await self._storage.incr(key, item.get_expiry()) > item.amount:
                     stats = await self._limiter.get_window_stats(item, *identifiers)
                     count_rate_limited(identifiers[0])
                     raise RateLimitedError(max(1, math.ceil(stats.reset_time - time.time())))
