@@ -1,9 +1,10 @@
 """Request rate limits with the ``limits`` library: per token and address on SCIM, per
 address and account on sign-in.
 
-One budget per key for the whole deployment when ``SITESCIM_REDIS_URL`` is set
-(every worker and instance counts in the same Redis); otherwise each process
-counts alone. Fixed windows: one counter a key (a client may fit up to twice its
+One budget per token and per sign-in key for the whole deployment when
+``SITESCIM_REDIS_URL`` is set (every worker and instance counts in the same
+Redis); otherwise each process counts alone. The SCIM limit per address is
+always counted per process: a Redis round trip costs more CPU than a whole GET. Fixed windows: one counter a key (a client may fit up to twice its
 limit across a window's edge), the cheapest strategy of the library: about 8 us
 a check in memory, where a sliding window took three times that on the hot path.
 
@@ -67,35 +68,37 @@ class RateLimits:
             options.update(implementation="redispy", connection_pool=self._pool)
         else:
             uri = "async+memory://"
-        storage = storage_from_string(uri, **options)
-        assert isinstance(storage, Storage)
-        self._storage: Storage = storage
-        self._limiter = FixedWindowRateLimiter(storage)
-        self._keys: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
+        self._shared = _Counters(storage_from_string(uri, **options))
+        self._local = (
+            _Counters(storage_from_string("async+memory://", **options))
+            if settings.redis_url
+            else self._shared
+        )
         self._scim_per_token = parse_many(settings.rate_limit_scim_per_token)
         self._scim_per_address = parse_many(settings.rate_limit_scim_per_address)
         self._sign_in_per_address = parse_many(settings.rate_limit_sign_in_per_address)
         self._sign_in_per_account = parse_many(settings.rate_limit_sign_in_per_account)
         self._parsed: dict[str, list[RateLimitItem]] = {}
-        self._down_until = 0.0
 
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.aclose()
 
     async def check_scim_address(self, address: str | None) -> None:
-        await self._hit(self._scim_per_address, "scim-address", client_network(address))
+        """Counted in this process only, even with Redis: a guard against one address's
+        flood, where a Redis round trip on every request would cost more than a GET."""
+        await self._local.hit(self._scim_per_address, "scim-address", client_network(address))
 
     async def check_scim_token(self, token_id: str, site_limit: str | None) -> None:
         items = self._scim_per_token if site_limit is None else self._site_items(site_limit)
-        await self._hit(items, "scim-token", token_id)
+        await self._shared.hit(items, "scim-token", token_id)
 
     async def check_sign_in(self, *, site: str, email: str, address: str | None) -> None:
         """Per address, and per account from that address (so no one elsewhere locks it)."""
         network = client_network(address)
-        await self._hit(self._sign_in_per_address, "sign-in-address", network)
+        await self._shared.hit(self._sign_in_per_address, "sign-in-address", network)
         account = hashlib.sha256(f"{site.casefold()}|{email.casefold()}".encode()).hexdigest()
-        await self._hit(self._sign_in_per_account, "sign-in-account", account, network)
+        await self._shared.hit(self._sign_in_per_account, "sign-in-account", account, network)
 
     def _site_items(self, notation: str) -> list[RateLimitItem]:
         found = self._parsed.get(notation)
@@ -108,6 +111,17 @@ class RateLimits:
                 self._parsed[notation] = found
         return found
 
+
+class _Counters:
+    """Fixed-window counters in one storage, failing open while it is unreachable."""
+
+    def __init__(self, storage: object) -> None:
+        assert isinstance(storage, Storage)
+        self._storage: Storage = storage
+        self._limiter = FixedWindowRateLimiter(storage)
+        self._keys: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
+        self._down_until = 0.0
+
     def _key(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> str:
         """The storage key of ``item`` for ``identifiers``, as the library makes it, kept:
         making it took half the time of a check in memory."""
@@ -118,7 +132,7 @@ class RateLimits:
                 self._keys[(item, identifiers)] = found
         return found
 
-    async def _hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> None:
+    async def hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> None:
         if self._down_until and time.monotonic() < self._down_until:
             return
         try:
