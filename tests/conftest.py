@@ -35,6 +35,13 @@ POSTGRES_ADMIN_URL = os.environ.get(
 TEST_PEPPER = "test-pepper-" + "p" * 40
 TEST_SESSION_SECRET = "test-session-" + "s" * 40
 START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+# Tests send bursts no identity provider would; the rate-limit tests set their own.
+GENEROUS_RATE_LIMITS = {
+    "SITESCIM_RATE_LIMIT_SCIM_PER_TOKEN": "100000/second",
+    "SITESCIM_RATE_LIMIT_SCIM_PER_ADDRESS": "100000/second",
+    "SITESCIM_RATE_LIMIT_SIGN_IN_PER_ADDRESS": "100000/minute",
+    "SITESCIM_RATE_LIMIT_SIGN_IN_PER_ACCOUNT": "100000/minute",
+}
 
 # Shared 2-core machines stall now and then; a per-example deadline would turn
 # that into a flaky failure without telling us anything about the code.
@@ -134,6 +141,10 @@ def settings(db_url: str) -> Settings:
         log_format="json",
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+        **{
+            name.removeprefix("SITESCIM_").lower(): value
+            for name, value in GENEROUS_RATE_LIMITS.items()
+        },
     )
 
 

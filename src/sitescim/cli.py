@@ -7,10 +7,13 @@ and one clear line on stderr; ``--json`` output is one JSON object on stdout.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -147,6 +150,24 @@ def site_create(
         as_json,
         {"id": view.id, "slug": view.slug, "name": view.name},
         f"site {view.slug} created ({view.id})",
+    )
+
+
+@site_app.command("rate-limit")
+def site_rate_limit(
+    slug: str,
+    limit: Annotated[
+        str | None,
+        typer.Argument(help='SCIM requests per token, e.g. "50/second"; omit for the default'),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set (or reset to the service's default) a site's SCIM rate limit per token."""
+    chosen = _run(lambda session, runtime: sites.set_scim_rate_limit(session, slug, limit))
+    _emit(
+        as_json,
+        {"slug": slug, "scim_rate_limit": chosen},
+        f"site {slug}: SCIM rate limit {chosen or 'default'}",
     )
 
 
@@ -384,6 +405,8 @@ def serve(
     configure_logging(settings.log_level, log_format=settings.log_format)
     LimitedHttpToolsProtocol.configure(settings)
     processes = workers or settings.workers or default_workers(settings)
+    if processes > 1:
+        _share_metrics_between_workers()
     if processes > 1 and settings.database_url.startswith("sqlite") and not settings.sqlite_path:
         _fail("an in-memory SQLite database cannot be shared by several workers: use --workers 1")
     # Migrations and the demo site happen once, here, before any worker starts.
@@ -434,6 +457,19 @@ def serve(
             timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
             **options,
         )
+
+
+def _share_metrics_between_workers() -> None:
+    """Workers write their metrics to files in one directory, emptied here, before any
+    worker starts (prometheus-client reads the variable when a worker imports it)."""
+    from sitescim.web import metrics
+
+    directory = os.environ.get(metrics.MULTIPROCESS_ENV)
+    if not directory:
+        directory = tempfile.mkdtemp(prefix="sitescim-metrics-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        os.environ[metrics.MULTIPROCESS_ENV] = directory
+    metrics.prepare_multiprocess_dir(directory)
 
 
 def main() -> None:

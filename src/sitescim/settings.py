@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -84,6 +85,19 @@ class Settings(BaseSettings):
             return [str(host).strip().lower() for host in value if str(host).strip()]
         return value
 
+    # Rate limits in the `limits` library's notation ("100/second;3000/minute"), shared
+    # through Redis when redis_url is set (else per process). Entra ID asks a SCIM app to
+    # take 25 requests a second per provisioning job: 100 a token leaves four times that.
+    # Okta's provisioning leaves from addresses its customers share: 1000 an address.
+    redis_url: str | None = None
+    rate_limit_key_prefix: str = "sitescim"
+    rate_limit_scim_per_token: str = "100/second"  # noqa: S105 - a rate, not a secret
+    rate_limit_scim_per_address: str = "1000/second"
+    rate_limit_sign_in_per_address: str = "60/minute"
+    rate_limit_sign_in_per_account: str = "10/minute"
+    # /metrics answers requests bearing this secret; without one, only loopback clients.
+    metrics_token: SecretStr | None = None
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
         if self.environment == "production":
@@ -94,6 +108,12 @@ class Settings(BaseSettings):
                         f"SITESCIM_{name.upper()} must be set to at least "
                         f"{MIN_SECRET_LENGTH} characters in production"
                     )
+            if self.metrics_token is not None and (
+                len(self.metrics_token.get_secret_value()) < MIN_SECRET_LENGTH
+            ):
+                raise InsecureSettingsError(
+                    f"SITESCIM_METRICS_TOKEN must be at least {MIN_SECRET_LENGTH} characters"
+                )
             if not self.cookie_secure:
                 raise InsecureSettingsError("SITESCIM_COOKIE_SECURE must be true in production")
             if not self.public_base_url:
@@ -107,6 +127,17 @@ class Settings(BaseSettings):
             if parsed.scheme not in ("http", "https") or not parsed.hostname:
                 raise ValueError("SITESCIM_PUBLIC_BASE_URL must be an http(s) URL with a host")
         return self
+
+    @field_validator(
+        "rate_limit_scim_per_token",
+        "rate_limit_scim_per_address",
+        "rate_limit_sign_in_per_address",
+        "rate_limit_sign_in_per_account",
+    )
+    @classmethod
+    def _rate_limit_notation(cls, value: str) -> str:
+        parse_many(value)  # a ValueError names what is wrong
+        return value
 
     @property
     def sqlite_path(self) -> Path | None:

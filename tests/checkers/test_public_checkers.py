@@ -27,7 +27,7 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import CheckResult, Status, check_server
 
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET
+from tests.conftest import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
 from tests.integration.servers import serve_processes, sitescim_executable
 
 pytestmark = pytest.mark.slow
@@ -128,6 +128,7 @@ def service(tmp_path: Path) -> Iterator[CheckedService]:
         "SITESCIM_SESSION_SECRET": TEST_SESSION_SECRET,
         "SITESCIM_ARGON2_TIME_COST": "1",
         "SITESCIM_ARGON2_MEMORY_KIB": "1024",
+        **GENEROUS_RATE_LIMITS,
     }
     cli_env = {k: v for k, v in os.environ.items() if not k.startswith("SITESCIM_")} | env
     subprocess.run(

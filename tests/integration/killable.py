@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET
+from tests.conftest import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
 from tests.integration.servers import HOST, READY_TIMEOUT_SECONDS, free_ports, sitescim_executable
 
 STOP_TIMEOUT_SECONDS = 15.0
@@ -39,6 +39,7 @@ def service_env(database_url: str) -> dict[str, str]:
             "SITESCIM_ARGON2_TIME_COST": "1",
             "SITESCIM_ARGON2_MEMORY_KIB": "1024",
             "SITESCIM_LOG_LEVEL": "WARNING",
+            **GENEROUS_RATE_LIMITS,
         }
     )
     return env

@@ -22,6 +22,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from tests.conftest import GENEROUS_RATE_LIMITS
+
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
 HOST = "127.0.0.1"
@@ -140,6 +142,7 @@ def serve_processes(
     servers: dict[str, ServeProcess] = {}
     failed = True
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("SITESCIM_")}
+    full_env.update(GENEROUS_RATE_LIMITS)
     full_env.update(env)
     try:
         for name, port in zip(names, free_ports(len(names)), strict=True):

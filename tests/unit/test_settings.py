@@ -280,3 +280,16 @@ def test_a_public_base_url_that_is_no_http_url_is_refused(url):
 def test_allowed_hosts_come_comma_separated_from_the_environment(monkeypatch):
     monkeypatch.setenv("SITESCIM_ALLOWED_HOSTS", "SCIM.acme.example, idp.example")
     assert Settings().allowed_hosts == ["scim.acme.example", "idp.example"]
+
+
+def test_a_short_metrics_token_is_refused_in_production():
+    with pytest.raises(ValueError, match=r"SITESCIM_METRICS_TOKEN.*at least 32"):
+        _production(metrics_token="short")
+    assert _production(metrics_token="m" * MIN_SECRET_LENGTH).metrics_token is not None
+
+
+@pytest.mark.parametrize("field", ["rate_limit_scim_per_token", "rate_limit_sign_in_per_address"])
+def test_a_rate_limit_must_be_in_the_limits_notation(field):
+    with pytest.raises(ValueError, match=field):
+        Settings(**{field: "as many as you like"})
+    assert getattr(Settings(**{field: "5/second;100/minute"}), field) == "5/second;100/minute"

@@ -69,6 +69,8 @@ class Site(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     scim_may_set_promaster: Mapped[bool] = mapped_column(Boolean, default=False)
     password_min_length: Mapped[int] = mapped_column(Integer, default=passwords.MIN_LENGTH)
+    # The site's SCIM rate limit per token ("50/second"); None: the service's default.
+    scim_rate_limit: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 def TRIGRAM_INDEX(  # noqa: N802 - reads as a constructor

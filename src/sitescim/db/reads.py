@@ -96,12 +96,14 @@ class TokenRecord(NamedTuple):
     last_used_at: datetime | None
     scim_may_set_promaster: bool
     password_min_length: int
+    scim_rate_limit: str | None
 
 
 # The SQL below interpolates only our own column names, never a value.
 _TOKEN_SQL = (
     "SELECT t.id, t.site_id, s.slug, t.token_hash, t.scope, t.description, t.expires_at,"
-    " t.revoked_at, t.last_used_at, s.scim_may_set_promaster, s.password_min_length"
+    " t.revoked_at, t.last_used_at, s.scim_may_set_promaster, s.password_min_length,"
+    " s.scim_rate_limit"
     " FROM access_tokens t JOIN sites s ON s.id = t.site_id WHERE t.token_hash = {p}"
 )
 _USER_COLUMNS_SQL = ", ".join(f'u."{name}"' for name in USER_COLUMNS)
@@ -167,6 +169,7 @@ def _token_record(row: Sequence[Any]) -> TokenRecord:
         _utc(row[8]),
         bool(row[9]),
         int(row[10]),
+        row[11],
     )
 
 
@@ -238,6 +241,9 @@ class Reads(Protocol):
 
     async def close(self) -> None: ...
 
+    def pool_use(self) -> tuple[int, int] | None:
+        """Connections (in use, idle) of a pool, for the metrics; None without one."""
+
 
 class SQLiteReads:
     """A connection per thread, used inline: SQLite reads cost microseconds."""
@@ -297,6 +303,9 @@ class SQLiteReads:
             opened, self._opened = self._opened, []
         for connection in opened:
             connection.close()
+
+    def pool_use(self) -> tuple[int, int] | None:
+        return None
 
 
 ACQUIRE_TIMEOUT_SECONDS = 3.0
@@ -419,6 +428,11 @@ class PostgresReads:
 
     async def close(self) -> None:
         await self._pool.close()
+
+    def pool_use(self) -> tuple[int, int] | None:
+        stats = self._pool.get_stats()
+        size, idle = stats.get("pool_size", 0), stats.get("pool_available", 0)
+        return size - idle, idle
 
 
 async def open_reads(engine: Engine, *, max_size: int = 10) -> Reads:

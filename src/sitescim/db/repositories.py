@@ -185,6 +185,7 @@ _CREDENTIALS = (
         AccessToken.last_used_at,
         Site.scim_may_set_promaster,
         Site.password_min_length,
+        Site.scim_rate_limit,
     )
     .join(Site, Site.id == AccessToken.site_id)
     .where(AccessToken.token_hash == bindparam("token_hash"))
@@ -194,7 +195,7 @@ _CREDENTIALS = (
 def find_token_credentials(connection: Connection, token_hash: str) -> TokenRecord | None:
     """The token and its site through SQLAlchemy, for callers without the hot reader."""
     row = connection.execute(_CREDENTIALS, {"token_hash": token_hash}).first()
-    return None if row is None else TokenRecord(*row)
+    return None if row is None else TokenRecord._make(row)
 
 
 def find_active_token_held_by(session: Session, holder_id: str) -> AccessToken | None:
@@ -713,17 +714,23 @@ def touch_web_session(
     )
 
 
-# Sign-in failures (services/sessions.py): a fixed window per key.
+# Sign-in attempts (services/sessions.py): a fixed window per key, claimed before
+# the password is checked.
 
 
 def read_sign_in_failures(session: Session, keys: Sequence[str]) -> Sequence[SignInFailure]:
     return session.scalars(select(SignInFailure).where(SignInFailure.key.in_(keys))).all()
 
 
-def count_sign_in_failure(
-    session: Session, key: str, *, now: datetime, window_start: datetime
-) -> None:
-    """Add one failure; a window that began before ``window_start`` starts afresh at ``now``."""
+def claim_sign_in_attempt(
+    session: Session, key: str, *, limit: int, now: datetime, window_start: datetime
+) -> bool:
+    """Count one attempt unless ``key`` is at ``limit`` in its window; False when it is.
+
+    One conditional upsert: the row lock (PostgreSQL) or the write lock (SQLite)
+    makes concurrent claims see each other's counts, so no more than ``limit``
+    succeed. A window that began before ``window_start`` starts afresh at ``now``.
+    """
     table = SignInFailure.__table__
     assert isinstance(table, Table)
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
@@ -735,8 +742,18 @@ def count_sign_in_failure(
             "failures": case((stale, 1), else_=table.c.failures + 1),
             "window_started_at": case((stale, now), else_=table.c.window_started_at),
         },
+        where=or_(stale, table.c.failures < limit),
     )
-    session.execute(statement)
+    return session.execute(statement.returning(table.c.failures)).first() is not None
+
+
+def refund_sign_in_attempt(session: Session, keys: Sequence[str]) -> None:
+    """Take back one claimed attempt (it succeeded, so it was no failure)."""
+    session.execute(
+        update(SignInFailure)
+        .where(SignInFailure.key.in_(keys), SignInFailure.failures > 0)
+        .values(failures=SignInFailure.failures - 1)
+    )
 
 
 def clear_sign_in_failures(session: Session, key: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import cached_property
 
 from argon2 import PasswordHasher
@@ -14,6 +16,21 @@ MIN_LENGTH = 8
 its own users' passwords (Okta) must not be refused by a stricter default of ours.
 A site may raise it (sites.password_min_length)."""
 MAX_LENGTH = 256
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on every platform
+        return os.cpu_count() or 1
+
+
+# Process-wide: each argon2 computation holds its whole memory cost (64 MiB by
+# default) while it runs, so 40 concurrent sign-ins grew a worker by 2 GiB. More
+# at once than cores only queue inside argon2 anyway; here they queue without
+# the memory.
+HASHING_SLOTS = _usable_cores()
+_hashing = threading.BoundedSemaphore(HASHING_SLOTS)
 
 
 def check_policy(password: str, *, min_length: int = MIN_LENGTH) -> None:
@@ -34,12 +51,15 @@ class Passwords:
         return self._hasher.hash("sitescim-dummy-password-for-uniform-timing")
 
     def hash(self, password: str) -> str:
-        return self._hasher.hash(password)
+        with _hashing:
+            return self._hasher.hash(password)
 
     def verify(self, password: str, stored_hash: str | None) -> bool:
         """A missing user costs the same as a wrong password (habit 9)."""
+        dummy = self._dummy_hash if stored_hash is None else ""
         try:
-            matched = self._hasher.verify(stored_hash or self._dummy_hash, password)
+            with _hashing:
+                matched = self._hasher.verify(stored_hash or dummy, password)
         except (VerificationError, InvalidHashError):
             return False
         return matched and stored_hash is not None

@@ -6,10 +6,17 @@ of the table signs no one in. Every sign-in issues a new value and drops any
 value the browser presented (no fixation); signing out deletes the row, so a
 copied cookie stops working at once on every instance.
 
-Failed sign-ins are counted per account (site and e-mail as typed) and per
-client address in a fixed window, in the database: a brake every instance
-applies alike. Once a count reaches its limit, further attempts are refused
-before any password is checked, whether the account exists or not.
+Sign-in attempts are braked in the database, so every worker and instance
+applies one brake: each attempt first claims a place under three keys in a
+fixed window (one conditional upsert each, committed before the password is
+checked), so concurrent attempts can never check more passwords than the
+limit. The keys: the account *and* the client address (5: an attacker elsewhere
+cannot lock the owner out), the address alone (50, across accounts), and the
+account alone (100, NIST SP 800-63B's ceiling on failed attempts per account,
+so a botnet's many addresses cannot guess on for ever; reaching it takes 20
+networks). IPv6 addresses count per /64, which one client usually holds whole.
+A successful sign-in gives its claim back. Refusals come before any password
+is checked, whether the account exists or not.
 
 Session times are wall-clock time, not the runtime's clock: they bound how
 long a browser stays signed in, which a test clock jumping a year ahead to
@@ -19,10 +26,12 @@ expire tokens must not end (the brake's window does follow the runtime clock).
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -37,8 +46,9 @@ from sitescim.services.runtime import Runtime
 
 LAST_SEEN_RESOLUTION = timedelta(seconds=60)
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 50
+MAX_FAILURES_PER_ACCOUNT = 100
 
 
 class SignInThrottledError(AuthenticationError):
@@ -69,25 +79,54 @@ def hash_session(value: str) -> str:
     return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
 
 
-def _account_key(site_slug: str, email: str) -> str:
-    return hashlib.sha256(f"account|{site_slug.casefold()}|{email.casefold()}".encode()).hexdigest()
+def _key(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode("utf-8", "replace")).hexdigest()
 
 
-def _address_key(address: str | None) -> str | None:
-    return None if not address else hashlib.sha256(f"address|{address}".encode()).hexdigest()
+@lru_cache(maxsize=4096)
+def client_network(address: str | None) -> str:
+    """The unit an address is braked by: itself, or its /64 for IPv6 (kept: the
+    rate limits ask on every SCIM request, and parsing costs more than the check)."""
+    if not address:
+        return "-"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
 
 
-def _ensure_not_throttled(session: Session, now: datetime, keys: dict[str, int]) -> None:
+def brake_keys(site_slug: str, email: str, address: str | None) -> dict[str, int]:
+    """Hashed keys and their limits, the account+address key first.
+
+    Hashed, so no typed e-mail (maybe a mistyped password) is stored.
+    """
+    account = f"{site_slug.casefold()}|{email.casefold()}"
+    network = client_network(address)
+    return {
+        _key("account+address", account, network): MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS,
+        _key("address", network): MAX_FAILURES_PER_ADDRESS,
+        _key("account", account): MAX_FAILURES_PER_ACCOUNT,
+    }
+
+
+def _claim_attempt(session: Session, now: datetime, keys: dict[str, int]) -> None:
+    """Claim under every key or raise; sorted, so two claims never wait on each other."""
     window_start = now - FAILURE_WINDOW
-    for row in repo.read_sign_in_failures(session, list(keys)):
-        started = as_utc(row.window_started_at)
-        if started >= window_start and row.failures >= keys[row.key]:
-            retry = (started + FAILURE_WINDOW - now).total_seconds()
+    for key in sorted(keys):
+        if not repo.claim_sign_in_attempt(
+            session, key, limit=keys[key], now=now, window_start=window_start
+        ):
+            row = repo.read_sign_in_failures(session, [key])[0]
+            retry = (as_utc(row.window_started_at) + FAILURE_WINDOW - now).total_seconds()
             raise SignInThrottledError(max(1, int(retry)))
 
 
 def sign_in(
-    session: Session,
     runtime: Runtime,
     *,
     site_slug: str,
@@ -97,71 +136,64 @@ def sign_in(
     presented: str | None = None,
     address: str | None = None,
 ) -> StartedSession:
-    """Check the password (unless braked) and start a new session; one generic failure.
+    """Claim an attempt, check the password outside any transaction, start a new session.
 
-    A failure is counted and audited after the caller's transaction, which
-    rolls back on the error raised here.
+    Three short transactions of its own, so neither the argon2 check nor a
+    refusal's audit holds a database lock; one generic failure.
     """
     now = runtime.clock()
-    account = _account_key(site_slug, email)
-    by_address = _address_key(address)
-    limits = {account: MAX_FAILURES_PER_ACCOUNT}
-    if by_address is not None:
-        limits[by_address] = MAX_FAILURES_PER_ADDRESS
-    site = repo.get_site_by_slug(session, site_slug)
-    site_id = site.id if site is not None else None
+    keys = brake_keys(site_slug, email, address)
+    site_id: str | None = None
     try:
-        _ensure_not_throttled(session, now, limits)
+        with runtime.db.transaction(write=True) as session:
+            site = repo.get_site_by_slug(session, site_slug)
+            site_id = site.id if site is not None else None
+            _claim_attempt(session, now, keys)
+            holder = sites.find_password_holder(session, site_slug=site_slug, email=email)
     except SignInThrottledError:
-        _after(session, lambda: _audit_failure(runtime, "sign-in throttled", address, site_id))
+        _audit_failure(runtime, "sign-in throttled", address, site_id)
         raise
     try:
-        actor = sites.sign_in(session, runtime, site_slug=site_slug, email=email, password=password)
+        actor = sites.check_password(runtime, holder, password)
     except AuthenticationError:
-        _after(session, lambda: _count_failure(runtime, list(limits), address, site_id))
+        _audit_failure(runtime, "password", address, site_id)
         raise
-    repo.clear_sign_in_failures(session, account)
-    if presented:
-        repo.delete_web_session(session, hash_session(presented))
     wall = system_clock()
-    repo.delete_expired_sessions(session, wall, user_id=actor.user_id)
     value = secrets.token_urlsafe(32)
     expires_at = wall + lifetime
-    repo.add_web_session(
-        session,
-        WebSession(
-            id_hash=hash_session(value),
-            user_id=actor.user_id,
+    with runtime.db.transaction(write=True) as session:
+        actor = sites.load_actor(session, site_id=actor.site_id, user_id=actor.user_id)
+        pair, *others = keys
+        repo.clear_sign_in_failures(session, pair)
+        repo.refund_sign_in_attempt(session, others)
+        if presented:
+            repo.delete_web_session(session, hash_session(presented))
+        repo.delete_expired_sessions(session, wall, user_id=actor.user_id)
+        repo.add_web_session(
+            session,
+            WebSession(
+                id_hash=hash_session(value),
+                user_id=actor.user_id,
+                site_id=actor.site_id,
+                created_at=wall,
+                expires_at=expires_at,
+                last_seen_at=wall,
+                created_from=address,
+            ),
+        )
+        audit.record(
+            session,
+            now=now,
             site_id=actor.site_id,
-            created_at=wall,
-            expires_at=expires_at,
-            last_seen_at=wall,
-            created_from=address,
-        ),
-    )
-    audit.record(
-        session,
-        now=now,
-        site_id=actor.site_id,
-        action="session.sign_in",
-        who=audit.Who.person(actor),
-        address=address,
-    )
+            action="session.sign_in",
+            who=audit.Who.person(actor),
+            address=address,
+        )
     return StartedSession(value=value, actor=actor, expires_at=expires_at)
 
 
 def _after(session: Session, hook: Callable[[], None]) -> None:
     after_transaction(session).append(hook)
-
-
-def _count_failure(
-    runtime: Runtime, keys: list[str], address: str | None, site_id: str | None
-) -> None:
-    now = runtime.clock()
-    with runtime.db.transaction(write=True) as own:
-        for key in keys:
-            repo.count_sign_in_failure(own, key, now=now, window_start=now - FAILURE_WINDOW)
-    _audit_failure(runtime, "password", address, site_id)
 
 
 def _audit_failure(runtime: Runtime, reason: str, address: str | None, site_id: str | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from limits import parse_many
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
@@ -72,6 +73,23 @@ def create_site(
         ),
     )
     return SiteView(id=site.id, slug=site.slug, name=site.name)
+
+
+def set_scim_rate_limit(session: Session, slug: str, limit: str | None) -> str | None:
+    """A site's own SCIM limit per token, in the ``limits`` notation; None: the default."""
+    site = require_site(session, slug)
+    if limit is not None:
+        limit = limit.strip()
+        try:
+            parse_many(limit)
+        except ValueError:
+            raise InvalidInputError(
+                "scim_rate_limit", 'must read like "50/second" or "50/second;2000/minute"'
+            ) from None
+        if len(limit) > 100:
+            raise InvalidInputError("scim_rate_limit", "must be at most 100 characters")
+    site.scim_rate_limit = limit
+    return limit
 
 
 def require_site(session: Session, slug: str) -> Site:
@@ -148,13 +166,23 @@ def actor_by_email(session: Session, *, site_slug: str, email: str) -> Actor:
     return actor_of(user)
 
 
-def sign_in(
-    session: Session, runtime: Runtime, *, site_slug: str, email: str, password: str
-) -> Actor:
-    """One generic failure for an unknown site, unknown user or wrong password."""
+@dataclass(frozen=True, slots=True)
+class PasswordHolder:
+    """Who a sign-in names, read in one transaction and checked outside any (argon2 is slow)."""
+
+    actor: Actor | None
+    stored_hash: str | None
+
+
+def find_password_holder(session: Session, *, site_slug: str, email: str) -> PasswordHolder:
     site = repo.get_site_by_slug(session, site_slug)
     user = repo.find_user_by_user_name(session, site.id, email) if site is not None else None
     stored = user.password_hash if user is not None and user.active else None
-    if not runtime.passwords.verify(password, stored) or user is None:
+    return PasswordHolder(actor=actor_of(user) if user is not None else None, stored_hash=stored)
+
+
+def check_password(runtime: Runtime, holder: PasswordHolder, password: str) -> Actor:
+    """The same work whether or not the account exists (habit 9)."""
+    if not runtime.passwords.verify(password, holder.stored_hash) or holder.actor is None:
         raise AuthenticationError("The site, e-mail or password is not correct.")
-    return actor_of(user)
+    return holder.actor

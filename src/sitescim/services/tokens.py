@@ -75,6 +75,7 @@ class AuthenticatedToken:
     # The site's provisioning policy, read with the token so a write needs no site read.
     may_set_promaster: bool = False
     password_min_length: int = MIN_LENGTH
+    scim_rate_limit: str | None = None
 
 
 def _view(token: AccessToken, now: datetime) -> TokenView:
@@ -264,6 +265,7 @@ def _judge(
         description=row.description,
         may_set_promaster=bool(row.scim_may_set_promaster),
         password_min_length=row.password_min_length,
+        scim_rate_limit=row.scim_rate_limit,
     )
     who = audit.Who.token(row.id, row.description)
     status = rules.token_status(revoked_at=row.revoked_at, expires_at=row.expires_at, now=now)

@@ -11,18 +11,19 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from sqlalchemy import text
+from sqlalchemy.pool import QueuePool
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from sitescim.db.engine import Database, make_engine
-from sitescim.db.reads import open_reads
+from sitescim.db.reads import Reads, open_reads
 from sitescim.domain.clock import Clock, system_clock
 from sitescim.services import sessions
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings, get_settings
-from sitescim.web import errors
+from sitescim.web import errors, metrics
 from sitescim.web.api import audit as audit_api
 from sitescim.web.api import documentation
 from sitescim.web.api import session as session_api
@@ -30,6 +31,7 @@ from sitescim.web.api import tokens as tokens_api
 from sitescim.web.deps import SESSION_COOKIE as SESSION_COOKIE
 from sitescim.web.hosts import AllowedHostsMiddleware
 from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from sitescim.web.ratelimits import RateLimits
 from sitescim.web.scim import bulk
 from sitescim.web.scim.routes import scim_routes
 from sitescim.web.ui import pages as ui_pages
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 
 DAY_SECONDS = 24 * 3600
 STATISTICS_INTERVAL_SECONDS = 300
+POOL_SAMPLE_SECONDS = 5
 
 
 async def _every(interval_seconds: float, name: str, task: Callable[[], object]) -> None:
@@ -80,9 +83,12 @@ def create_app(
         app.state.runtime = runtime
         app.state.settings = settings
         app.state.reads = await open_reads(db.engine)
+        app.state.rate_limits = RateLimits(settings)
         # SQLite has one writer at a time: SCIM writes queue for one thread.
         app.state.write_turns = WriteTurns() if db.dialect == "sqlite" else None
         upkeep = [asyncio.create_task(job) for job in _upkeep(runtime)]
+        sample = partial(_sample_pools, runtime.db, app.state.reads)
+        upkeep.append(asyncio.create_task(_every(POOL_SAMPLE_SECONDS, "pool metrics", sample)))
         try:
             yield
         finally:
@@ -92,6 +98,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await app.state.reads.close()
+            await app.state.rate_limits.close()
+            metrics.mark_process_dead()
             if database is None:
                 db.dispose()
 
@@ -118,6 +126,7 @@ def create_app(
 
     app.router.routes.insert(0, scim_routes())  # first: the hot path matches at once
     _add_health(app)
+    _add_metrics(app, settings)
     app.include_router(ui_routes.router)
     app.mount("/static", StaticFiles(directory=ui_pages.STATIC_DIR), name="static")
 
@@ -126,9 +135,32 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         path_limits=bulk.body_limits(settings),
     )
+    app.add_middleware(metrics.MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(AllowedHostsMiddleware, settings=settings)
     return app
+
+
+def _sample_pools(db: Database, reads: Reads) -> None:
+    """Each pool's connections in use and idle, for the gauges of /metrics."""
+    pools: dict[str, tuple[int, int]] = {}
+    for name, engine in zip(("writes", "reads"), db.engines, strict=False):
+        pool = engine.pool
+        if isinstance(pool, QueuePool):
+            pools[name] = (pool.checkedout(), pool.checkedin())
+    hot = reads.pool_use()
+    if hot is not None:
+        pools["hot_reads"] = hot
+    metrics.sample_pools(pools)
+
+
+def _add_metrics(app: FastAPI, settings: Settings) -> None:
+    @app.get("/metrics", include_in_schema=False)
+    def serve_metrics(request: Request) -> Response:
+        """Prometheus metrics; not public (web/metrics.py says who may read them)."""
+        state = request.app.state
+        _sample_pools(state.runtime.db, state.reads)
+        return metrics.exposition(request, settings)
 
 
 def _add_health(app: FastAPI) -> None:

@@ -13,6 +13,7 @@ from sitescim.domain.privileges import Actor
 from sitescim.services import sessions
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
+from sitescim.web.ratelimits import RateLimits
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_TYPES = ("application/json", "application/scim+json")
@@ -46,7 +47,13 @@ async def get_client_address(request: Request) -> str | None:
     return client_address(request)
 
 
+async def get_rate_limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClientAddress = Annotated[str | None, Depends(get_client_address)]
 

@@ -270,7 +270,7 @@ def test_signed_out_visitors_are_sent_to_sign_in(client, world):
 def test_failed_sign_ins_are_braked_per_account_even_with_the_right_password(
     client, world, clock, database
 ):
-    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS):
         assert ui_sign_in(client, "site-a", world.promaster_a, "wrong guess 123").status_code == 401
 
     braked = ui_sign_in(client, "site-a", world.promaster_a, world.password)
@@ -287,7 +287,7 @@ def test_failed_sign_ins_are_braked_per_account_even_with_the_right_password(
 
 
 def test_the_brake_is_the_same_for_an_account_that_does_not_exist(client, world):
-    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS):
         assert ui_sign_in(client, "site-a", "nobody@a.test", "guess number one").status_code == 401
 
     assert ui_sign_in(client, "site-a", "nobody@a.test", "guess number one").status_code == 429
@@ -295,7 +295,7 @@ def test_the_brake_is_the_same_for_an_account_that_does_not_exist(client, world)
 
 def test_the_brake_holds_on_every_instance(client, world, settings, database, clock):
     """Counted in the database, so a second instance behind the balancer brakes too."""
-    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS):
         ui_sign_in(client, "site-a", world.promaster_a, "wrong guess 123")
 
     second = TestClient(create_app(settings, clock=clock, database=database))
@@ -319,7 +319,7 @@ def test_the_brake_counts_per_client_address_across_accounts(client, world, data
 
 def test_the_management_api_sign_in_is_braked_too(client, world):
     body = {"site": "site-a", "email": world.promaster_a, "password": "wrong guess 123"}
-    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT):
+    for _ in range(sessions.MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS):
         assert client.post(ME, json=body).status_code == 401
 
     response = client.post(ME, json={**body, "password": world.password})

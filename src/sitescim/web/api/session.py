@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from sitescim.domain.privileges import Actor
 from sitescim.services import sessions
@@ -18,6 +19,7 @@ from sitescim.web.deps import (
     ClientAddress,
     CurrentActor,
     JsonBody,
+    RateLimitsDep,
     RuntimeDep,
     SessionDep,
     SettingsDep,
@@ -39,19 +41,21 @@ def _me(actor: Actor) -> Me:
 
 
 @router.post("", dependencies=[JsonBody])
-def sign_in(
+async def sign_in(
     body: SignInBody,
     request: Request,
     response: Response,
-    session: SessionDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     address: ClientAddress,
+    limits: RateLimitsDep,
 ) -> Me:
-    """Start a new session (any session the client presented ends); 429 when braked."""
+    """Start a new session (any session the client presented ends); 429 when braked
+    or over the rate limit (checked on the event loop, before a thread is taken)."""
+    await limits.check_sign_in(site=body.site, email=body.email, address=address)
     try:
-        started = sessions.sign_in(
-            session,
+        started = await run_in_threadpool(
+            sessions.sign_in,
             runtime,
             site_slug=body.site,
             email=body.email,

@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from sitescim.services import bulk as bulk_service
 from sitescim.settings import Settings
+from sitescim.web.metrics import count_bulk_operations
 from sitescim.web.middleware import BodyLimit
 from sitescim.web.responses import SCIMResponse
 from sitescim.web.scim.context import ScimRequest
@@ -95,4 +96,5 @@ async def run_bulk(scim: ScimRequest) -> Response:
         await run_in_threadpool(scim.runtime.db.refresh_statistics)
     request = scim.request
     operations = [await _operation(request, result) for result in results]
+    count_bulk_operations(operations)
     return SCIMResponse({"schemas": [bulk_service.BULK_RESPONSE], "Operations": operations})

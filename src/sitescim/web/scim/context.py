@@ -32,6 +32,8 @@ from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 from sitescim.settings import Settings
 from sitescim.web.deps import client_address
+from sitescim.web.metrics import SITE_SCOPE_KEY, count_token_check
+from sitescim.web.ratelimits import RateLimits
 from sitescim.web.responses import SCIMResponse
 from sitescim.web.write_turns import WriteTurns
 
@@ -232,6 +234,9 @@ Handler = Callable[[ScimRequest], Awaitable[Response]]
 async def authenticate(request: Request) -> ScimRequest:
     """The token is checked inline: one indexed read costs less than a thread hop.
 
+    Rate limits: per client address before the token is looked up, per token
+    (the site's own limit, else the default) once it is known to be good.
+
     Writes (an audited failure, a last use older than a minute) may wait on
     locks, so they go to a worker thread.
     """
@@ -239,11 +244,16 @@ async def authenticate(request: Request) -> ScimRequest:
     runtime: Runtime = state.runtime
     reads: Reads = state.reads
     settings: Settings = state.settings
+    limits: RateLimits = state.rate_limits
     address = client_address(request)
+    await limits.check_scim_address(address)
     check = await token_service.check_token(runtime, reads, bearer_value(request))
     token = check.found
+    count_token_check(check.failure or (None if token is not None else "unknown"))
     if token is None or check.needs_writes:
         token = await run_in_threadpool(token_service.settle_check, runtime, check, address=address)
+    request.scope[SITE_SCOPE_KEY] = token.site_slug
+    await limits.check_scim_token(token.token_id, token.scim_rate_limit)
     return ScimRequest(
         request=request,
         token=token,

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse
 
@@ -32,12 +33,14 @@ from sitescim.settings import Settings
 from sitescim.web.deps import (
     SESSION_COOKIE,
     ClientAddress,
+    RateLimitsDep,
     RuntimeDep,
     SessionDep,
     SettingsDep,
     clear_session_cookie,
     set_session_cookie,
 )
+from sitescim.web.ratelimits import RateLimitedError
 from sitescim.web.ui import csrf
 from sitescim.web.ui.pages import NO_STORE, PageRoute, SignInRequiredError, render
 
@@ -192,13 +195,13 @@ async def read_form(request: Request) -> FormData:
 
 
 @router.post("/sign-in")
-def sign_in(
+async def sign_in(
     request: Request,
     form: Annotated[FormData, Depends(read_form)],
-    session: SessionDep,
     runtime: RuntimeDep,
     settings: SettingsDep,
     address: ClientAddress,
+    limits: RateLimitsDep,
 ) -> Response:
     """A new session on success; the form again, with one generic message, on failure."""
     fields = {name: _text(form, name) for name in FIELD_LIMITS}
@@ -219,8 +222,9 @@ def sign_in(
         message = "A field is longer than any valid value."
         return _sign_in_page(request, settings, status_code=400, error=message, **keep)
     try:
-        started = sessions.sign_in(
-            session,
+        await limits.check_sign_in(site=keep["site"], email=keep["email"], address=address)
+        started = await run_in_threadpool(
+            sessions.sign_in,
             runtime,
             site_slug=fields["site"].strip().lower(),
             email=fields["email"].strip(),
@@ -229,8 +233,13 @@ def sign_in(
             presented=request.cookies.get(SESSION_COOKIE),
             address=address,
         )
-    except sessions.SignInThrottledError as error:
-        response = _sign_in_page(request, settings, status_code=429, error=str(error), **keep)
+    except (sessions.SignInThrottledError, RateLimitedError) as error:
+        message = (
+            str(error)
+            if isinstance(error, sessions.SignInThrottledError)
+            else "Too many sign-in attempts. Wait a minute and try again."
+        )
+        response = _sign_in_page(request, settings, status_code=429, error=message, **keep)
         response.headers["Retry-After"] = str(error.retry_after_seconds)
         return response
     except AuthenticationError:
