@@ -486,34 +486,27 @@ def find_member_kinds(session: Session, site_id: str, ids: Sequence[str]) -> dic
 
 
 # The (group, member) pairs come as one parameter: a JSON array of pairs (SQLite)
-# or two text[] (PostgreSQL). SQLite's CROSS JOIN keeps the pairs outermost, each
-# looked up by primary key, whatever its planner would guess for json_each.
+# or two text[] (PostgreSQL). Rows go in in the order of the pairs (a group's
+# members are listed in the order they were added); SQLite's LEFT JOINs keep the
+# pairs outermost, each member looked up by primary key.
 _ADD_SITE_MEMBERS = {
-    "sqlite": (
-        text(
-            "INSERT INTO group_members (site_id, group_id, user_id)"
-            " SELECT u.site_id, json_extract(p.value, '$[0]'), u.id FROM json_each(:pairs) p"
-            " CROSS JOIN users u ON u.site_id = :site_id AND u.id = json_extract(p.value, '$[1]')"
-        ),
-        text(
-            "INSERT INTO group_members (site_id, group_id, member_group_id)"
-            " SELECT g.site_id, json_extract(p.value, '$[0]'), g.id FROM json_each(:pairs) p"
-            " CROSS JOIN groups g ON g.site_id = :site_id AND g.id = json_extract(p.value, '$[1]')"
-        ),
+    "sqlite": text(
+        "INSERT INTO group_members (site_id, group_id, user_id, member_group_id)"
+        " SELECT coalesce(u.site_id, g.site_id), json_extract(p.value, '$[0]'), u.id, g.id"
+        " FROM json_each(:pairs) p"
+        " LEFT JOIN users u ON u.site_id = :site_id AND u.id = json_extract(p.value, '$[1]')"
+        " LEFT JOIN groups g ON u.id IS NULL AND g.site_id = :site_id"
+        "  AND g.id = json_extract(p.value, '$[1]')"
+        " WHERE u.id IS NOT NULL OR g.id IS NOT NULL ORDER BY p.key"
     ),
-    "postgresql": (
-        text(
-            "INSERT INTO group_members (site_id, group_id, user_id)"
-            " SELECT u.site_id, p.group_id, u.id"
-            " FROM unnest(CAST(:groups AS text[]), CAST(:members AS text[])) AS p(group_id, member)"
-            " JOIN users u ON u.site_id = :site_id AND u.id = p.member"
-        ),
-        text(
-            "INSERT INTO group_members (site_id, group_id, member_group_id)"
-            " SELECT g.site_id, p.group_id, g.id"
-            " FROM unnest(CAST(:groups AS text[]), CAST(:members AS text[])) AS p(group_id, member)"
-            " JOIN groups g ON g.site_id = :site_id AND g.id = p.member"
-        ),
+    "postgresql": text(
+        "INSERT INTO group_members (site_id, group_id, user_id, member_group_id)"
+        " SELECT coalesce(u.site_id, g.site_id), p.group_id, u.id, g.id"
+        " FROM unnest(CAST(:groups AS text[]), CAST(:members AS text[]))"
+        "  WITH ORDINALITY AS p(group_id, member, n)"
+        " LEFT JOIN users u ON u.site_id = :site_id AND u.id = p.member"
+        " LEFT JOIN groups g ON u.id IS NULL AND g.site_id = :site_id AND g.id = p.member"
+        " WHERE u.id IS NOT NULL OR g.id IS NOT NULL ORDER BY p.n"
     ),
 }
 
@@ -527,7 +520,7 @@ def insert_groups(session: Session, groups: Sequence[Group]) -> None:
 def add_site_members(session: Session, site_id: str, pairs: Sequence[tuple[str, str]]) -> int:
     """Make the ids that are the site's users or groups members of new groups.
 
-    (group id, member id) pairs, two statements whatever their number, no row
+    (group id, member id) pairs, one statement whatever their number, no row
     built in Python; returns how many went in, so the caller can tell that some
     id is no user or group of the site (T10: another site's ids are not found).
     """
@@ -541,10 +534,7 @@ def add_site_members(session: Session, site_id: str, pairs: Sequence[tuple[str, 
     else:
         parameters["groups"] = [group for group, _ in pairs]
         parameters["members"] = [member for _, member in pairs]
-    return sum(
-        connection.execute(statement, parameters).rowcount
-        for statement in _ADD_SITE_MEMBERS[dialect]
-    )
+    return int(connection.execute(_ADD_SITE_MEMBERS[dialect], parameters).rowcount)
 
 
 def add_memberships(

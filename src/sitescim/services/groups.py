@@ -93,7 +93,7 @@ def _new_group(
 
 
 def _insert(session: Session, site_id: str, new: Sequence[_NewGroup]) -> bool:
-    """One INSERT of groups, two of members (INSERT … SELECT, whatever their number),
+    """One INSERT of groups, one of members (INSERT … SELECT, whatever their number),
     one of audit rows; False, with the audit rows unwritten, if some member id is
     no user or group of the site (the caller undoes the rest)."""
     repo.insert_groups(session, [item.group for item in new])
