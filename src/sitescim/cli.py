@@ -24,8 +24,8 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from sitescim.db import migrations
-from sitescim.db import repositories as repo
 from sitescim.db.engine import Database, make_engine
+from sitescim.db.repositories import sites as sites_repo
 from sitescim.domain import passwords
 from sitescim.domain.errors import AlreadyExistsError, SitescimError
 from sitescim.domain.privileges import Privilege
@@ -324,7 +324,7 @@ def _ensure_demo(settings: Settings) -> tuple[str, str | None]:
     runtime = Runtime.from_settings(settings, database)
     try:
         with database.transaction(write=True) as session:
-            if repo.get_site_by_slug(session, DEMO_SITE) is not None:
+            if sites_repo.get_site_by_slug(session, DEMO_SITE) is not None:
                 stored = json.loads(secrets_file.read_text()) if secrets_file.exists() else {}
                 return DEMO_EMAIL, stored.get("demo_password")
             password = secrets.token_urlsafe(12)

@@ -12,19 +12,17 @@ Through SQLAlchemy each statement cost more than the database work itself
 - PostgreSQL: psycopg's async pool, so the loop never blocks on the network;
   psycopg prepares a statement once it has been run a few times.
 
-Rows come back as plain tuples in the column order of each statement; the
-``*Record`` types below give them names and Python types.
+Rows come back as plain tuples in the column order of each statement;
+``db.records`` gives them names and Python types.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
-import orjson
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -35,69 +33,15 @@ from sitescim.db.engine import (
     SQLITE_READ_PRAGMAS,
     prepare_threshold,
 )
-from sitescim.db.models import User
-
-# The users columns a SCIM document shows: not the password hash, not the folded keys.
-USER_COLUMNS: tuple[str, ...] = tuple(
-    column.name
-    for column in User.__table__.columns
-    if column.name != "password_hash" and not column.name.endswith("_key")
+from sitescim.db.records import (
+    USER_COLUMNS,
+    GroupRecord,
+    TokenRecord,
+    UserSnapshot,
+    group_record,
+    token_record,
+    user_snapshot,
 )
-_DATETIME_COLUMNS = frozenset({"created_at", "updated_at"})
-
-UserRecord = NamedTuple(  # type: ignore[misc]
-    "UserRecord", [(name, Any) for name in USER_COLUMNS]
-)
-"""A ``users`` row as mapping.user_document reads it (attribute access by column name)."""
-
-
-class ValueRecord(NamedTuple):
-    attribute: str
-    position: int
-    value: str | None
-    type: str | None
-    primary: bool | None
-    display: str | None
-    extra: dict[str, Any] | None
-    id: int
-
-
-class GroupOfUser(NamedTuple):
-    id: str
-    display: str
-
-
-class UserSnapshot(NamedTuple):
-    user: Any  # UserRecord
-    values: list[ValueRecord]
-    groups: list[GroupOfUser]
-
-
-class GroupRecord(NamedTuple):
-    """A ``groups`` row as group_mapping.group_document reads it."""
-
-    id: str
-    display_name: str
-    external_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
-class TokenRecord(NamedTuple):
-    id: str
-    site_id: str
-    site_slug: str
-    token_hash: str
-    scope: str
-    description: str
-    expires_at: datetime
-    revoked_at: datetime | None
-    last_used_at: datetime | None
-    scim_may_set_promaster: bool
-    password_min_length: int
-    scim_rate_limit: str | None
-
 
 # The SQL below interpolates only our own column names, never a value.
 _TOKEN_SQL = (
@@ -144,71 +88,6 @@ _GROUPS_SQL = (
 )
 _SQLITE_BY = {column: _SQLITE_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
 _POSTGRES_BY = {column: _POSTGRES_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
-
-
-def _utc(value: Any) -> datetime | None:
-    """SQLite keeps naive UTC text; PostgreSQL answers aware datetimes."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    moment: datetime = value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _token_record(row: Sequence[Any]) -> TokenRecord:
-    return TokenRecord(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        _utc(row[6]),  # type: ignore[arg-type]
-        _utc(row[7]),
-        _utc(row[8]),
-        bool(row[9]),
-        int(row[10]),
-        row[11],
-    )
-
-
-_WIDTH = len(USER_COLUMNS)
-_DATETIME_AT = tuple(USER_COLUMNS.index(name) for name in sorted(_DATETIME_COLUMNS))
-_ACTIVE_AT = USER_COLUMNS.index("active")
-
-
-def _user_snapshot(row: Sequence[Any]) -> UserSnapshot:
-    width = _WIDTH
-    columns = list(row[:width])
-    for at in _DATETIME_AT:
-        columns[at] = _utc(columns[at])
-    columns[_ACTIVE_AT] = bool(columns[_ACTIVE_AT])
-    user = UserRecord._make(columns)
-    raw_values, raw_groups = row[width], row[width + 1]
-    if isinstance(raw_values, str | bytes):
-        raw_values = orjson.loads(raw_values)
-    if isinstance(raw_groups, str | bytes):
-        raw_groups = orjson.loads(raw_groups)
-    values = [
-        ValueRecord(
-            attribute,
-            position,
-            value,
-            kind,
-            None if primary is None else bool(primary),
-            display,
-            orjson.loads(extra) if isinstance(extra, str) else extra,
-            value_id,
-        )
-        for attribute, position, value, kind, primary, display, extra, value_id in raw_values
-    ]
-    groups = [GroupOfUser(group_id, display) for group_id, display in raw_groups]
-    return UserSnapshot(user, values, groups)
-
-
-def _group_record(row: Sequence[Any]) -> GroupRecord:
-    return GroupRecord(row[0], row[1], row[2], _utc(row[3]), _utc(row[4]), row[5])  # type: ignore[arg-type]
 
 
 def _groups_sql(column: str, placeholder: str, limit: int) -> str:
@@ -277,23 +156,23 @@ class SQLiteReads:
     async def token(self, token_hash: str) -> TokenRecord | None:
         sql = _TOKEN_SQL.format(p="?")
         row = self._connection().execute(sql, (token_hash,)).fetchone()
-        return None if row is None else _token_record(row)
+        return None if row is None else token_record(row)
 
     async def user(self, site_id: str, user_id: str) -> UserSnapshot | None:
         row = self._connection().execute(_SQLITE_BY["id"], (site_id, user_id)).fetchone()
-        return None if row is None else _user_snapshot(row)
+        return None if row is None else user_snapshot(row)
 
     async def users_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[UserSnapshot]:
         sql = _SQLITE_BY[column] + _ORDERED.format(limit=int(limit))
-        return [_user_snapshot(row) for row in self._connection().execute(sql, (site_id, value))]
+        return [user_snapshot(row) for row in self._connection().execute(sql, (site_id, value))]
 
     async def groups_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[GroupRecord]:
         rows = self._connection().execute(_groups_sql(column, "?", limit), (site_id, value))
-        return [_group_record(row) for row in rows]
+        return [group_record(row) for row in rows]
 
     async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         return self._connection().execute(sql, params).fetchall()
@@ -405,23 +284,23 @@ class PostgresReads:
 
     async def token(self, token_hash: str) -> TokenRecord | None:
         row = await self._one(_TOKEN_SQL.format(p="%s"), (token_hash,))
-        return None if row is None else _token_record(row)
+        return None if row is None else token_record(row)
 
     async def user(self, site_id: str, user_id: str) -> UserSnapshot | None:
         row = await self._one(_POSTGRES_BY["id"], (site_id, user_id))
-        return None if row is None else _user_snapshot(row)
+        return None if row is None else user_snapshot(row)
 
     async def users_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[UserSnapshot]:
         sql = _POSTGRES_BY[column] + _ORDERED.format(limit=int(limit))
-        return [_user_snapshot(row) for row in await self._all(sql, (site_id, value))]
+        return [user_snapshot(row) for row in await self._all(sql, (site_id, value))]
 
     async def groups_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[GroupRecord]:
         rows = await self._all(_groups_sql(column, "%s", limit), (site_id, value))
-        return [_group_record(row) for row in rows]
+        return [group_record(row) for row in rows]
 
     async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         return await self._all(sql, params)

@@ -27,8 +27,8 @@ from scim2_models.path.expressions import AttrPath
 from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
 from sitescim.db.models import Group, User
+from sitescim.db.repositories import users as users_repo
 from sitescim.scim import cursors, filtering
 from sitescim.scim.filtering import (
     GROUPS,
@@ -362,7 +362,7 @@ def list_users(session: Session, site_id: str, query: ListQuery) -> UserPage:
     total = session.scalar(select(func.count()).select_from(User).where(condition)) or 0
     if query.cursor is not None:
         users, next_cursor = _cursor_page(
-            session, select(repo.USER_ROWS).where(condition), USERS, query, site_id, User
+            session, select(users_repo.USER_ROWS).where(condition), USERS, query, site_id, User
         )
         return _with_values(
             session, site_id, query, UserPage(total, users, next_cursor=next_cursor)
@@ -383,8 +383,8 @@ def list_users(session: Session, site_id: str, query: ListQuery) -> UserPage:
 
 # By primary key alone: with a site condition too, a planner without statistics
 # takes the site's index and filters every user of the site for the hundred ids.
-_USERS_BY_IDS = select(repo.USER_ROWS).where(
-    repo.USER_ROWS.c.id.in_(bindparam("ids", expanding=True))
+_USERS_BY_IDS = select(users_repo.USER_ROWS).where(
+    users_repo.USER_ROWS.c.id.in_(bindparam("ids", expanding=True))
 )
 
 
@@ -408,10 +408,10 @@ def _with_values(session: Session, site_id: str, query: ListQuery, page: UserPag
     page.values = {user_id: [] for user_id in ids}
     page.groups = {user_id: [] for user_id in ids}
     if ids and any(query.returns(name) for name in MULTI_VALUED_USER_ATTRIBUTES):
-        for row in repo.list_user_values(session, ids):
+        for row in users_repo.list_user_values(session, ids):
             page.values[row.user_id].append(row)
     if ids and query.returns("groups"):
-        for user_id, group_id, display in repo.list_user_groups(session, site_id, ids):
+        for user_id, group_id, display in users_repo.list_user_groups(session, site_id, ids):
             page.groups[user_id].append(GroupRef(id=group_id, display=display))
     return page
 

@@ -23,9 +23,9 @@ from pydantic import ValidationError
 from scim2_models import SCIMException
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
 from sitescim.db.engine import after_transaction
 from sitescim.db.models import AuditEvent
+from sitescim.db.repositories import audit as audit_repo
 from sitescim.domain.errors import SitescimError
 from sitescim.domain.privileges import Actor
 from sitescim.services.runtime import Runtime
@@ -120,12 +120,12 @@ def record(
         detail=detail,
         message=message,
     )
-    repo.add_events(session, [row])
+    audit_repo.add_events(session, [row])
 
 
 def record_all(session: Session, events: Sequence[AuditEvent]) -> None:
     """Write many audit rows in one statement (a Bulk request's batch of creations)."""
-    repo.add_events(session, events)
+    audit_repo.add_events(session, events)
 
 
 def _column_length(column: Any) -> int:
@@ -345,7 +345,7 @@ def record_auth_failure(
         "dedup_key": key[:200],
     }
     with runtime.db.transaction(write=True) as session:
-        repo.add_or_count_event(session, values, repeats=repeats)
+        audit_repo.add_or_count_event(session, values, repeats=repeats)
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,7 +394,7 @@ def list_events(
 ) -> Sequence[EventView]:
     """Newest first; ``where`` adds the filters of ``EventFilter`` to the plain paging."""
     where = where or EventFilter(before_id=before_id, action_prefix=action_prefix)
-    rows = repo.list_events(
+    rows = audit_repo.list_events(
         session,
         site_id,
         limit=max(1, min(limit, MAX_PAGE)),

@@ -38,7 +38,7 @@ from scim2_models import (
 )
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
+from sitescim.db.repositories import sites as sites_repo
 from sitescim.scim.mapping import make_etag
 from sitescim.services import audit
 from sitescim.services import groups as group_service
@@ -355,7 +355,7 @@ def run_job(
     order, refused = _plan(job)
     # The session's identity map holds rows weakly: kept referenced here, the site
     # row is read once for the job instead of once per operation.
-    _pinned_site = repo.get_site(session, token.site_id)
+    _pinned_site = sites_repo.get_site(session, token.site_id)
     run = _Run(session, runtime, token, job, base_url, address)
     batch: list[Operation] = []
     for index in order:

@@ -20,8 +20,12 @@ from types import MappingProxyType
 
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
 from sitescim.db.models import AuditEvent, User
+from sitescim.db.repositories import audit as audit_repo
+from sitescim.db.repositories import directory as directory_repo
+from sitescim.db.repositories import groups as groups_repo
+from sitescim.db.repositories import sites as sites_repo
+from sitescim.db.repositories import users as users_repo
 from sitescim.domain import documents
 from sitescim.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from sitescim.domain.privileges import Actor
@@ -197,7 +201,7 @@ def _person_name(user: User) -> str:
     return " ".join(parts) or user.display_name or ""
 
 
-def _first_email(values: Sequence[repo.ContactValue], fallback: str | None) -> str | None:
+def _first_email(values: Sequence[directory_repo.ContactValue], fallback: str | None) -> str | None:
     emails = [v for v in values if v.attribute == "emails"]
     primary = [v for v in emails if v.primary]
     chosen = (primary or emails)[:1]
@@ -218,8 +222,8 @@ def list_people(
     prefix = text.casefold() or None
     after_key = _decode(after, 1)
     before_key = _decode(before, 1)
-    counted = repo.count_people(session, actor.site_id, prefix=prefix, cap=COUNT_CAP)
-    rows = repo.list_people(
+    counted = directory_repo.count_people(session, actor.site_id, prefix=prefix, cap=COUNT_CAP)
+    rows = directory_repo.list_people(
         session,
         actor.site_id,
         prefix=prefix,
@@ -231,11 +235,11 @@ def list_people(
     more = len(rows) > limit
     rows = rows[-limit:] if before_key else rows[:limit]
     ids = [user.id for user in rows]
-    values: dict[str, list[repo.ContactValue]] = defaultdict(list)
-    for value in repo.list_contact_values(session, actor.site_id, ids, ["emails"]):
+    values: dict[str, list[directory_repo.ContactValue]] = defaultdict(list)
+    for value in directory_repo.list_contact_values(session, actor.site_id, ids, ["emails"]):
         values[value.user_id].append(value)
     groups: dict[str, list[str]] = defaultdict(list)
-    for user_id, _group_id, name in repo.list_user_groups(session, actor.site_id, ids):
+    for user_id, _group_id, name in users_repo.list_user_groups(session, actor.site_id, ids):
         groups[user_id].append(name)
     people = [
         PersonRow(
@@ -263,10 +267,12 @@ def list_people(
 
 def get_person(session: Session, actor: Actor, user_id: str) -> PersonDetail:
     _ensure_promaster(actor, "the site's people")
-    user = repo.get_user(session, actor.site_id, user_id)
+    user = users_repo.get_user(session, actor.site_id, user_id)
     if user is None:
         raise NotFoundError("No such person in this site.")
-    values = repo.list_contact_values(session, actor.site_id, [user.id], ["emails", "phoneNumbers"])
+    values = directory_repo.list_contact_values(
+        session, actor.site_id, [user.id], ["emails", "phoneNumbers"]
+    )
 
     def of(attribute: str) -> tuple[Value, ...]:
         return tuple(
@@ -278,7 +284,7 @@ def get_person(session: Session, actor: Actor, user_id: str) -> PersonDetail:
     emails = of("emails")
     if not emails and user.email:
         emails = (Value(value=user.email, type=None, primary=True),)
-    groups = repo.list_user_groups(session, actor.site_id, [user.id])
+    groups = users_repo.list_user_groups(session, actor.site_id, [user.id])
     return PersonDetail(
         id=user.id,
         name=_person_name(user),
@@ -312,7 +318,7 @@ def list_groups(
     prefix = text.casefold() or None
     after_key = _decode(after, 2)
     before_key = _decode(before, 2)
-    rows = repo.list_groups_by_name(
+    rows = directory_repo.list_groups_by_name(
         session,
         actor.site_id,
         prefix=prefix,
@@ -322,7 +328,7 @@ def list_groups(
     )
     more = len(rows) > limit
     rows = rows[-limit:] if before_key else rows[:limit]
-    counts = repo.count_members(session, actor.site_id, [group.id for group in rows])
+    counts = directory_repo.count_members(session, actor.site_id, [group.id for group in rows])
     has_next = more if not before_key else True
     has_prev = (more if before_key else after_key is not None) and bool(rows)
     return GroupsPage(
@@ -330,7 +336,7 @@ def list_groups(
             GroupRow(id=group.id, name=group.display_name, member_count=counts.get(group.id, 0))
             for group in rows
         ],
-        total=repo.count_groups_matching(session, actor.site_id, prefix=prefix),
+        total=directory_repo.count_groups_matching(session, actor.site_id, prefix=prefix),
         search=text,
         next_after=_encode(rows[-1].display_name_key, rows[-1].id) if rows and has_next else None,
         prev_before=_encode(rows[0].display_name_key, rows[0].id) if has_prev else None,
@@ -347,10 +353,10 @@ def get_group(
 ) -> GroupDetail:
     """A group and one page of its members, however many it has."""
     _ensure_promaster(actor, "the site's groups")
-    group = repo.get_group(session, actor.site_id, group_id)
+    group = groups_repo.get_group(session, actor.site_id, group_id)
     if group is None:
         raise NotFoundError("No such group in this site.")
-    rows = repo.list_group_members_page(
+    rows = directory_repo.list_group_members_page(
         session, actor.site_id, group.id, after_id=after, limit=limit + 1
     )
     page = rows[:limit]
@@ -358,7 +364,9 @@ def get_group(
         id=group.id,
         name=group.display_name,
         external_id=group.external_id,
-        member_count=repo.count_members(session, actor.site_id, [group.id]).get(group.id, 0),
+        member_count=directory_repo.count_members(session, actor.site_id, [group.id]).get(
+            group.id, 0
+        ),
         members=tuple(
             Member(id=member_id, kind=kind, name=name) for _, member_id, kind, name in page
         ),
@@ -402,7 +410,7 @@ def list_activity(
         raise InvalidInputError("kind", f"must be one of: {', '.join(ACTIVITY_KINDS)}")
     if since and until and since > until:
         raise InvalidInputError("until", "must not be before the start date")
-    rows = repo.list_events_filtered(
+    rows = audit_repo.list_events_filtered(
         session,
         actor.site_id,
         limit=limit + 1,
@@ -434,7 +442,7 @@ class Profile:
 
 
 def profile_of(session: Session, actor: Actor) -> Profile:
-    site = repo.get_site(session, actor.site_id)
+    site = sites_repo.get_site(session, actor.site_id)
     if site is None:
         raise NotFoundError("No such site.")
     return Profile(

@@ -26,8 +26,8 @@ from scim2_models import (
 )
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
 from sitescim.db.models import AuditEvent, Group, new_id
+from sitescim.db.repositories import groups as groups_repo
 from sitescim.scim import filtering, listing
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
 from sitescim.scim.listing import ListQuery
@@ -96,9 +96,9 @@ def _insert(session: Session, site_id: str, new: Sequence[_NewGroup]) -> bool:
     """One INSERT of groups, one of members (INSERT … SELECT, whatever their number),
     one of audit rows; False, with the audit rows unwritten, if some member id is
     no user or group of the site (the caller undoes the rest)."""
-    repo.insert_groups(session, [item.group for item in new])
+    groups_repo.insert_groups(session, [item.group for item in new])
     pairs = [(item.group.id, member) for item in new for member in item.members]
-    if repo.add_site_members(session, site_id, pairs) != len(pairs):
+    if groups_repo.add_site_members(session, site_id, pairs) != len(pairs):
         return False
     audit.record_all(session, [item.event for item in new])
     return True
@@ -183,8 +183,8 @@ def replace_group(
     group.display_name = data.display_name
     group.display_name_key = data.display_name.casefold()
     group.external_id = data.external_id
-    repo.clear_memberships(session, group.id)
-    repo.add_memberships(session, token.site_id, group.id, members)
+    groups_repo.clear_memberships(session, group.id)
+    groups_repo.add_memberships(session, token.site_id, group.id, members)
     _bump(group, runtime)
     _audit(session, runtime, token, "group.replace", group, _input_attributes(data), address)
     return GroupResult(group, _members(session, group, with_members=with_members))
@@ -226,7 +226,7 @@ def delete_group(
     """Its membership rows, and its rows as a member of other groups, go by cascade."""
     group = _require(session, token.site_id, group_id, lock=True)
     _check_precondition(group, if_match)
-    repo.delete_group(session, group)
+    groups_repo.delete_group(session, group)
     _audit(session, runtime, token, "group.delete", group, [], address)
 
 
@@ -238,7 +238,9 @@ def list_groups(
     groups = page.groups
     members: dict[str, list[MemberView]] = {group.id: [] for group in groups}
     if with_members and groups:
-        rows = repo.list_group_members(session, token.site_id, [group.id for group in groups])
+        rows = groups_repo.list_group_members(
+            session, token.site_id, [group.id for group in groups]
+        )
         for group_id, member_id, kind, display in rows:
             members[group_id].append(MemberView(member_id, kind, display))
     return GroupPage(
@@ -250,7 +252,7 @@ def list_groups(
 
 
 def _require(session: Session, site_id: str, group_id: str, *, lock: bool = False) -> Group:
-    group = repo.get_group(session, site_id, group_id, lock=lock)
+    group = groups_repo.get_group(session, site_id, group_id, lock=lock)
     if group is None:
         raise NotFoundException(detail=f"No group with id {group_id!r}.")
     return group
@@ -278,7 +280,7 @@ def _resolve_members(
         raise InvalidValueException(detail="A group cannot be a member of itself.")
     if not ids:
         return []
-    kinds = repo.find_member_kinds(session, site_id, ids)
+    kinds = groups_repo.find_member_kinds(session, site_id, ids)
     unknown = [member_id for member_id in ids if member_id not in kinds]
     if unknown:
         named = ", ".join(repr(member_id) for member_id in unknown[:_NAMED_IDS])
@@ -289,7 +291,7 @@ def _resolve_members(
     members = [(member_id, kinds[member_id]) for member_id in ids]
     if group_id is not None:
         groups = [member_id for member_id, kind in members if kind == "Group"]
-        cycle = repo.find_ancestor_among(session, site_id, group_id, groups)
+        cycle = groups_repo.find_ancestor_among(session, site_id, group_id, groups)
         if cycle is not None:
             raise InvalidValueException(
                 detail=f"The group {cycle!r} already contains this group; "
@@ -307,25 +309,25 @@ def _apply(
             group.display_name_key = str(value).casefold()
     for step in plan.steps:
         if step.kind == StepKind.CLEAR:
-            repo.clear_memberships(session, group.id)
+            groups_repo.clear_memberships(session, group.id)
         if step.kind in (StepKind.ADD, StepKind.CLEAR):
             members = [(member_id, kinds[member_id]) for member_id in step.ids]
-            repo.add_memberships(session, site_id, group.id, members)
+            groups_repo.add_memberships(session, site_id, group.id, members)
         elif step.kind == StepKind.REMOVE:
-            repo.remove_memberships(session, group.id, step.ids)
+            groups_repo.remove_memberships(session, group.id, step.ids)
         elif step.kind == StepKind.REMOVE_MATCHING:
             # A filter other than ``value eq`` cannot name its rows up front
             # (identity providers only ever send ``value eq``): the database
             # picks them, and no member is read.
             assert step.value_filter is not None
             rows = filtering.member_rows(site_id, group.id, step.value_filter)
-            repo.remove_memberships_among(session, group.id, rows)
+            groups_repo.remove_memberships_among(session, group.id, rows)
 
 
 def _members(session: Session, group: Group, *, with_members: bool) -> list[MemberView] | None:
     if not with_members:
         return None
-    rows = repo.list_group_members(session, group.site_id, [group.id])
+    rows = groups_repo.list_group_members(session, group.site_id, [group.id])
     return [MemberView(member_id, kind, display) for _, member_id, kind, display in rows]
 
 

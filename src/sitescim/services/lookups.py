@@ -14,7 +14,8 @@ from typing import Any
 
 from scim2_models import NotFoundException
 
-from sitescim.db.reads import GroupRecord, Reads
+from sitescim.db.reads import Reads
+from sitescim.db.records import GroupRecord
 from sitescim.scim import lookups, mapping
 from sitescim.scim.listing import ListQuery
 from sitescim.services.tokens import AuthenticatedToken

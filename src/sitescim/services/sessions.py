@@ -35,9 +35,10 @@ from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
 from sitescim.db.engine import after_transaction
 from sitescim.db.models import WebSession
+from sitescim.db.repositories import sites as sites_repo
+from sitescim.db.repositories import web_sessions as sessions_repo
 from sitescim.domain.clock import as_utc, system_clock
 from sitescim.domain.errors import AuthenticationError
 from sitescim.domain.privileges import Actor
@@ -118,10 +119,10 @@ def _claim_attempt(session: Session, now: datetime, keys: dict[str, int]) -> Non
     """Claim under every key or raise; sorted, so two claims never wait on each other."""
     window_start = now - FAILURE_WINDOW
     for key in sorted(keys):
-        if not repo.claim_sign_in_attempt(
+        if not sessions_repo.claim_sign_in_attempt(
             session, key, limit=keys[key], now=now, window_start=window_start
         ):
-            row = repo.read_sign_in_failures(session, [key])[0]
+            row = sessions_repo.read_sign_in_failures(session, [key])[0]
             retry = (as_utc(row.window_started_at) + FAILURE_WINDOW - now).total_seconds()
             raise SignInThrottledError(max(1, int(retry)))
 
@@ -146,7 +147,7 @@ def sign_in(
     site_id: str | None = None
     try:
         with runtime.db.transaction(write=True) as session:
-            site = repo.get_site_by_slug(session, site_slug)
+            site = sites_repo.get_site_by_slug(session, site_slug)
             site_id = site.id if site is not None else None
             _claim_attempt(session, now, keys)
             holder = sites.find_password_holder(session, site_slug=site_slug, email=email)
@@ -164,12 +165,12 @@ def sign_in(
     with runtime.db.transaction(write=True) as session:
         actor = sites.load_actor(session, site_id=actor.site_id, user_id=actor.user_id)
         pair, *others = keys
-        repo.clear_sign_in_failures(session, pair)
-        repo.refund_sign_in_attempt(session, others)
+        sessions_repo.clear_sign_in_failures(session, pair)
+        sessions_repo.refund_sign_in_attempt(session, others)
         if presented:
-            repo.delete_web_session(session, hash_session(presented))
-        repo.delete_expired_sessions(session, wall, user_id=actor.user_id)
-        repo.add_web_session(
+            sessions_repo.delete_web_session(session, hash_session(presented))
+        sessions_repo.delete_expired_sessions(session, wall, user_id=actor.user_id)
+        sessions_repo.add_web_session(
             session,
             WebSession(
                 id_hash=hash_session(value),
@@ -207,7 +208,7 @@ def resume(session: Session, runtime: Runtime, value: str | None) -> Actor:
         raise AuthenticationError("Sign in first.")
     now = system_clock()
     id_hash = hash_session(value)
-    found = repo.find_session_user(session, id_hash, now)
+    found = sessions_repo.find_session_user(session, id_hash, now)
     if found is None:
         raise AuthenticationError("Your session has ended. Sign in again.")
     row, user = found
@@ -218,18 +219,20 @@ def resume(session: Session, runtime: Runtime, value: str | None) -> Actor:
 
 def _touch(runtime: Runtime, id_hash: str, now: datetime) -> None:
     with runtime.db.transaction(write=True) as own:
-        repo.touch_web_session(own, id_hash, now=now, stale_before=now - LAST_SEEN_RESOLUTION)
+        sessions_repo.touch_web_session(
+            own, id_hash, now=now, stale_before=now - LAST_SEEN_RESOLUTION
+        )
 
 
 def sign_out(session: Session, runtime: Runtime, value: str | None) -> None:
     """Deleting the row ends the session everywhere; an unknown value is no error."""
     if value and len(value) <= 128:
-        repo.delete_web_session(session, hash_session(value))
+        sessions_repo.delete_web_session(session, hash_session(value))
 
 
 def purge_expired(runtime: Runtime) -> int:
     """Daily: drop ended sessions and stale failure counts."""
     with runtime.db.transaction(write=True) as session:
-        purged = repo.delete_expired_sessions(session, system_clock())
-        repo.purge_sign_in_failures(session, runtime.clock() - FAILURE_WINDOW)
+        purged = sessions_repo.delete_expired_sessions(session, system_clock())
+        sessions_repo.purge_sign_in_failures(session, runtime.clock() - FAILURE_WINDOW)
     return purged

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from limits import parse_many
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
 from sitescim.db.models import Site, User
+from sitescim.db.repositories import sites as sites_repo
+from sitescim.db.repositories import users as users_repo
 from sitescim.domain import passwords
 from sitescim.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
 from sitescim.domain.privileges import Actor, Privilege, parse_privilege
@@ -63,7 +64,7 @@ def create_site(
             "password_min_length",
             f"must be from {passwords.MIN_LENGTH} to {passwords.MAX_LENGTH} characters",
         )
-    site = repo.add_site(
+    site = sites_repo.add_site(
         session,
         Site(
             slug=slug,
@@ -93,7 +94,7 @@ def set_scim_rate_limit(session: Session, slug: str, limit: str | None) -> str |
 
 
 def require_site(session: Session, slug: str) -> Site:
-    site = repo.get_site_by_slug(session, slug)
+    site = sites_repo.get_site_by_slug(session, slug)
     if site is None:
         raise NotFoundError(f"No site with slug {slug!r}.")
     return site
@@ -120,7 +121,7 @@ def create_user(
         passwords.check_policy(password, min_length=site.password_min_length)
         password_hash = runtime.passwords.hash(password)
     now = runtime.clock()
-    user = repo.add_user(
+    user = users_repo.add_user(
         session,
         User(
             site_id=site.id,
@@ -152,7 +153,7 @@ def actor_of(user: User) -> Actor:
 
 def load_actor(session: Session, *, site_id: str, user_id: str) -> Actor:
     """Read afresh on every request, so a demotion or deactivation counts at once."""
-    user = repo.get_user(session, site_id, user_id)
+    user = users_repo.get_user(session, site_id, user_id)
     if user is None or not user.active:
         raise AuthenticationError("Your session has ended. Sign in again.")
     return actor_of(user)
@@ -160,7 +161,7 @@ def load_actor(session: Session, *, site_id: str, user_id: str) -> Actor:
 
 def actor_by_email(session: Session, *, site_slug: str, email: str) -> Actor:
     site = require_site(session, site_slug)
-    user = repo.find_user_by_user_name(session, site.id, email)
+    user = users_repo.find_user_by_user_name(session, site.id, email)
     if user is None:
         raise NotFoundError(f"No user {email!r} in site {site_slug!r}.")
     return actor_of(user)
@@ -175,8 +176,8 @@ class PasswordHolder:
 
 
 def find_password_holder(session: Session, *, site_slug: str, email: str) -> PasswordHolder:
-    site = repo.get_site_by_slug(session, site_slug)
-    user = repo.find_user_by_user_name(session, site.id, email) if site is not None else None
+    site = sites_repo.get_site_by_slug(session, site_slug)
+    user = users_repo.find_user_by_user_name(session, site.id, email) if site is not None else None
     stored = user.password_hash if user is not None and user.active else None
     return PasswordHolder(actor=actor_of(user) if user is not None else None, stored_hash=stored)
 

@@ -10,9 +10,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
 from sitescim.db.models import AccessToken
-from sitescim.db.reads import Reads, TokenRecord
+from sitescim.db.reads import Reads
+from sitescim.db.records import TokenRecord
+from sitescim.db.repositories import tokens as tokens_repo
 from sitescim.domain import tokens as rules
 from sitescim.domain.errors import (
     ActiveTokenExistsError,
@@ -135,12 +136,12 @@ def issue_token(
     clean_description = rules.validate_description(description)
     chosen = rules.validate_scope(scope)
     now = runtime.clock()
-    repo.retire_expired_tokens_held_by(session, actor.user_id, now)
+    tokens_repo.retire_expired_tokens_held_by(session, actor.user_id, now)
     try:
-        if repo.find_active_token_held_by(session, actor.user_id) is not None:
+        if tokens_repo.find_active_token_held_by(session, actor.user_id) is not None:
             raise ActiveTokenExistsError()
         value = rules.generate_token()
-        token = repo.add_token(
+        token = tokens_repo.add_token(
             session,
             AccessToken(
                 site_id=actor.site_id,
@@ -194,7 +195,7 @@ def list_tokens(
 ) -> Sequence[TokenView]:
     _ensure_may_manage(session, runtime, actor, action="token.list", address=address)
     now = runtime.clock()
-    return [_view(token, now) for token in repo.list_tokens(session, actor.site_id)]
+    return [_view(token, now) for token in tokens_repo.list_tokens(session, actor.site_id)]
 
 
 def revoke_token(
@@ -207,7 +208,7 @@ def revoke_token(
 ) -> TokenView:
     """Revoking twice is harmless: the first revocation's record stands."""
     _ensure_may_manage(session, runtime, actor, action="token.revoke", address=address)
-    token = repo.get_token(session, actor.site_id, token_id)
+    token = tokens_repo.get_token(session, actor.site_id, token_id)
     if token is None:
         raise NotFoundError("No such token in this site.")
     now = runtime.clock()
@@ -309,7 +310,7 @@ def check_token_sync(
     if isinstance(digest, TokenCheck):
         return digest
     with runtime.db.reading() as connection:
-        row = repo.find_token_credentials(connection, digest)
+        row = tokens_repo.find_token_credentials(connection, digest)
     return _judge(runtime, row, digest, api=api, now=now)
 
 
@@ -328,7 +329,7 @@ def settle_check(
         raise InvalidTokenError(reason)
     if check.stale:
         with runtime.db.transaction(write=True) as session:
-            repo.touch_token_use(
+            tokens_repo.touch_token_use(
                 session,
                 check.found.token_id,
                 now=check.now,
@@ -350,8 +351,8 @@ def warn_expiring_tokens(runtime: Runtime) -> int:
     now = runtime.clock()
     warned = 0
     with runtime.db.transaction(write=True) as session:
-        for token in repo.tokens_expiring_between(session, now, now + rules.EXPIRY_WARNING):
-            if repo.claim_expiry_warning(session, token.id, now.date()):
+        for token in tokens_repo.tokens_expiring_between(session, now, now + rules.EXPIRY_WARNING):
+            if tokens_repo.claim_expiry_warning(session, token.id, now.date()):
                 warned += 1
                 log.warning(
                     "SCIM token expires soon",

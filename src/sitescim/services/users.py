@@ -33,10 +33,11 @@ from scim2_models import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sitescim.db import repositories as repo
 from sitescim.db.models import AuditEvent, new_id
 from sitescim.db.models import User as UserRow
 from sitescim.db.reads import Reads
+from sitescim.db.repositories import sites as sites_repo
+from sitescim.db.repositories import users as users_repo
 from sitescim.domain import passwords
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.privileges import Privilege
@@ -71,7 +72,7 @@ def model_for(token: AuthenticatedToken) -> type[ScimUser]:
 
 
 def _load(session: Session, site_id: str, user_id: str) -> UserRow:
-    user = repo.get_user(session, site_id, user_id)
+    user = users_repo.get_user(session, site_id, user_id)
     if user is None:
         raise NotFoundException(detail=f"No user with id {user_id!r}.")
     return user
@@ -111,17 +112,19 @@ def _open_for_change(
     work on; the save then updates only the columns that changed, in one
     statement (an ORM load and flush cost more than the rest of a PATCH).
     """
-    row = repo.read_user_for_change(session, token.site_id, user_id)
+    row = users_repo.read_user_for_change(session, token.site_id, user_id)
     if row is None:
         raise NotFoundException(detail=f"No user with id {user_id!r}.")
     columns = dict(row._mapping)
     user = UserRow(**columns)
     _check_if_match(user, if_match)
     connection = session.connection()  # Core reads: no ORM layer around them
-    values: Sequence[Any] = repo.list_user_values(connection, [user.id])
+    values: Sequence[Any] = users_repo.list_user_values(connection, [user.id])
     groups = [
         GroupRef(id=group_id, display=display)
-        for _, group_id, display in repo.list_user_groups(connection, token.site_id, [user.id])
+        for _, group_id, display in users_repo.list_user_groups(
+            connection, token.site_id, [user.id]
+        )
     ]
     document = mapping.user_document(user, values, groups, base_url)
     return user, _Stored(values=values, groups=groups, document=document, columns=columns)
@@ -207,8 +210,8 @@ def _keep_a_promaster(
     address: str | None,
 ) -> None:
     """Refuse (409) to leave the site without an active Promaster."""
-    repo.lock_site(session, user.site_id)
-    if repo.count_active_promasters(session, user.site_id, excluding=user.id) == 0:
+    sites_repo.lock_site(session, user.site_id)
+    if users_repo.count_active_promasters(session, user.site_id, excluding=user.id) == 0:
         _refuse(
             session,
             runtime,
@@ -240,7 +243,7 @@ def _hash_password(runtime: Runtime, token: AuthenticatedToken, password: str) -
 
 
 def _ensure_unique_name(session: Session, user: UserRow) -> None:
-    other = repo.user_id_named(session, user.site_id, user.user_name)
+    other = users_repo.user_id_named(session, user.site_id, user.user_name)
     if other is not None and other != user.id:
         raise UniquenessException(detail=f"A user named {user.user_name!r} already exists.")
 
@@ -255,7 +258,7 @@ def _resolve_manager(session: Session, user: UserRow, *, was: str | None = None)
     if user.manager_id is None:
         user.manager_display_name = None
         return
-    manager = repo.get_user(session, user.site_id, user.manager_id)
+    manager = users_repo.get_user(session, user.site_id, user.manager_id)
     if manager is None:  # absent, or another site's: never a dangling reference (T10)
         raise InvalidValueException(detail="manager.value names no user of this site.")
     user.manager_display_name = manager.display_name or manager.user_name
@@ -278,7 +281,7 @@ def _update(session: Session, user: UserRow, stored: dict[str, Any]) -> None:
     """One UPDATE of the columns that differ from the stored row."""
     changes = {name: value for name in stored if (value := getattr(user, name)) != stored[name]}
     with _unique_name(user):
-        repo.update_user(session, user.id, changes)
+        users_repo.update_user(session, user.id, changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +349,7 @@ def create_user(
 ) -> dict[str, Any]:
     new = _new_user(session, runtime, token, body, base_url=base_url, address=address)
     with _unique_name(new.user):  # the unique index decides: no query before the INSERT
-        repo.insert_users(session, [(new.user, new.values)])
+        users_repo.insert_users(session, [(new.user, new.values)])
     audit.record_all(session, [new.event])
     return new.document
 
@@ -378,7 +381,7 @@ def create_users(
         except Exception:  # create_user raises it again, and audits it
             prepared.append(None)
     keys = [new.user.user_name_key for new in prepared if new is not None]
-    taken = repo.user_name_keys_taken(session, token.site_id, keys)
+    taken = users_repo.user_name_keys_taken(session, token.site_id, keys)
     for position, new in enumerate(prepared):
         if new is None:
             continue
@@ -389,7 +392,7 @@ def create_users(
     if ready:
         try:
             with session.begin_nested():
-                repo.insert_users(session, [(new.user, new.values) for new in ready])
+                users_repo.insert_users(session, [(new.user, new.values) for new in ready])
                 audit.record_all(session, [new.event for new in ready])
         except IntegrityError:
             return [None] * len(bodies)
@@ -503,7 +506,7 @@ def _store(
     user.updated_at = now
     _update(session, user, before.columns)
     if _value_tuples(values) != _value_tuples(before.values):
-        repo.replace_user_values(session, user.id, values)
+        users_repo.replace_user_values(session, user.id, values)
     if was_active and not user.active:
         action = "scim.user.deactivate"
     audit.record(
@@ -637,7 +640,7 @@ def delete_user(
     _check_if_match(user, if_match)
     if user.active and user.privilege == Privilege.PROMASTER:
         _keep_a_promaster(session, runtime, token, user, action="scim.user.delete", address=address)
-    repo.delete_user(session, user)
+    users_repo.delete_user(session, user)
     audit.record(
         session,
         now=runtime.clock(),

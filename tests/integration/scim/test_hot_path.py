@@ -11,8 +11,8 @@ import asyncio
 
 import pytest
 
-from sitescim.db import repositories as repo
 from sitescim.db.reads import open_reads
+from sitescim.db.repositories import users as users_repo
 from sitescim.scim import lookups
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import GroupRef, user_document
@@ -51,11 +51,11 @@ def rich_user(name: str) -> dict[str, object]:
 
 def document_through_sqlalchemy(database, site_id: str, user_id: str) -> dict[str, object]:
     with database.reading() as connection:
-        user = repo.read_user(connection, site_id, user_id)
-        values = repo.list_user_values(connection, [user_id])
+        user = users_repo.read_user(connection, site_id, user_id)
+        values = users_repo.list_user_values(connection, [user_id])
         groups = [
             GroupRef(id=group_id, display=display)
-            for _, group_id, display in repo.list_user_groups(connection, site_id, [user_id])
+            for _, group_id, display in users_repo.list_user_groups(connection, site_id, [user_id])
         ]
     return user_document(user, values, groups, BASE)
 

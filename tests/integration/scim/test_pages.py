@@ -21,9 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
-from sitescim.db import repositories as repo
 from sitescim.db.models import Group, Membership, User, UserValue
 from sitescim.db.reads import Reads, open_reads
+from sitescim.db.repositories import groups as groups_repo
+from sitescim.db.repositories import users as users_repo
 from sitescim.scim import pages
 from sitescim.scim.group_mapping import MemberView, group_document
 from sitescim.scim.listing import ListQuery
@@ -198,11 +199,13 @@ def _expected_users(database, site_id: str) -> list[dict[str, Any]]:
         ]
         documents = []
         for user_id in ids:
-            user = repo.read_user(connection, site_id, user_id)
-            values = repo.list_user_values(connection, [user_id])
+            user = users_repo.read_user(connection, site_id, user_id)
+            values = users_repo.list_user_values(connection, [user_id])
             memberships = [
                 GroupRef(id=group_id, display=display)
-                for _, group_id, display in repo.list_user_groups(connection, site_id, [user_id])
+                for _, group_id, display in users_repo.list_user_groups(
+                    connection, site_id, [user_id]
+                )
             ]
             documents.append(user_document(user, values, memberships, BASE))
     return documents
@@ -216,7 +219,7 @@ def _expected_groups(database, site_id: str, *, members: bool) -> list[dict[str,
             .order_by(Group.created_at, Group.id)
         ).all()
         shown: dict[str, list[MemberView]] = {row.id: [] for row in rows}
-        for group_id, member_id, kind, display in repo.list_group_members(
+        for group_id, member_id, kind, display in groups_repo.list_group_members(
             connection, site_id, list(shown)
         ):
             shown[group_id].append(MemberView(member_id, kind, display))

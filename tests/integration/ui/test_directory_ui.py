@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from sitescim.db import repositories as repo
+from sitescim.db.repositories import directory as directory_repo
 from sitescim.services import directory, sites, tokens
 from tests.factories import bearer, make_token
 from tests.integration.ui.forms import signed_in
@@ -270,18 +270,18 @@ def test_a_broad_search_stops_counting_and_pages_alike_either_way(client, world,
         scim("Users", user(f"member{index}", "M", str(index), f"team{index}@x.example.com"))
 
     with world.runtime.db.transaction(write=False) as session:
-        broad = repo.count_people(session, world.site_a, prefix="team", cap=3)
-        exact = repo.count_people(session, world.site_a, prefix="team", cap=10)
+        broad = directory_repo.count_people(session, world.site_a, prefix="team", cap=3)
+        exact = directory_repo.count_people(session, world.site_a, prefix="team", cap=10)
         pages = [
             [
                 u.user_name
-                for u in repo.list_people(
+                for u in directory_repo.list_people(
                     session, world.site_a, prefix="team", limit=4, many_emails_match=walk
                 )
             ]
             for walk in (False, True)
         ]
 
-    assert broad == repo.PeopleCount(total=4, many_emails_match=True)
-    assert exact == repo.PeopleCount(total=6, many_emails_match=False)
+    assert broad == directory_repo.PeopleCount(total=4, many_emails_match=True)
+    assert exact == directory_repo.PeopleCount(total=6, many_emails_match=False)
     assert pages[0] == pages[1] == ["member0", "member1", "member2", "member3"]

@@ -18,7 +18,7 @@ from typing import Any
 from scim2_models import Group, ResponseParameters
 from starlette.responses import Response
 
-from sitescim.db.reads import GroupRecord
+from sitescim.db.records import GroupRecord
 from sitescim.scim import listing
 from sitescim.scim.etags import make_etag
 from sitescim.scim.filtering import GROUPS

@@ -1,0 +1,141 @@
+"""The hot reader's rows with names and Python types.
+
+Rows come back from the driver as plain tuples in the column order of each
+statement; these turn them into records the mapping modules read by attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+import orjson
+
+from sitescim.db.models import User
+
+# The users columns a SCIM document shows: not the password hash, not the folded keys.
+USER_COLUMNS: tuple[str, ...] = tuple(
+    column.name
+    for column in User.__table__.columns
+    if column.name != "password_hash" and not column.name.endswith("_key")
+)
+_DATETIME_COLUMNS = frozenset({"created_at", "updated_at"})
+
+UserRecord = NamedTuple(  # type: ignore[misc]
+    "UserRecord", [(name, Any) for name in USER_COLUMNS]
+)
+"""A ``users`` row as mapping.user_document reads it (attribute access by column name)."""
+
+
+class ValueRecord(NamedTuple):
+    attribute: str
+    position: int
+    value: str | None
+    type: str | None
+    primary: bool | None
+    display: str | None
+    extra: dict[str, Any] | None
+    id: int
+
+
+class GroupOfUser(NamedTuple):
+    id: str
+    display: str
+
+
+class UserSnapshot(NamedTuple):
+    user: Any  # UserRecord
+    values: list[ValueRecord]
+    groups: list[GroupOfUser]
+
+
+class GroupRecord(NamedTuple):
+    """A ``groups`` row as group_mapping.group_document reads it."""
+
+    id: str
+    display_name: str
+    external_id: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class TokenRecord(NamedTuple):
+    id: str
+    site_id: str
+    site_slug: str
+    token_hash: str
+    scope: str
+    description: str
+    expires_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+    scim_may_set_promaster: bool
+    password_min_length: int
+    scim_rate_limit: str | None
+
+
+def utc(value: Any) -> datetime | None:
+    """SQLite keeps naive UTC text; PostgreSQL answers aware datetimes."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    moment: datetime = value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def token_record(row: Sequence[Any]) -> TokenRecord:
+    return TokenRecord(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        utc(row[6]),  # type: ignore[arg-type]
+        utc(row[7]),
+        utc(row[8]),
+        bool(row[9]),
+        int(row[10]),
+        row[11],
+    )
+
+
+_WIDTH = len(USER_COLUMNS)
+_DATETIME_AT = tuple(USER_COLUMNS.index(name) for name in sorted(_DATETIME_COLUMNS))
+_ACTIVE_AT = USER_COLUMNS.index("active")
+
+
+def user_snapshot(row: Sequence[Any]) -> UserSnapshot:
+    width = _WIDTH
+    columns = list(row[:width])
+    for at in _DATETIME_AT:
+        columns[at] = utc(columns[at])
+    columns[_ACTIVE_AT] = bool(columns[_ACTIVE_AT])
+    user = UserRecord._make(columns)
+    raw_values, raw_groups = row[width], row[width + 1]
+    if isinstance(raw_values, str | bytes):
+        raw_values = orjson.loads(raw_values)
+    if isinstance(raw_groups, str | bytes):
+        raw_groups = orjson.loads(raw_groups)
+    values = [
+        ValueRecord(
+            attribute,
+            position,
+            value,
+            kind,
+            None if primary is None else bool(primary),
+            display,
+            orjson.loads(extra) if isinstance(extra, str) else extra,
+            value_id,
+        )
+        for attribute, position, value, kind, primary, display, extra, value_id in raw_values
+    ]
+    groups = [GroupOfUser(group_id, display) for group_id, display in raw_groups]
+    return UserSnapshot(user, values, groups)
+
+
+def group_record(row: Sequence[Any]) -> GroupRecord:
+    return GroupRecord(row[0], row[1], row[2], utc(row[3]), utc(row[4]), row[5])  # type: ignore[arg-type]

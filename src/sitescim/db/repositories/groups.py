@@ -1,0 +1,222 @@
+"""SCIM groups and their memberships.
+
+Membership is one row per member, so these functions take the ids they touch
+and never read a whole group to change it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, cast
+
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.orm import Session, aliased
+
+from sitescim.db.dialect import upsert_for
+from sitescim.db.models import (
+    Group,
+    Membership,
+    User,
+)
+from sitescim.db.repositories.batches import column_values, in_chunks
+
+
+def get_group(session: Session, site_id: str, group_id: str, *, lock: bool = False) -> Group | None:
+    """A site's group; ``lock`` holds its row so concurrent writes bump versions in turn."""
+    query = select(Group).where(Group.site_id == site_id, Group.id == group_id)
+    if lock:
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def delete_group(session: Session, group: Group) -> None:
+    session.execute(delete(Group).where(Group.id == group.id, Group.site_id == group.site_id))
+
+
+def find_member_kinds(session: Session, site_id: str, ids: Sequence[str]) -> dict[str, str]:
+    """Which of these ids are the site's users ("User") or groups ("Group"); one query per chunk.
+
+    Ids of another site are simply not found (T10).
+    """
+    kinds: dict[str, str] = {}
+    for chunk in in_chunks(list(ids)):
+        users = select(User.id, literal("User").label("kind")).where(
+            User.site_id == site_id, User.id.in_(chunk)
+        )
+        groups = select(Group.id, literal("Group").label("kind")).where(
+            Group.site_id == site_id, Group.id.in_(chunk)
+        )
+        for member_id, kind in session.execute(union_all(users, groups)):
+            kinds[member_id] = kind
+    return kinds
+
+
+# The (group, member) pairs come as one parameter: a JSON array of pairs (SQLite)
+# or two text[] (PostgreSQL). Rows go in in the order of the pairs (a group's
+# members are listed in the order they were added); SQLite's LEFT JOINs keep the
+# pairs outermost, each member looked up by primary key.
+_ADD_SITE_MEMBERS = {
+    "sqlite": text(
+        "INSERT INTO group_members (site_id, group_id, user_id, member_group_id)"
+        " SELECT coalesce(u.site_id, g.site_id), json_extract(p.value, '$[0]'), u.id, g.id"
+        " FROM json_each(:pairs) p"
+        " LEFT JOIN users u ON u.site_id = :site_id AND u.id = json_extract(p.value, '$[1]')"
+        " LEFT JOIN groups g ON u.id IS NULL AND g.site_id = :site_id"
+        "  AND g.id = json_extract(p.value, '$[1]')"
+        " WHERE u.id IS NOT NULL OR g.id IS NOT NULL ORDER BY p.key"
+    ),
+    "postgresql": text(
+        "INSERT INTO group_members (site_id, group_id, user_id, member_group_id)"
+        " SELECT coalesce(u.site_id, g.site_id), p.group_id, u.id, g.id"
+        " FROM unnest(CAST(:groups AS text[]), CAST(:members AS text[]))"
+        "  WITH ORDINALITY AS p(group_id, member, n)"
+        " LEFT JOIN users u ON u.site_id = :site_id AND u.id = p.member"
+        " LEFT JOIN groups g ON u.id IS NULL AND g.site_id = :site_id AND g.id = p.member"
+        " WHERE u.id IS NOT NULL OR g.id IS NOT NULL ORDER BY p.n"
+    ),
+}
+
+
+def insert_groups(session: Session, groups: Sequence[Group]) -> None:
+    """New groups in one INSERT (no unit of work): a Bulk request's batch."""
+    table = cast(Table, Group.__table__)
+    session.connection().execute(insert(table), [column_values(group) for group in groups])
+
+
+def add_site_members(session: Session, site_id: str, pairs: Sequence[tuple[str, str]]) -> int:
+    """Make the ids that are the site's users or groups members of new groups.
+
+    (group id, member id) pairs, one statement whatever their number, no row
+    built in Python; returns how many went in, so the caller can tell that some
+    id is no user or group of the site (T10: another site's ids are not found).
+    """
+    if not pairs:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect.name
+    parameters: dict[str, Any] = {"site_id": site_id}
+    if dialect == "sqlite":
+        parameters["pairs"] = json.dumps(pairs)
+    else:
+        parameters["groups"] = [group for group, _ in pairs]
+        parameters["members"] = [member for _, member in pairs]
+    return int(connection.execute(_ADD_SITE_MEMBERS[dialect], parameters).rowcount)
+
+
+def add_memberships(
+    session: Session, site_id: str, group_id: str, members: Sequence[tuple[str, str]]
+) -> None:
+    """Insert (id, kind) members; ones already there are left alone (unique constraints)."""
+    if not members:
+        return
+    table = Membership.__table__
+    assert isinstance(table, Table)
+    insert = upsert_for(session)
+    rows = [
+        {
+            "site_id": site_id,
+            "group_id": group_id,
+            "user_id": member_id if kind == "User" else None,
+            "member_group_id": member_id if kind == "Group" else None,
+        }
+        for member_id, kind in members
+    ]
+    session.execute(insert(table).on_conflict_do_nothing(), rows)
+
+
+def remove_memberships(session: Session, group_id: str, ids: Sequence[str]) -> None:
+    """Delete only the named members' rows, by the (group, member) unique indexes.
+
+    One statement per member column: with ``user_id IN (...) OR member_group_id
+    IN (...)`` SQLite, once ANALYZE has seen a large group, walks every row of
+    the group by its ``group_id`` prefix instead of probing the two indexes.
+    """
+    for chunk in in_chunks(list(ids)):
+        for column in (Membership.user_id, Membership.member_group_id):
+            session.execute(
+                delete(Membership).where(Membership.group_id == group_id, column.in_(chunk))
+            )
+
+
+def remove_memberships_among(session: Session, group_id: str, rows: Select[Any]) -> None:
+    """Delete the group's membership rows whose ids ``rows`` selects (a filter's match)."""
+    session.execute(
+        delete(Membership).where(Membership.group_id == group_id, Membership.id.in_(rows))
+    )
+
+
+def clear_memberships(session: Session, group_id: str) -> None:
+    """Every member goes: only a whole replacement of members asks for this."""
+    session.execute(delete(Membership).where(Membership.group_id == group_id))
+
+
+def list_group_members(
+    session: Session, site_id: str, group_ids: Sequence[str]
+) -> Sequence[tuple[str, str, str, str | None]]:
+    """(group id, member id, kind, display) of the members of some groups, in insertion order."""
+    if not group_ids:
+        return []
+    member_group = aliased(Group)
+    query = (
+        select(
+            Membership.group_id,
+            Membership.user_id,
+            Membership.member_group_id,
+            func.coalesce(User.display_name, User.user_name),
+            member_group.display_name,
+        )
+        .outerjoin(User, User.id == Membership.user_id)
+        .outerjoin(member_group, member_group.id == Membership.member_group_id)
+        .where(Membership.site_id == site_id, Membership.group_id.in_(group_ids))
+        .order_by(Membership.group_id, Membership.id)
+    )
+    return [
+        (group_id, user_id, "User", user_display)
+        if user_id is not None
+        else (group_id, str(member_group_id), "Group", group_display)
+        for group_id, user_id, member_group_id, user_display, group_display in session.execute(
+            query
+        )
+    ]
+
+
+def find_ancestor_among(
+    session: Session, site_id: str, group_id: str, candidate_ids: Sequence[str]
+) -> str | None:
+    """One of the candidates that already contains ``group_id``, directly or nested.
+
+    Adding such a candidate as a member would close a cycle. The walk goes up
+    from the group through group-in-group rows only, by the (site, member
+    group) index, never through any group's user members.
+    """
+    if not candidate_ids:
+        return None
+    ancestors = (
+        select(Membership.group_id)
+        .where(Membership.site_id == site_id, Membership.member_group_id == group_id)
+        .cte("ancestors", recursive=True)
+    )
+    ancestors = ancestors.union(
+        select(Membership.group_id).join(
+            ancestors,
+            and_(
+                Membership.site_id == site_id,
+                Membership.member_group_id == ancestors.c.group_id,
+            ),
+        )
+    )
+    query = select(ancestors.c.group_id).where(ancestors.c.group_id.in_(candidate_ids)).limit(1)
+    found = session.scalar(query)
+    return None if found is None else str(found)
