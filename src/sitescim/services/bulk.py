@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db.repositories import sites as sites_repo
 from sitescim.scim.mapping import make_etag
-from sitescim.services import audit
+from sitescim.services import audit, user_creation
 from sitescim.services import groups as group_service
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
@@ -348,7 +348,7 @@ def run_job(
     """Run the job in the caller's transaction; results in request order, ran ones only.
 
     Consecutive creations of users, or of groups, that refer to no bulkId are
-    written as one batch (``users.create_users``, ``groups.create_groups``); the
+    written as one batch (``user_creation.create_users``, ``groups.create_groups``); the
     operations a batch leaves, and every other one, run alone in a savepoint. With ``failOnErrors`` every operation runs
     alone, so that nothing runs after the Nth error.
     """
@@ -440,7 +440,7 @@ class _Run:
         bodies = [op.data for op in ops if op.data is not None]
         created: list[tuple[str, str] | None]
         if ops[0].endpoint == "Users":
-            documents = user_service.create_users(
+            documents = user_creation.create_users(
                 self.session,
                 self.runtime,
                 self.token,
@@ -553,7 +553,7 @@ def _apply_to_user(
         return target, None
     assert data is not None
     if op.method == Method.POST:
-        resource = user_service.create_user(
+        resource = user_creation.create_user(
             session, runtime, token, data, base_url=base_url, address=address
         )
     else:

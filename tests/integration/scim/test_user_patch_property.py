@@ -20,6 +20,7 @@ from scim2_models import Context, PatchOp
 from sitescim.scim import user_patch
 from sitescim.scim.mapping import ENTERPRISE_SCHEMA, ReadOnlyPrivilegeUser
 from sitescim.services import tokens as token_service
+from sitescim.services import user_creation
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
@@ -147,7 +148,7 @@ def _create(runtime: Runtime, token: AuthenticatedToken, name: str) -> dict[str,
         ENTERPRISE_SCHEMA: {"department": "R&D", "costCenter": "42"},
     }
     with runtime.db.transaction(write=True) as session:
-        return user_service.create_user(session, runtime, token, body, base_url=BASE)
+        return user_creation.create_user(session, runtime, token, body, base_url=BASE)
 
 
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])

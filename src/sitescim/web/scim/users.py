@@ -13,6 +13,7 @@ from sitescim.scim import listing
 from sitescim.scim.filtering import USERS
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import narrow_document
+from sitescim.services import user_creation
 from sitescim.services import users as user_service
 from sitescim.services.lookups import look_up_users
 from sitescim.services.pages import read_user_page
@@ -23,7 +24,7 @@ from sitescim.web.scim.context import ScimRequest
 async def create_user(scim: ScimRequest) -> Response:
     body = await scim.body()
     created = await scim.write(
-        user_service.create_user,
+        user_creation.create_user,
         body,
         base_url=scim.base_url,
         address=scim.address,
