@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from sitescim.scim import bulk_requests
 from sitescim.services import bulk as bulk_service
 from sitescim.settings import Settings
 from sitescim.web.metrics import count_bulk_operations
@@ -32,19 +33,19 @@ STATISTICS_AFTER_OPERATIONS = 100
 def body_limits(settings: Settings) -> dict[str, BodyLimit]:
     """The Bulk endpoint's payload limit (maxPayloadSize), for the body-limit middleware."""
     size = settings.bulk_max_payload_bytes
-    return {BULK_PATH: BodyLimit(size, bulk_service.too_large_detail(size))}
+    return {BULK_PATH: BodyLimit(size, bulk_requests.too_large_detail(size))}
 
 
-async def _read_job(scim: ScimRequest) -> bulk_service.BulkJob:
+async def _read_job(scim: ScimRequest) -> bulk_requests.BulkJob:
     """The checked request; the middleware has already held the body to maxPayloadSize."""
     settings = scim.settings
     body = await scim.body()
     if len(await scim.request.body()) > settings.bulk_max_payload_bytes:
-        raise bulk_service.BulkTooLargeException(
-            detail=bulk_service.too_large_detail(settings.bulk_max_payload_bytes)
+        raise bulk_requests.BulkTooLargeException(
+            detail=bulk_requests.too_large_detail(settings.bulk_max_payload_bytes)
         )
     return await run_in_threadpool(
-        bulk_service.parse_request, body, max_operations=settings.bulk_max_operations
+        bulk_requests.parse_request, body, max_operations=settings.bulk_max_operations
     )
 
 
@@ -97,4 +98,4 @@ async def run_bulk(scim: ScimRequest) -> Response:
     request = scim.request
     operations = [await _operation(request, result) for result in results]
     count_bulk_operations(operations)
-    return SCIMResponse({"schemas": [bulk_service.BULK_RESPONSE], "Operations": operations})
+    return SCIMResponse({"schemas": [bulk_requests.BULK_RESPONSE], "Operations": operations})
