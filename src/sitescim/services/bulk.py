@@ -39,6 +39,7 @@ from scim2_models import (
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
+from sitescim.domain.actions import Action
 from sitescim.scim.mapping import make_etag
 from sitescim.services import audit
 from sitescim.services import groups as group_service
@@ -52,14 +53,14 @@ REFERENCE_PREFIX = "bulkId:"
 MAX_BULK_ID_LENGTH = 256
 _ENDPOINTS = {"users": "Users", "groups": "Groups"}
 _ACTIONS = {
-    ("Users", "POST"): "scim.user.create",
-    ("Users", "PUT"): "scim.user.replace",
-    ("Users", "PATCH"): "scim.user.patch",
-    ("Users", "DELETE"): "scim.user.delete",
-    ("Groups", "POST"): "group.create",
-    ("Groups", "PUT"): "group.replace",
-    ("Groups", "PATCH"): "group.patch",
-    ("Groups", "DELETE"): "group.delete",
+    ("Users", "POST"): Action.SCIM_USER_CREATE,
+    ("Users", "PUT"): Action.SCIM_USER_REPLACE,
+    ("Users", "PATCH"): Action.SCIM_USER_PATCH,
+    ("Users", "DELETE"): Action.SCIM_USER_DELETE,
+    ("Groups", "POST"): Action.SCIM_GROUP_CREATE,
+    ("Groups", "PUT"): Action.SCIM_GROUP_REPLACE,
+    ("Groups", "PATCH"): Action.SCIM_GROUP_PATCH,
+    ("Groups", "DELETE"): Action.SCIM_GROUP_DELETE,
 }
 _STATUS = {"POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
 
@@ -376,7 +377,7 @@ def run_job(
         session,
         now=runtime.clock(),
         site_id=token.site_id,
-        action="scim.bulk",
+        action=Action.SCIM_BULK,
         who=audit.Who.token(token.token_id, token.description),
         address=address,
         detail={"operations": len(job.operations), "ran": len(run.results), "errors": run.errors},

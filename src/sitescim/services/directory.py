@@ -15,40 +15,21 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from types import MappingProxyType
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
-from sitescim.db.models import AuditEvent, User
+from sitescim.db.models import User
 from sitescim.domain import documents
-from sitescim.domain.errors import InvalidInputError, NotFoundError, PermissionDeniedError
-from sitescim.domain.privileges import Actor
-from sitescim.services.audit import EventView
+from sitescim.domain.errors import InvalidInputError, NotFoundError
+from sitescim.domain.privileges import Actor, ensure_promaster
 
 PAGE_SIZE = 50
 MEMBERS_PAGE_SIZE = 100
 SEARCH_MAX = 100
 GROUPS_SHOWN = 3
 COUNT_CAP = 1000  # a search counts no further: "more than 1,000" is answer enough
-
-
-@dataclass(frozen=True, slots=True)
-class Kind:
-    label: str
-    prefixes: tuple[str, ...]
-
-
-# What the Activity page filters by; actions are grouped by their prefix.
-ACTIVITY_KINDS = MappingProxyType(
-    {
-        "tokens": Kind("Access tokens", ("token.",)),
-        "provisioning": Kind("Provisioning", ("scim.", "user.", "group.", "bulk.")),
-        "auth": Kind("Failed authentications", ("auth.",)),
-        "sign-ins": Kind("Sign-ins", ("session.",)),
-    }
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,20 +120,6 @@ class GroupDetail:
     updated_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class ActivityPage:
-    events: Sequence[EventView]
-    kind: str
-    since: date | None
-    until: date | None
-    next_before: int | None
-
-
-def _ensure_promaster(actor: Actor, what: str) -> None:
-    if not actor.is_promaster:
-        raise PermissionDeniedError(f"Only the site's Promasters may see {what}.")
-
-
 def _search_key(search: str | None) -> str:
     text = (search or "").strip()
     if len(text) > SEARCH_MAX:
@@ -213,7 +180,7 @@ def list_people(
     before: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> PeoplePage:
-    _ensure_promaster(actor, "the site's people")
+    ensure_promaster(actor, "the site's people")
     text = _search_key(search)
     prefix = text.casefold() or None
     after_key = _decode(after, 1)
@@ -262,7 +229,7 @@ def list_people(
 
 
 def get_person(session: Session, actor: Actor, user_id: str) -> PersonDetail:
-    _ensure_promaster(actor, "the site's people")
+    ensure_promaster(actor, "the site's people")
     user = repo.get_user(session, actor.site_id, user_id)
     if user is None:
         raise NotFoundError("No such person in this site.")
@@ -307,7 +274,7 @@ def list_groups(
     before: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> GroupsPage:
-    _ensure_promaster(actor, "the site's groups")
+    ensure_promaster(actor, "the site's groups")
     text = _search_key(search)
     prefix = text.casefold() or None
     after_key = _decode(after, 2)
@@ -346,7 +313,7 @@ def get_group(
     limit: int = MEMBERS_PAGE_SIZE,
 ) -> GroupDetail:
     """A group and one page of its members, however many it has."""
-    _ensure_promaster(actor, "the site's groups")
+    ensure_promaster(actor, "the site's groups")
     group = repo.get_group(session, actor.site_id, group_id)
     if group is None:
         raise NotFoundError("No such group in this site.")
@@ -365,59 +332,6 @@ def get_group(
         next_after=page[-1][0] if len(rows) > limit else None,
         created_at=group.created_at,
         updated_at=group.updated_at,
-    )
-
-
-def _event_view(row: AuditEvent) -> EventView:
-    return EventView(
-        id=row.id,
-        occurred_at=row.occurred_at,
-        action=row.action,
-        outcome=row.outcome,
-        actor_type=row.actor_type,
-        actor_id=row.actor_id,
-        actor_label=row.actor_label,
-        target_type=row.target_type,
-        target_id=row.target_id,
-        client_address=row.client_address,
-        detail=dict(row.detail or {}),
-        message=row.message,
-        count=row.repeat_count,
-    )
-
-
-def list_activity(
-    session: Session,
-    actor: Actor,
-    *,
-    kind: str | None = None,
-    since: date | None = None,
-    until: date | None = None,
-    before: int | None = None,
-    limit: int = PAGE_SIZE,
-) -> ActivityPage:
-    """Newest first; ``since`` and ``until`` are whole UTC days, both included."""
-    _ensure_promaster(actor, "the audit log")
-    if kind and kind not in ACTIVITY_KINDS:
-        raise InvalidInputError("kind", f"must be one of: {', '.join(ACTIVITY_KINDS)}")
-    if since and until and since > until:
-        raise InvalidInputError("until", "must not be before the start date")
-    rows = repo.list_events_filtered(
-        session,
-        actor.site_id,
-        limit=limit + 1,
-        before_id=before,
-        action_prefixes=ACTIVITY_KINDS[kind].prefixes if kind else (),
-        since=datetime.combine(since, time(), tzinfo=UTC) if since else None,
-        until=datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC) if until else None,
-    )
-    page = rows[:limit]
-    return ActivityPage(
-        events=[_event_view(row) for row in page],
-        kind=kind or "",
-        since=since,
-        until=until,
-        next_before=page[-1].id if len(rows) > limit else None,
     )
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from sitescim.db import repositories as repo
 from sitescim.db.engine import after_transaction
 from sitescim.db.models import WebSession
+from sitescim.domain.actions import Action
 from sitescim.domain.clock import as_utc, system_clock
 from sitescim.domain.errors import AuthenticationError
 from sitescim.domain.privileges import Actor
@@ -185,7 +186,7 @@ def sign_in(
             session,
             now=now,
             site_id=actor.site_id,
-            action="session.sign_in",
+            action=Action.SESSION_SIGN_IN,
             who=audit.Who.person(actor),
             address=address,
         )

@@ -14,6 +14,7 @@ from sitescim.db import repositories as repo
 from sitescim.db.models import AccessToken
 from sitescim.db.reads import Reads, TokenRecord
 from sitescim.domain import tokens as rules
+from sitescim.domain.actions import Action
 from sitescim.domain.errors import (
     ActiveTokenExistsError,
     InsufficientScopeError,
@@ -105,7 +106,7 @@ def _view(token: AccessToken, now: datetime) -> TokenView:
 
 
 def _ensure_may_manage(
-    session: Session, runtime: Runtime, actor: Actor, *, action: str, address: str | None
+    session: Session, runtime: Runtime, actor: Actor, *, action: Action, address: str | None
 ) -> None:
     try:
         rules.ensure_may_manage_tokens(actor, site_id=actor.site_id)
@@ -131,7 +132,7 @@ def issue_token(
     scope: object = "scim",
     address: str | None = None,
 ) -> IssuedToken:
-    _ensure_may_manage(session, runtime, actor, action="token.create", address=address)
+    _ensure_may_manage(session, runtime, actor, action=Action.TOKEN_CREATE, address=address)
     clean_description = rules.validate_description(description)
     chosen = rules.validate_scope(scope)
     now = runtime.clock()
@@ -159,7 +160,7 @@ def issue_token(
             session,
             runtime,
             site_id=actor.site_id,
-            action="token.create",
+            action=Action.TOKEN_CREATE,
             who=audit.Who.person(actor),
             address=address,
             message=str(error),
@@ -169,7 +170,7 @@ def issue_token(
         session,
         now=now,
         site_id=actor.site_id,
-        action="token.create",
+        action=Action.TOKEN_CREATE,
         who=audit.Who.person(actor),
         target=("token", token.id),
         address=address,
@@ -192,7 +193,7 @@ def issue_token(
 def list_tokens(
     session: Session, runtime: Runtime, actor: Actor, *, address: str | None = None
 ) -> Sequence[TokenView]:
-    _ensure_may_manage(session, runtime, actor, action="token.list", address=address)
+    _ensure_may_manage(session, runtime, actor, action=Action.TOKEN_LIST, address=address)
     now = runtime.clock()
     return [_view(token, now) for token in repo.list_tokens(session, actor.site_id)]
 
@@ -206,7 +207,7 @@ def revoke_token(
     address: str | None = None,
 ) -> TokenView:
     """Revoking twice is harmless: the first revocation's record stands."""
-    _ensure_may_manage(session, runtime, actor, action="token.revoke", address=address)
+    _ensure_may_manage(session, runtime, actor, action=Action.TOKEN_REVOKE, address=address)
     token = repo.get_token(session, actor.site_id, token_id)
     if token is None:
         raise NotFoundError("No such token in this site.")
@@ -221,7 +222,7 @@ def revoke_token(
             session,
             now=now,
             site_id=actor.site_id,
-            action="token.revoke",
+            action=Action.TOKEN_REVOKE,
             who=audit.Who.person(actor),
             target=("token", token.id),
             address=address,

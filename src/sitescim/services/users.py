@@ -38,6 +38,7 @@ from sitescim.db.models import AuditEvent, new_id
 from sitescim.db.models import User as UserRow
 from sitescim.db.reads import Reads
 from sitescim.domain import passwords
+from sitescim.domain.actions import Action
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import etags, listing, mapping, user_patch
@@ -180,7 +181,7 @@ def _refuse(
     runtime: Runtime,
     token: AuthenticatedToken,
     *,
-    action: str,
+    action: Action,
     user_id: str,
     address: str | None,
     message: str,
@@ -203,7 +204,7 @@ def _keep_a_promaster(
     token: AuthenticatedToken,
     user: UserRow,
     *,
-    action: str,
+    action: Action,
     address: str | None,
 ) -> None:
     """Refuse (409) to leave the site without an active Promaster."""
@@ -325,7 +326,7 @@ def _new_user(
     event = audit.event(
         now=now,
         site_id=token.site_id,
-        action="scim.user.create",
+        action=Action.SCIM_USER_CREATE,
         who=_who(token),
         target=("user", user.id),
         address=address,
@@ -334,7 +335,7 @@ def _new_user(
     return _NewUser(user, values, created, event)
 
 
-@audit.records_failures("scim.user.create", "user", with_id=False)
+@audit.records_failures(Action.SCIM_USER_CREATE, "user", with_id=False)
 def create_user(
     session: Session,
     runtime: Runtime,
@@ -434,7 +435,7 @@ def _save(
     *,
     before: _Stored,
     after: ScimUser,
-    action: str,
+    action: Action,
     base_url: str,
     address: str | None,
 ) -> dict[str, Any]:
@@ -472,7 +473,7 @@ def _store(
     before: _Stored,
     values: Sequence[Any],
     password: str | None,
-    action: str,
+    action: Action,
     base_url: str,
     address: str | None,
 ) -> dict[str, Any]:
@@ -505,7 +506,7 @@ def _store(
     if _value_tuples(values) != _value_tuples(before.values):
         repo.replace_user_values(session, user.id, values)
     if was_active and not user.active:
-        action = "scim.user.deactivate"
+        action = Action.SCIM_USER_DEACTIVATE
     audit.record(
         session,
         now=now,
@@ -519,7 +520,7 @@ def _store(
     return mapping.user_document(user, values, groups, base_url)
 
 
-@audit.records_failures("scim.user.replace", "user")
+@audit.records_failures(Action.SCIM_USER_REPLACE, "user")
 def replace_user(
     session: Session,
     runtime: Runtime,
@@ -543,13 +544,13 @@ def replace_user(
         user,
         before=before,
         after=wanted,
-        action="scim.user.replace",
+        action=Action.SCIM_USER_REPLACE,
         base_url=base_url,
         address=address,
     )
 
 
-@audit.records_failures("scim.user.patch", "user")
+@audit.records_failures(Action.SCIM_USER_PATCH, "user")
 def patch_user(
     session: Session,
     runtime: Runtime,
@@ -580,7 +581,7 @@ def patch_user(
             before=before,
             values=before.values,
             password=None,
-            action="scim.user.patch",
+            action=Action.SCIM_USER_PATCH,
             base_url=base_url,
             address=address,
         )
@@ -600,7 +601,7 @@ def patch_user(
         user,
         before=before,
         after=after,
-        action="scim.user.patch",
+        action=Action.SCIM_USER_PATCH,
         base_url=base_url,
         address=address,
     )
@@ -623,7 +624,7 @@ def deactivate_user(
     return patch_user(session, runtime, token, user_id, body, base_url=base_url, address=address)
 
 
-@audit.records_failures("scim.user.delete", "user")
+@audit.records_failures(Action.SCIM_USER_DELETE, "user")
 def delete_user(
     session: Session,
     runtime: Runtime,
@@ -636,13 +637,15 @@ def delete_user(
     user = _load(session, token.site_id, user_id)
     _check_if_match(user, if_match)
     if user.active and user.privilege == Privilege.PROMASTER:
-        _keep_a_promaster(session, runtime, token, user, action="scim.user.delete", address=address)
+        _keep_a_promaster(
+            session, runtime, token, user, action=Action.SCIM_USER_DELETE, address=address
+        )
     repo.delete_user(session, user)
     audit.record(
         session,
         now=runtime.clock(),
         site_id=token.site_id,
-        action="scim.user.delete",
+        action=Action.SCIM_USER_DELETE,
         who=_who(token),
         target=("user", user_id),
         address=address,
