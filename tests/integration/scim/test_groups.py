@@ -477,7 +477,9 @@ def test_changes_are_audited_with_the_token_and_attribute_names_only(client, wor
     client.delete(f"/scim/v2/Groups/{group['id']}", headers=auth)
     with database.transaction(write=False) as session:
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action.startswith("group.")).order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.action.startswith("scim.group."))
+            .order_by(AuditEvent.id)
         ).all()
     assert [e.action for e in events] == [
         "scim.group.create",

@@ -477,7 +477,12 @@ def people(
 ) -> Response:
     context = _frame(request, session, actor, settings, "people")
     context["page"] = directory.list_people(
-        session, actor, search=q, after=after or None, before=before or None
+        session,
+        actor,
+        cursor_key=settings.cursor_key(),
+        search=q,
+        after=after or None,
+        before=before or None,
     )
     return render(request, "people.html", context)
 
@@ -503,7 +508,12 @@ def groups(
 ) -> Response:
     context = _frame(request, session, actor, settings, "groups")
     context["page"] = directory.list_groups(
-        session, actor, search=q, after=after or None, before=before or None
+        session,
+        actor,
+        cursor_key=settings.cursor_key(),
+        search=q,
+        after=after or None,
+        before=before or None,
     )
     return render(request, "groups.html", context)
 
