@@ -9,6 +9,8 @@ Every provisioning use case is wrapped by ``records_failures``, so a SCIM
 create, update, deactivation or deletion that fails is on record as well as
 one that succeeds: the token (id and description), the resource, the names of
 the attributes the request touched (never their values) and why it failed.
+
+Actions are spelled by ``domain.actions.Action``; reading the log is services/activity.py.
 """
 
 from __future__ import annotations
