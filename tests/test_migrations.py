@@ -19,6 +19,7 @@ from sitescim.db import migrations
 from sitescim.db.base import Base
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.models import AccessToken, AuditEvent, Site, User, sqlite_search_tables
+from sitescim.domain.actions import Action
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_PEPPER, TEST_SESSION_SECRET
@@ -179,5 +180,54 @@ def test_each_migration_keeps_the_data_of_the_one_before(empty_db_url):
         assert names == ["Ada@A.test"]
         assert slugs == ["site-a"]
         assert "groups" not in _tables(database)
+    finally:
+        database.dispose()
+
+
+def _stored_actions(database: Database) -> list[str]:
+    with database.engine.connect() as connection:
+        query = text("SELECT action FROM audit_events ORDER BY id")
+        return list(connection.execute(query).scalars())
+
+
+def test_0008_respells_group_actions_and_back(empty_db_url):
+    """Group actions were stored as ``group.*``; 0008 makes them ``scim.group.*`` like users'."""
+    old = [
+        "group.create",
+        "group.replace",
+        "group.patch",
+        "group.delete",
+        "scim.user.create",
+        "scim.bulk",
+        "token.create",
+        "auth.failed",
+    ]
+    database = Database(make_engine(empty_db_url))
+    try:
+        migrations.upgrade(database.engine, "0007_site_scim_rate_limit")
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO audit_events (occurred_at, action, outcome, actor_type, detail,"
+                    " repeat_count) VALUES (CURRENT_TIMESTAMP, :action, 'success', 'token', '{}', 1)"
+                ),
+                [{"action": action} for action in old],
+            )
+
+        migrations.upgrade(database.engine, "0008_one_audit_vocabulary")
+        assert _stored_actions(database) == [
+            "scim.group.create",
+            "scim.group.replace",
+            "scim.group.patch",
+            "scim.group.delete",
+            "scim.user.create",
+            "scim.bulk",
+            "token.create",
+            "auth.failed",
+        ]
+        assert set(_stored_actions(database)) <= set(Action)
+
+        migrations.downgrade(database.engine, "0007_site_scim_rate_limit")
+        assert _stored_actions(database) == old
     finally:
         database.dispose()

@@ -153,8 +153,8 @@ def test_group_refusals_are_recorded_with_the_group(promaster, entra):
     assert promaster.delete("/scim/v2/Groups/no-such-group", headers=headers).status_code == 404
     recorded = scim_events(promaster)
     assert [(e["action"], e["outcome"], e["target_type"], e["target_id"]) for e in recorded] == [
-        ("group.create", "refused", "group", None),
-        ("group.delete", "refused", "group", "no-such-group"),
+        ("scim.group.create", "refused", "group", None),
+        ("scim.group.delete", "refused", "group", "no-such-group"),
     ]
     assert recorded[0]["detail"] == {
         "status": 400,
@@ -192,14 +192,14 @@ def test_bulk_operations_are_recorded_one_by_one(promaster, database, entra):
     recorded = scim_events(promaster)
     outcomes = sorted((e["action"], e["outcome"]) for e in recorded)
     assert outcomes == [
-        ("group.create", "refused"),
-        ("group.create", "success"),
-        ("group.delete", "refused"),
+        ("scim.group.create", "refused"),
+        ("scim.group.create", "success"),
+        ("scim.group.delete", "refused"),
         ("scim.user.create", "refused"),
         ("scim.user.create", "success"),
     ]
     refused_reference = next(
-        e for e in recorded if e["action"] == "group.create" and e["outcome"] == "refused"
+        e for e in recorded if e["action"] == "scim.group.create" and e["outcome"] == "refused"
     )
     assert refused_reference["detail"]["scimType"] == "invalidValue"
     assert "nobody" in refused_reference["message"]
@@ -265,30 +265,33 @@ def test_the_audit_log_filters_by_time_range(promaster, activity):
     hour = timedelta(hours=1)
     since = (START + hour).isoformat()
     assert actions(events(promaster, since=since)) == [
-        "group.patch",
+        "scim.group.patch",
         "scim.user.patch",
-        "group.create",
+        "scim.group.create",
     ]
     until = (START + 2 * hour).isoformat()
-    assert actions(events(promaster, since=since, until=until)) == ["group.create"]
+    assert actions(events(promaster, since=since, until=until)) == ["scim.group.create"]
     zulu = (START + 2 * hour).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert actions(events(promaster, since=zulu)) == ["group.patch", "scim.user.patch"]
+    assert actions(events(promaster, since=zulu)) == ["scim.group.patch", "scim.user.patch"]
     offset = (START + 2 * hour).astimezone().isoformat()
-    assert actions(events(promaster, since=offset)) == ["group.patch", "scim.user.patch"]
+    assert actions(events(promaster, since=offset)) == ["scim.group.patch", "scim.user.patch"]
     naive = (START + 2 * hour).replace(tzinfo=None).isoformat()
-    assert actions(events(promaster, since=naive)) == ["group.patch", "scim.user.patch"]
+    assert actions(events(promaster, since=naive)) == ["scim.group.patch", "scim.user.patch"]
 
 
 def test_the_audit_log_filters_by_token(promaster, activity, entra, okta):
     by_entra = events(promaster, token_id=entra.id)
-    assert actions(by_entra) == ["group.patch", "scim.user.patch", "scim.user.create"]
+    assert actions(by_entra) == ["scim.group.patch", "scim.user.patch", "scim.user.create"]
     assert {e["actor_label"] for e in by_entra} == {"Entra ID"}
-    assert actions(events(promaster, token_id=okta.id)) == ["group.create"]
+    assert actions(events(promaster, token_id=okta.id)) == ["scim.group.create"]
     assert events(promaster, token_id="no-such-token") == []
 
 
 def test_the_audit_log_filters_by_resource(promaster, activity):
-    assert actions(events(promaster, resource_type="group")) == ["group.patch", "group.create"]
+    assert actions(events(promaster, resource_type="group")) == [
+        "scim.group.patch",
+        "scim.group.create",
+    ]
     assert actions(events(promaster, resource_type="User")) == [
         "scim.user.patch",
         "scim.user.create",
@@ -298,6 +301,28 @@ def test_the_audit_log_filters_by_resource(promaster, activity):
     assert {e["target_id"] for e in one} == {activity["user"]}
     both = events(promaster, resource_type="group", resource_id=activity["user"])
     assert both == []
+
+
+def test_the_audit_log_filters_by_action_prefix_across_users_and_groups(promaster, activity):
+    assert actions(events(promaster, action="scim.")) == [
+        "scim.group.patch",
+        "scim.user.patch",
+        "scim.group.create",
+        "scim.user.create",
+    ]
+    assert actions(events(promaster, action="scim.group")) == [
+        "scim.group.patch",
+        "scim.group.create",
+    ]
+    assert actions(events(promaster, action="scim.user.patch")) == ["scim.user.patch"]
+    assert events(promaster, action="group.") == []
+
+
+def test_a_last_full_page_has_no_next_page(promaster, activity):
+    everything = events(promaster, limit=500)
+    page = promaster.get(AUDIT, params={"limit": len(everything)}).json()
+    assert len(page["events"]) == len(everything)
+    assert page["next_before_id"] is None
 
 
 def test_filters_keep_newest_first_paging(promaster, activity, entra):

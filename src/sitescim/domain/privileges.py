@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sitescim.domain.errors import InvalidInputError
+from sitescim.domain.errors import InvalidInputError, PermissionDeniedError
 
 
 class Privilege(StrEnum):
@@ -35,3 +35,9 @@ def parse_privilege(value: str) -> Privilege:
     except ValueError:
         allowed = ", ".join(p.value for p in Privilege)
         raise InvalidInputError("privilege", f"must be one of {allowed}") from None
+
+
+def ensure_promaster(actor: Actor, what: str) -> None:
+    """What only the site's Promasters may see: its directory and its audit log."""
+    if not actor.is_promaster:
+        raise PermissionDeniedError(f"Only the site's Promasters may see {what}.")

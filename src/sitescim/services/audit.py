@@ -9,6 +9,8 @@ Every provisioning use case is wrapped by ``records_failures``, so a SCIM
 create, update, deactivation or deletion that fails is on record as well as
 one that succeeds: the token (id and description), the resource, the names of
 the attributes the request touched (never their values) and why it failed.
+
+Actions are spelled by ``domain.actions.Action``; reading the log is services/activity.py.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from sqlalchemy.orm import Session
 from sitescim.db.engine import after_transaction
 from sitescim.db.models import AuditEvent
 from sitescim.db.repositories import audit as audit_repo
+from sitescim.domain.actions import Action
 from sitescim.domain.errors import SitescimError
 from sitescim.domain.privileges import Actor
 from sitescim.services.runtime import Runtime
 
-MAX_PAGE = 500
 MAX_NAMES = 50  # attribute names kept per failed request; a body may carry thousands
 MAX_NAME_LENGTH = 100
 INTERNAL_ERROR = "An internal error occurred; it has been logged."
@@ -65,7 +67,7 @@ def event(
     *,
     now: datetime,
     site_id: str | None,
-    action: str,
+    action: Action,
     who: Who,
     outcome: str = "success",
     target: tuple[str, str | None] | None = None,
@@ -100,7 +102,7 @@ def record(
     *,
     now: datetime,
     site_id: str | None,
-    action: str,
+    action: Action,
     who: Who,
     outcome: str = "success",
     target: tuple[str, str | None] | None = None,
@@ -187,7 +189,7 @@ def record_failure(
     token: ActingToken,
     error: Exception,
     *,
-    action: str,
+    action: Action,
     target: tuple[str, str | None],
     address: str | None,
     attributes: Sequence[str] = (),
@@ -260,7 +262,7 @@ def requested_attributes(body: object) -> list[str]:
 
 
 def records_failures(
-    action: str, resource: str, *, with_id: bool = True
+    action: Action, resource: str, *, with_id: bool = True
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Audit a provisioning use case that raises, then let the error go on.
 
@@ -294,7 +296,7 @@ def _record_use_case_failure(
     args: Sequence[object],
     kwargs: Mapping[str, object],
     error: Exception,
-    action: str,
+    action: Action,
     resource: str,
     *,
     with_id: bool,
@@ -328,14 +330,16 @@ def record_auth_failure(
     """One row per site, address, reason and window, however many failures arrive."""
     now = runtime.clock()
     window = int(now.timestamp() // runtime.audit_window.total_seconds())
-    key = f"auth.failed|{site_id or '-'}|{address or '-'}|{reason}|{who.id or '-'}|{window}"
+    key = (
+        f"{Action.AUTH_FAILED}|{site_id or '-'}|{address or '-'}|{reason}|{who.id or '-'}|{window}"
+    )
     repeats = runtime.throttle.take(key)
     if not repeats:
         return
     values = {
         "site_id": site_id,
         "occurred_at": now,
-        "action": "auth.failed",
+        "action": Action.AUTH_FAILED,
         "outcome": "failure",
         "actor_type": who.kind,
         "actor_id": who.id,
@@ -346,81 +350,3 @@ def record_auth_failure(
     }
     with runtime.db.transaction(write=True) as session:
         audit_repo.add_or_count_event(session, values, repeats=repeats)
-
-
-@dataclass(frozen=True, slots=True)
-class EventView:
-    id: int
-    occurred_at: datetime
-    action: str
-    outcome: str
-    actor_type: str
-    actor_id: str | None
-    actor_label: str | None
-    target_type: str | None
-    target_id: str | None
-    client_address: str | None
-    detail: dict[str, Any]
-    message: str | None
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
-class EventFilter:
-    """Which of a site's events to list; every field narrows, None means any.
-
-    ``since`` is inclusive and ``until`` exclusive, so consecutive ranges
-    never show an event twice. ``resource_type`` is the kind of target
-    (``user``, ``group``, ``token``), compared without regard to case.
-    """
-
-    before_id: int | None = None
-    action_prefix: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    token_id: str | None = None
-    resource_type: str | None = None
-    resource_id: str | None = None
-
-
-def list_events(
-    session: Session,
-    site_id: str,
-    *,
-    limit: int = 100,
-    before_id: int | None = None,
-    action_prefix: str | None = None,
-    where: EventFilter | None = None,
-) -> Sequence[EventView]:
-    """Newest first; ``where`` adds the filters of ``EventFilter`` to the plain paging."""
-    where = where or EventFilter(before_id=before_id, action_prefix=action_prefix)
-    rows = audit_repo.list_events(
-        session,
-        site_id,
-        limit=max(1, min(limit, MAX_PAGE)),
-        before_id=where.before_id,
-        action_prefix=where.action_prefix,
-        since=where.since,
-        until=where.until,
-        actor=("token", where.token_id) if where.token_id else None,
-        target_type=where.resource_type.lower() if where.resource_type else None,
-        target_id=where.resource_id,
-    )
-    return [
-        EventView(
-            id=row.id,
-            occurred_at=row.occurred_at,
-            action=row.action,
-            outcome=row.outcome,
-            actor_type=row.actor_type,
-            actor_id=row.actor_id,
-            actor_label=row.actor_label,
-            target_type=row.target_type,
-            target_id=row.target_id,
-            client_address=row.client_address,
-            detail=dict(row.detail or {}),
-            message=row.message,
-            count=row.repeat_count,
-        )
-        for row in rows
-    ]

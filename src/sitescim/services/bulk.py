@@ -23,6 +23,7 @@ from scim2_models import (
 from sqlalchemy.orm import Session
 
 from sitescim.db.repositories import sites as sites_repo
+from sitescim.domain.actions import Action
 from sitescim.scim import bulk_requests
 from sitescim.scim.mapping import make_etag
 from sitescim.services import audit, user_creation
@@ -32,14 +33,14 @@ from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 
 _ACTIONS = {
-    ("Users", "POST"): "scim.user.create",
-    ("Users", "PUT"): "scim.user.replace",
-    ("Users", "PATCH"): "scim.user.patch",
-    ("Users", "DELETE"): "scim.user.delete",
-    ("Groups", "POST"): "group.create",
-    ("Groups", "PUT"): "group.replace",
-    ("Groups", "PATCH"): "group.patch",
-    ("Groups", "DELETE"): "group.delete",
+    ("Users", "POST"): Action.SCIM_USER_CREATE,
+    ("Users", "PUT"): Action.SCIM_USER_REPLACE,
+    ("Users", "PATCH"): Action.SCIM_USER_PATCH,
+    ("Users", "DELETE"): Action.SCIM_USER_DELETE,
+    ("Groups", "POST"): Action.SCIM_GROUP_CREATE,
+    ("Groups", "PUT"): Action.SCIM_GROUP_REPLACE,
+    ("Groups", "PATCH"): Action.SCIM_GROUP_PATCH,
+    ("Groups", "DELETE"): Action.SCIM_GROUP_DELETE,
 }
 
 
@@ -100,7 +101,7 @@ def run_job(
         session,
         now=runtime.clock(),
         site_id=token.site_id,
-        action="scim.bulk",
+        action=Action.SCIM_BULK,
         who=audit.Who.token(token.token_id, token.description),
         address=address,
         detail={"operations": len(job.operations), "ran": len(run.results), "errors": run.errors},

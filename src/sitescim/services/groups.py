@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db.models import AuditEvent, Group, new_id
 from sitescim.db.repositories import groups as groups_repo
+from sitescim.domain.actions import Action
 from sitescim.scim import filtering, listing
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
 from sitescim.scim.listing import ListQuery
@@ -83,7 +84,7 @@ def _new_group(
     event = audit.event(
         now=now,
         site_id=token.site_id,
-        action="group.create",
+        action=Action.SCIM_GROUP_CREATE,
         who=audit.Who.token(token.token_id, token.description),
         target=("group", group.id),
         address=address,
@@ -104,7 +105,7 @@ def _insert(session: Session, site_id: str, new: Sequence[_NewGroup]) -> bool:
     return True
 
 
-@audit.records_failures("group.create", "group", with_id=False)
+@audit.records_failures(Action.SCIM_GROUP_CREATE, "group", with_id=False)
 def create_group(
     session: Session,
     runtime: Runtime,
@@ -163,7 +164,7 @@ def get_group(
     return GroupResult(group, _members(session, group, with_members=with_members))
 
 
-@audit.records_failures("group.replace", "group")
+@audit.records_failures(Action.SCIM_GROUP_REPLACE, "group")
 def replace_group(
     session: Session,
     runtime: Runtime,
@@ -186,11 +187,13 @@ def replace_group(
     groups_repo.clear_memberships(session, group.id)
     groups_repo.add_memberships(session, token.site_id, group.id, members)
     _bump(group, runtime)
-    _audit(session, runtime, token, "group.replace", group, _input_attributes(data), address)
+    _audit(
+        session, runtime, token, Action.SCIM_GROUP_REPLACE, group, _input_attributes(data), address
+    )
     return GroupResult(group, _members(session, group, with_members=with_members))
 
 
-@audit.records_failures("group.patch", "group")
+@audit.records_failures(Action.SCIM_GROUP_PATCH, "group")
 def patch_group(
     session: Session,
     runtime: Runtime,
@@ -209,11 +212,13 @@ def patch_group(
     kinds = dict(_resolve_members(session, token.site_id, sorted(plan.member_ids), group.id))
     _apply(session, token.site_id, group, plan, kinds)
     _bump(group, runtime)
-    _audit(session, runtime, token, "group.patch", group, _patched_attributes(plan), address)
+    _audit(
+        session, runtime, token, Action.SCIM_GROUP_PATCH, group, _patched_attributes(plan), address
+    )
     return GroupResult(group, _members(session, group, with_members=with_members))
 
 
-@audit.records_failures("group.delete", "group")
+@audit.records_failures(Action.SCIM_GROUP_DELETE, "group")
 def delete_group(
     session: Session,
     runtime: Runtime,
@@ -227,7 +232,7 @@ def delete_group(
     group = _require(session, token.site_id, group_id, lock=True)
     _check_precondition(group, if_match)
     groups_repo.delete_group(session, group)
-    _audit(session, runtime, token, "group.delete", group, [], address)
+    _audit(session, runtime, token, Action.SCIM_GROUP_DELETE, group, [], address)
 
 
 def list_groups(
@@ -353,7 +358,7 @@ def _audit(
     session: Session,
     runtime: Runtime,
     token: AuthenticatedToken,
-    action: str,
+    action: Action,
     group: Group,
     attributes: list[str],
     address: str | None,

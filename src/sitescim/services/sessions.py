@@ -39,6 +39,7 @@ from sitescim.db.engine import after_transaction
 from sitescim.db.models import WebSession
 from sitescim.db.repositories import sites as sites_repo
 from sitescim.db.repositories import web_sessions as sessions_repo
+from sitescim.domain.actions import Action
 from sitescim.domain.clock import as_utc, system_clock
 from sitescim.domain.errors import AuthenticationError
 from sitescim.domain.privileges import Actor
@@ -186,7 +187,7 @@ def sign_in(
             session,
             now=now,
             site_id=actor.site_id,
-            action="session.sign_in",
+            action=Action.SESSION_SIGN_IN,
             who=audit.Who.person(actor),
             address=address,
         )

@@ -15,6 +15,7 @@ from sitescim.db.reads import Reads
 from sitescim.db.records import TokenRecord
 from sitescim.db.repositories import tokens as tokens_repo
 from sitescim.domain import tokens as rules
+from sitescim.domain.actions import Action
 from sitescim.domain.errors import (
     ActiveTokenExistsError,
     InsufficientScopeError,
@@ -106,7 +107,7 @@ def _view(token: AccessToken, now: datetime) -> TokenView:
 
 
 def _ensure_may_manage(
-    session: Session, runtime: Runtime, actor: Actor, *, action: str, address: str | None
+    session: Session, runtime: Runtime, actor: Actor, *, action: Action, address: str | None
 ) -> None:
     try:
         rules.ensure_may_manage_tokens(actor, site_id=actor.site_id)
@@ -132,7 +133,7 @@ def issue_token(
     scope: object = "scim",
     address: str | None = None,
 ) -> IssuedToken:
-    _ensure_may_manage(session, runtime, actor, action="token.create", address=address)
+    _ensure_may_manage(session, runtime, actor, action=Action.TOKEN_CREATE, address=address)
     clean_description = rules.validate_description(description)
     chosen = rules.validate_scope(scope)
     now = runtime.clock()
@@ -160,7 +161,7 @@ def issue_token(
             session,
             runtime,
             site_id=actor.site_id,
-            action="token.create",
+            action=Action.TOKEN_CREATE,
             who=audit.Who.person(actor),
             address=address,
             message=str(error),
@@ -170,7 +171,7 @@ def issue_token(
         session,
         now=now,
         site_id=actor.site_id,
-        action="token.create",
+        action=Action.TOKEN_CREATE,
         who=audit.Who.person(actor),
         target=("token", token.id),
         address=address,
@@ -193,7 +194,7 @@ def issue_token(
 def list_tokens(
     session: Session, runtime: Runtime, actor: Actor, *, address: str | None = None
 ) -> Sequence[TokenView]:
-    _ensure_may_manage(session, runtime, actor, action="token.list", address=address)
+    _ensure_may_manage(session, runtime, actor, action=Action.TOKEN_LIST, address=address)
     now = runtime.clock()
     return [_view(token, now) for token in tokens_repo.list_tokens(session, actor.site_id)]
 
@@ -207,7 +208,7 @@ def revoke_token(
     address: str | None = None,
 ) -> TokenView:
     """Revoking twice is harmless: the first revocation's record stands."""
-    _ensure_may_manage(session, runtime, actor, action="token.revoke", address=address)
+    _ensure_may_manage(session, runtime, actor, action=Action.TOKEN_REVOKE, address=address)
     token = tokens_repo.get_token(session, actor.site_id, token_id)
     if token is None:
         raise NotFoundError("No such token in this site.")
@@ -222,7 +223,7 @@ def revoke_token(
             session,
             now=now,
             site_id=actor.site_id,
-            action="token.revoke",
+            action=Action.TOKEN_REVOKE,
             who=audit.Who.person(actor),
             target=("token", token.id),
             address=address,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import users as users_repo
+from sitescim.domain.actions import Action
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import etags, mapping
 from sitescim.scim.mapping import GroupRef, ScimUser
@@ -145,7 +146,7 @@ def save(
     *,
     before: Stored,
     after: ScimUser,
-    action: str,
+    action: Action,
     base_url: str,
     address: str | None,
 ) -> dict[str, Any]:
@@ -183,7 +184,7 @@ def store(
     before: Stored,
     values: Sequence[Any],
     password: str | None,
-    action: str,
+    action: Action,
     base_url: str,
     address: str | None,
 ) -> dict[str, Any]:
@@ -216,7 +217,7 @@ def store(
     if _value_tuples(values) != _value_tuples(before.values):
         users_repo.replace_user_values(session, user.id, values)
     if was_active and not user.active:
-        action = "scim.user.deactivate"
+        action = Action.SCIM_USER_DEACTIVATE
     audit.record(
         session,
         now=now,

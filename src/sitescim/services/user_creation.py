@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from sitescim.db.models import AuditEvent, new_id
 from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import users as users_repo
+from sitescim.domain.actions import Action
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import mapping
 from sitescim.services import audit
@@ -70,7 +71,7 @@ def _new_user(
     event = audit.event(
         now=now,
         site_id=token.site_id,
-        action="scim.user.create",
+        action=Action.SCIM_USER_CREATE,
         who=rules.actor(token),
         target=("user", user.id),
         address=address,
@@ -79,7 +80,7 @@ def _new_user(
     return _NewUser(user, values, created, event)
 
 
-@audit.records_failures("scim.user.create", "user", with_id=False)
+@audit.records_failures(Action.SCIM_USER_CREATE, "user", with_id=False)
 def create_user(
     session: Session,
     runtime: Runtime,

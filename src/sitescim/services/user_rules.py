@@ -26,6 +26,7 @@ from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import sites as sites_repo
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain import passwords
+from sitescim.domain.actions import Action
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import mapping
@@ -60,7 +61,7 @@ def _refuse(
     runtime: Runtime,
     token: AuthenticatedToken,
     *,
-    action: str,
+    action: Action,
     user_id: str,
     address: str | None,
     message: str,
@@ -83,7 +84,7 @@ def keep_a_promaster(
     token: AuthenticatedToken,
     user: UserRow,
     *,
-    action: str,
+    action: Action,
     address: str | None,
 ) -> None:
     """Refuse (409) to leave the site without an active Promaster."""

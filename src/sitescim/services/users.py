@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db.reads import Reads
 from sitescim.db.repositories import users as users_repo
+from sitescim.domain.actions import Action
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import listing, mapping, user_patch
 from sitescim.scim.listing import ListQuery
@@ -69,7 +70,7 @@ def list_users(
     )
 
 
-@audit.records_failures("scim.user.replace", "user")
+@audit.records_failures(Action.SCIM_USER_REPLACE, "user")
 def replace_user(
     session: Session,
     runtime: Runtime,
@@ -95,13 +96,13 @@ def replace_user(
         user,
         before=before,
         after=wanted,
-        action="scim.user.replace",
+        action=Action.SCIM_USER_REPLACE,
         base_url=base_url,
         address=address,
     )
 
 
-@audit.records_failures("scim.user.patch", "user")
+@audit.records_failures(Action.SCIM_USER_PATCH, "user")
 def patch_user(
     session: Session,
     runtime: Runtime,
@@ -134,7 +135,7 @@ def patch_user(
             before=before,
             values=before.values,
             password=None,
-            action="scim.user.patch",
+            action=Action.SCIM_USER_PATCH,
             base_url=base_url,
             address=address,
         )
@@ -154,7 +155,7 @@ def patch_user(
         user,
         before=before,
         after=after,
-        action="scim.user.patch",
+        action=Action.SCIM_USER_PATCH,
         base_url=base_url,
         address=address,
     )
@@ -177,7 +178,7 @@ def deactivate_user(
     return patch_user(session, runtime, token, user_id, body, base_url=base_url, address=address)
 
 
-@audit.records_failures("scim.user.delete", "user")
+@audit.records_failures(Action.SCIM_USER_DELETE, "user")
 def delete_user(
     session: Session,
     runtime: Runtime,
@@ -191,14 +192,14 @@ def delete_user(
     frame.check_if_match(user, if_match)
     if user.active and user.privilege == Privilege.PROMASTER:
         rules.keep_a_promaster(
-            session, runtime, token, user, action="scim.user.delete", address=address
+            session, runtime, token, user, action=Action.SCIM_USER_DELETE, address=address
         )
     users_repo.delete_user(session, user)
     audit.record(
         session,
         now=runtime.clock(),
         site_id=token.site_id,
-        action="scim.user.delete",
+        action=Action.SCIM_USER_DELETE,
         who=rules.actor(token),
         target=("user", user_id),
         address=address,

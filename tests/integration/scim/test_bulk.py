@@ -392,7 +392,7 @@ def test_a_run_of_group_creations_answers_as_one_by_one(
         ).all()
         creations = session.execute(
             select(AuditEvent.outcome, func.count())
-            .where(AuditEvent.action == "group.create")
+            .where(AuditEvent.action == "scim.group.create")
             .group_by(AuditEvent.outcome)
         ).all()
     assert dict(rows) == {"One": 2, "Two": 1, "Four": 1}

@@ -160,7 +160,9 @@ def test_one_member_in_one_out_costs_the_same_at_10_and_2000_members(world, data
     with database.transaction(write=False) as session:
         versions = {row.id: row.version for row in session.execute(select(Group.id, Group.version))}
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "group.patch").order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.action == "scim.group.patch")
+            .order_by(AuditEvent.id)
         ).all()
     assert versions[small] == versions[large] == 2
     assert [(event.target_id, event.detail) for event in events] == [

@@ -477,9 +477,15 @@ def test_changes_are_audited_with_the_token_and_attribute_names_only(client, wor
     client.delete(f"/scim/v2/Groups/{group['id']}", headers=auth)
     with database.transaction(write=False) as session:
         events = session.scalars(
-            select(AuditEvent).where(AuditEvent.action.startswith("group.")).order_by(AuditEvent.id)
+            select(AuditEvent)
+            .where(AuditEvent.action.startswith("scim.group."))
+            .order_by(AuditEvent.id)
         ).all()
-    assert [e.action for e in events] == ["group.create", "group.patch", "group.delete"]
+    assert [e.action for e in events] == [
+        "scim.group.create",
+        "scim.group.patch",
+        "scim.group.delete",
+    ]
     assert {e.actor_type for e in events} == {"token"}
     assert {e.actor_label for e in events} == {"Entra ID"}
     assert {e.target_id for e in events} == {group["id"]}

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from sitescim.db.repositories import directory as directory_repo
-from sitescim.services import directory, sites, tokens
+from sitescim.services import activity, directory, sites, tokens
 from tests.factories import bearer, make_token
 from tests.integration.ui.forms import signed_in
 
@@ -204,7 +204,8 @@ def test_activity_filters_by_kind_and_by_day(client, world, clock, scim, promast
     failed = {"site": "site-a", "email": world.user_a, "password": "not the password"}
     assert client.post("/api/v1/session", json=failed).status_code == 401
     clock.advance(days=2)
-    scim("Users", user("grace", "Grace", "Hopper", "grace@navy.example.com"))
+    grace = scim("Users", user("grace", "Grace", "Hopper", "grace@navy.example.com"))
+    scim("Groups", group("Navy", grace))
 
     def actions(**params: str) -> list[str]:
         page = client.get("/activity", params=params)
@@ -216,10 +217,10 @@ def test_activity_filters_by_kind_and_by_day(client, world, clock, scim, promast
         everything
     )
     assert set(actions(kind="tokens")) == {"Token created"}
-    assert set(actions(kind="provisioning")) == {"User created"}
+    assert set(actions(kind="provisioning")) == {"User created", "Group created"}
     assert set(actions(kind="auth")) == {"Authentication failed"}
     assert set(actions(kind="sign-ins")) == {"Signed in"}
-    assert actions(since="2026-03-03") == ["User created"]
+    assert actions(since="2026-03-03") == ["Group created", "User created"]
     assert "User created" not in actions(until="2026-03-01")
     assert set(actions(since="2026-03-01", until="2026-03-01")) == {
         "Token created",
@@ -245,8 +246,8 @@ def test_activity_pages_to_older_events(client, world, promaster):
             ]
             tokens.revoke_token(session, world.runtime, actor, view.id)
     with world.runtime.db.transaction(write=False) as session:
-        first = directory.list_activity(session, actor, kind="tokens", limit=4)
-        rest = directory.list_activity(session, actor, kind="tokens", before=first.next_before)
+        first = activity.list_activity(session, actor, kind="tokens", limit=4)
+        rest = activity.list_activity(session, actor, kind="tokens", before=first.next_before)
 
     assert len(first.events) == 4
     assert len(rest.events) == 2

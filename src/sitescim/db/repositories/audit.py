@@ -10,7 +10,6 @@ from sqlalchemy import (
     Table,
     and_,
     insert,
-    or_,
     select,
 )
 from sqlalchemy.orm import Session
@@ -50,14 +49,14 @@ def list_events(
     *,
     limit: int,
     before_id: int | None = None,
-    action_prefix: str | None = None,
+    actions: Sequence[str] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     actor: tuple[str, str] | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
 ) -> Sequence[AuditEvent]:
-    """Newest first.
+    """Newest first; every argument but ``limit`` narrows, None means any.
 
     Only (site_id, occurred_at) is indexed: the other filters walk the site's
     events from the newest down, cheap while matches are common, slow for a
@@ -66,8 +65,8 @@ def list_events(
     conditions = [AuditEvent.site_id == site_id]
     if before_id is not None:
         conditions.append(AuditEvent.id < before_id)
-    if action_prefix:
-        conditions.append(AuditEvent.action.startswith(action_prefix, autoescape=True))
+    if actions is not None:
+        conditions.append(AuditEvent.action.in_(actions))
     if since is not None:
         conditions.append(AuditEvent.occurred_at >= since)
     if until is not None:
@@ -78,31 +77,5 @@ def list_events(
         conditions.append(AuditEvent.target_type == target_type)
     if target_id is not None:
         conditions.append(AuditEvent.target_id == target_id)
-    query = select(AuditEvent).where(and_(*conditions)).order_by(AuditEvent.id.desc()).limit(limit)
-    return session.scalars(query).all()
-
-
-def list_events_filtered(
-    session: Session,
-    site_id: str,
-    *,
-    limit: int,
-    before_id: int | None = None,
-    action_prefixes: Sequence[str] = (),
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Sequence[AuditEvent]:
-    """Newest first, optionally of some kinds of action and within a time range."""
-    conditions = [AuditEvent.site_id == site_id]
-    if before_id is not None:
-        conditions.append(AuditEvent.id < before_id)
-    if action_prefixes:
-        conditions.append(
-            or_(*(AuditEvent.action.startswith(p, autoescape=True) for p in action_prefixes))
-        )
-    if since is not None:
-        conditions.append(AuditEvent.occurred_at >= since)
-    if until is not None:
-        conditions.append(AuditEvent.occurred_at < until)
     query = select(AuditEvent).where(and_(*conditions)).order_by(AuditEvent.id.desc()).limit(limit)
     return session.scalars(query).all()

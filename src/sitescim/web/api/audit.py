@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from sitescim.db.models import MAX_ROW_ID
-from sitescim.domain.errors import InvalidInputError, PermissionDeniedError
-from sitescim.services import audit
+from sitescim.domain.actions import Action, list_actions_starting_with
+from sitescim.domain.errors import InvalidInputError
+from sitescim.services import activity
 from sitescim.web.api.schemas import EventList, EventOut
 from sitescim.web.deps import CurrentActor, SessionDep
 
@@ -17,6 +18,7 @@ router = APIRouter(tags=["audit"])
 
 RESOURCE_TYPES = ("user", "group", "token")
 TIME_EXAMPLE = "2026-03-01T12:00:00Z"
+ACTION_HELP = "Action prefix, such as scim.user or scim.; actions: " + ", ".join(Action)
 
 
 def _instant(field: str, value: str | None) -> datetime | None:
@@ -45,9 +47,9 @@ def _resource_type(value: str | None) -> str | None:
 def list_events(
     actor: CurrentActor,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=audit.MAX_PAGE)] = 100,
+    limit: Annotated[int, Query(ge=1, le=activity.MAX_PAGE)] = 100,
     before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
-    action: Annotated[str | None, Query(max_length=64, description="Action prefix")] = None,
+    action: Annotated[str | None, Query(max_length=64, description=ACTION_HELP)] = None,
     since: Annotated[
         str | None, Query(max_length=64, description=f"From this instant on, e.g. {TIME_EXAMPLE}")
     ] = None,
@@ -68,11 +70,9 @@ def list_events(
     ``token_id`` (what a SCIM token did), ``resource_type`` and ``resource_id``
     (what happened to one user or group), ``action`` (a prefix such as ``scim.user``).
     """
-    if not actor.is_promaster:
-        raise PermissionDeniedError("Only the site's Promasters may read the audit log.")
-    where = audit.EventFilter(
+    where = activity.EventFilter(
         before_id=before_id,
-        action_prefix=action,
+        actions=list_actions_starting_with(action) if action else None,
         since=_instant("since", since),
         until=_instant("until", until),
         token_id=token_id,
@@ -81,6 +81,7 @@ def list_events(
     )
     if where.since is not None and where.until is not None and where.since >= where.until:
         raise InvalidInputError("until", "must be later than 'since'")
-    events = audit.list_events(session, actor.site_id, limit=limit, where=where)
-    next_before = events[-1].id if len(events) == limit else None
-    return EventList(events=[EventOut.of(event) for event in events], next_before_id=next_before)
+    page = activity.list_events(session, actor, where, limit=limit)
+    return EventList(
+        events=[EventOut.of(event) for event in page.events], next_before_id=page.next_before
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sitescim.services.audit import EventView
+from sitescim.services.activity import EventView
 from sitescim.services.tokens import IssuedToken, TokenView
 
 

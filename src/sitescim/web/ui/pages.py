@@ -30,6 +30,7 @@ from starlette.responses import RedirectResponse
 from starlette.templating import Jinja2Templates
 
 from sitescim.db.outages import outage_of, outages
+from sitescim.domain.actions import Action
 from sitescim.domain.clock import as_utc
 from sitescim.domain.errors import (
     AuthenticationError,
@@ -52,20 +53,22 @@ STATIC_DIR = HERE / "static"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 UNAVAILABLE_MESSAGE = "The service cannot reach its database right now; try again in a few seconds."
 
-ACTION_LABELS = {
-    "token.create": "Token created",
-    "token.revoke": "Token revoked",
-    "token.list": "Token list read",
-    "auth.failed": "Authentication failed",
-    "session.sign_in": "Signed in",
-    "scim.user.create": "User created",
-    "scim.user.replace": "User replaced",
-    "scim.user.patch": "User changed",
-    "scim.user.delete": "User deleted",
-    "group.create": "Group created",
-    "group.replace": "Group replaced",
-    "group.patch": "Group changed",
-    "group.delete": "Group deleted",
+ACTION_LABELS: dict[Action, str] = {
+    Action.TOKEN_CREATE: "Token created",
+    Action.TOKEN_REVOKE: "Token revoked",
+    Action.TOKEN_LIST: "Token list read",
+    Action.AUTH_FAILED: "Authentication failed",
+    Action.SESSION_SIGN_IN: "Signed in",
+    Action.SCIM_USER_CREATE: "User created",
+    Action.SCIM_USER_REPLACE: "User replaced",
+    Action.SCIM_USER_PATCH: "User changed",
+    Action.SCIM_USER_DEACTIVATE: "User deactivated",
+    Action.SCIM_USER_DELETE: "User deleted",
+    Action.SCIM_GROUP_CREATE: "Group created",
+    Action.SCIM_GROUP_REPLACE: "Group replaced",
+    Action.SCIM_GROUP_PATCH: "Group changed",
+    Action.SCIM_GROUP_DELETE: "Group deleted",
+    Action.SCIM_BULK: "Bulk request",
 }
 PRIVILEGE_LABELS = {
     "promaster": "Promaster",

@@ -29,6 +29,7 @@ from sitescim.domain.privileges import Actor
 from sitescim.domain.tokens import DESCRIPTION_MAX, SCOPES, TokenStatus
 from sitescim.services import directory, sessions
 from sitescim.services import tokens as token_service
+from sitescim.services.activity import ACTIVITY_KINDS, list_activity
 from sitescim.settings import Settings
 from sitescim.web.deps import (
     SESSION_COOKIE,
@@ -476,7 +477,12 @@ def people(
 ) -> Response:
     context = _frame(request, session, actor, settings, "people")
     context["page"] = directory.list_people(
-        session, actor, search=q, after=after or None, before=before or None
+        session,
+        actor,
+        cursor_key=settings.cursor_key(),
+        search=q,
+        after=after or None,
+        before=before or None,
     )
     return render(request, "people.html", context)
 
@@ -502,7 +508,12 @@ def groups(
 ) -> Response:
     context = _frame(request, session, actor, settings, "groups")
     context["page"] = directory.list_groups(
-        session, actor, search=q, after=after or None, before=before or None
+        session,
+        actor,
+        cursor_key=settings.cursor_key(),
+        search=q,
+        after=after or None,
+        before=before or None,
     )
     return render(request, "groups.html", context)
 
@@ -533,8 +544,8 @@ def activity(
     before: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     context = _frame(request, session, actor, settings, "activity")
-    context["page"] = directory.list_activity(
+    context["page"] = list_activity(
         session, actor, kind=kind or None, since=since, until=until, before=before
     )
-    context["kinds"] = directory.ACTIVITY_KINDS
+    context["kinds"] = ACTIVITY_KINDS
     return render(request, "activity.html", context)
