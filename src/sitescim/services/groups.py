@@ -21,13 +21,13 @@ from typing import Any
 from scim2_models import (
     Context,
     InvalidValueException,
-    NotFoundException,
     PreconditionFailedException,
 )
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
 from sitescim.db.models import AuditEvent, Group, new_id
+from sitescim.domain.errors import NotFoundError
 from sitescim.scim import filtering, listing
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
 from sitescim.scim.listing import ListQuery
@@ -252,7 +252,7 @@ def list_groups(
 def _require(session: Session, site_id: str, group_id: str, *, lock: bool = False) -> Group:
     group = repo.get_group(session, site_id, group_id, lock=lock)
     if group is None:
-        raise NotFoundException(detail=f"No group with id {group_id!r}.")
+        raise NotFoundError(f"No group with id {group_id!r}.")
     return group
 
 

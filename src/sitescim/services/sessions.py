@@ -39,7 +39,7 @@ from sitescim.db import repositories as repo
 from sitescim.db.engine import after_transaction
 from sitescim.db.models import WebSession
 from sitescim.domain.clock import as_utc, system_clock
-from sitescim.domain.errors import AuthenticationError
+from sitescim.domain.errors import AuthenticationError, SignInThrottledError
 from sitescim.domain.privileges import Actor
 from sitescim.services import audit, sites
 from sitescim.services.runtime import Runtime
@@ -49,18 +49,6 @@ FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 50
 MAX_FAILURES_PER_ACCOUNT = 100
-
-
-class SignInThrottledError(AuthenticationError):
-    """Too many failed sign-ins for this account or address; says when to retry."""
-
-    def __init__(self, retry_after_seconds: int) -> None:
-        self.retry_after_seconds = retry_after_seconds
-        minutes = max(1, -(-retry_after_seconds // 60))
-        super().__init__(
-            f"Too many failed sign-in attempts. Wait {minutes} minute"
-            f"{'s' if minutes != 1 else ''} and try again."
-        )
 
 
 @dataclass(frozen=True, slots=True)

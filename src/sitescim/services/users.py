@@ -26,9 +26,7 @@ from scim2_models import (
     Context,
     InvalidValueException,
     MutabilityException,
-    NotFoundException,
     PatchOp,
-    UniquenessException,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -38,7 +36,7 @@ from sitescim.db.models import AuditEvent, new_id
 from sitescim.db.models import User as UserRow
 from sitescim.db.reads import Reads
 from sitescim.domain import passwords
-from sitescim.domain.errors import InvalidInputError
+from sitescim.domain.errors import AlreadyExistsError, InvalidInputError, NotFoundError
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import etags, listing, mapping, user_patch
 from sitescim.scim.listing import ListQuery
@@ -73,7 +71,7 @@ def model_for(token: AuthenticatedToken) -> type[ScimUser]:
 def _load(session: Session, site_id: str, user_id: str) -> UserRow:
     user = repo.get_user(session, site_id, user_id)
     if user is None:
-        raise NotFoundException(detail=f"No user with id {user_id!r}.")
+        raise NotFoundError(f"No user with id {user_id!r}.")
     return user
 
 
@@ -113,7 +111,7 @@ def _open_for_change(
     """
     row = repo.read_user_for_change(session, token.site_id, user_id)
     if row is None:
-        raise NotFoundException(detail=f"No user with id {user_id!r}.")
+        raise NotFoundError(f"No user with id {user_id!r}.")
     columns = dict(row._mapping)
     user = UserRow(**columns)
     _check_if_match(user, if_match)
@@ -242,7 +240,7 @@ def _hash_password(runtime: Runtime, token: AuthenticatedToken, password: str) -
 def _ensure_unique_name(session: Session, user: UserRow) -> None:
     other = repo.user_id_named(session, user.site_id, user.user_name)
     if other is not None and other != user.id:
-        raise UniquenessException(detail=f"A user named {user.user_name!r} already exists.")
+        raise AlreadyExistsError(f"A user named {user.user_name!r} already exists.")
 
 
 def _resolve_manager(session: Session, user: UserRow, *, was: str | None = None) -> None:
@@ -269,9 +267,7 @@ def _unique_name(user: UserRow) -> Iterator[None]:
     try:
         yield
     except IntegrityError:
-        raise UniquenessException(
-            detail=f"A user named {user.user_name!r} already exists."
-        ) from None
+        raise AlreadyExistsError(f"A user named {user.user_name!r} already exists.") from None
 
 
 def _update(session: Session, user: UserRow, stored: dict[str, Any]) -> None:
@@ -405,7 +401,7 @@ async def read_user(
     """
     snapshot = await reads.user(token.site_id, user_id)
     if snapshot is None:
-        raise NotFoundException(detail=f"No user with id {user_id!r}.")
+        raise NotFoundError(f"No user with id {user_id!r}.")
     return mapping.user_document(snapshot.user, snapshot.values, snapshot.groups, base_url)
 
 
