@@ -92,7 +92,7 @@ def api_error(status: int, detail: str, *, field: str | None = None, **kw: Any) 
     return JSONResponse(body, status_code=status, **kw)
 
 
-def form_refusal(error: SitescimError) -> tuple[int, str, str | None]:
+def describe_refusal(error: SitescimError) -> tuple[int, str, str | None]:
     """Status, message and field of a form's refusal, shown beside the form or to its dialog."""
     if isinstance(error, InvalidInputError):
         return error.status, error.message, error.field

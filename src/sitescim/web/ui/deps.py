@@ -67,7 +67,7 @@ SignInForm = Annotated[FormData, Depends(read_form)]
 VerifiedForm = Annotated[FormData, Depends(verified_form)]
 
 
-def text(form: FormData, name: str) -> str:
+def read_field(form: FormData, name: str) -> str:
     value = form.get(name)
     return value if isinstance(value, str) else ""
 

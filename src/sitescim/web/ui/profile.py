@@ -10,7 +10,7 @@ from sitescim.domain.tokens import DESCRIPTION_MAX, SCOPES
 from sitescim.web.deps import ClientAddress, RuntimeDep
 from sitescim.web.errors import PageRoute
 from sitescim.web.ui.deps import PageDep
-from sitescim.web.ui.tokens import token_context
+from sitescim.web.ui.tokens import load_token_table
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -25,7 +25,7 @@ def profile(
 ) -> Response:
     """``revoked``/``created`` name a token just changed, for a notice (never its value)."""
     context = page.frame("profile")
-    context.update(token_context(page.session, runtime, page.actor, address))
+    context.update(load_token_table(page.session, runtime, page.actor, address))
     by_id = {view.id: view for view in context["tokens"]}
     base = page.settings.public_base_url or str(page.request.base_url)
     context.update(

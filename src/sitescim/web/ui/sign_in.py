@@ -25,7 +25,7 @@ from sitescim.web.deps import (
 from sitescim.web.errors import PageRoute
 from sitescim.web.ratelimits import RateLimitedError
 from sitescim.web.ui import csrf
-from sitescim.web.ui.deps import SignInForm, VerifiedForm, text
+from sitescim.web.ui.deps import SignInForm, VerifiedForm, read_field
 from sitescim.web.ui.pages import NO_STORE, render
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -121,7 +121,7 @@ async def sign_in(
     limits: RateLimitsDep,
 ) -> Response:
     """A new session on success; the form again, with one generic message, on failure."""
-    fields = {name: text(form, name) for name in FIELD_LIMITS}
+    fields = {name: read_field(form, name) for name in FIELD_LIMITS}
     keep = {
         "site": fields["site"][:63],
         "email": fields["email"][:320],

@@ -18,14 +18,14 @@ from sitescim.domain.privileges import Actor
 from sitescim.domain.tokens import DESCRIPTION_MAX, SCOPES, TokenStatus
 from sitescim.services import tokens as token_service
 from sitescim.web.deps import ClientAddress, RuntimeDep
-from sitescim.web.errors import PageRoute, form_refusal
-from sitescim.web.ui.deps import Page, PageDep, VerifiedForm, text
+from sitescim.web.errors import PageRoute, describe_refusal
+from sitescim.web.ui.deps import Page, PageDep, VerifiedForm, read_field
 from sitescim.web.ui.pages import NO_STORE
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
-def token_context(
+def load_token_table(
     session: Session, runtime: RuntimeDep, actor: Actor, address: str | None
 ) -> dict[str, Any]:
     """The site's tokens, and the visitor's own active one, for My Profile's token table."""
@@ -56,7 +56,7 @@ def _new_token_page(
     if not page.actor.is_promaster:
         raise PermissionDeniedError("Only the site's Promasters may manage SCIM access tokens.")
     context = page.frame("profile")
-    context.update(token_context(page.session, runtime, page.actor, address))
+    context.update(load_token_table(page.session, runtime, page.actor, address))
     context.update(
         scopes=list(SCOPES.values()),
         description_max=DESCRIPTION_MAX,
@@ -81,7 +81,7 @@ def create_token(
     form: VerifiedForm, page: PageDep, runtime: RuntimeDep, address: ClientAddress
 ) -> Response:
     """The one response that carries the value: as a page, or as JSON for the dialog."""
-    description = text(form, "description")
+    description = read_field(form, "description")
     as_json = _wants_json(page.request)
     try:
         issued = token_service.issue_token(
@@ -89,11 +89,11 @@ def create_token(
             runtime,
             page.actor,
             description=description,
-            scope=text(form, "scope") or "scim",
+            scope=read_field(form, "scope") or "scim",
             address=address,
         )
     except (InvalidInputError, ConflictError, PermissionDeniedError) as error:
-        status, message, field = form_refusal(error)
+        status, message, field = describe_refusal(error)
         if as_json:
             refusal = {"detail": message, "field": field}
             return JSONResponse(refusal, status_code=status, headers=NO_STORE)
