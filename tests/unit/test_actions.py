@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sitescim.domain.actions import Action, Family, list_actions_of, list_actions_starting_with
 from sitescim.services.activity import ACTIVITY_KINDS
-from sitescim.web.ui.pages import ACTION_LABELS
+from sitescim.web.ui.labels import ACTION_LABELS
 
 
 def test_every_action_has_a_label():

@@ -23,8 +23,9 @@ from scim2_models import (
     ConflictException,
     InvalidSyntaxException,
     InvalidValueException,
-    PayloadTooLargeException,
 )
+
+from sitescim.domain.errors import TooManyOperationsError
 
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 
@@ -46,18 +47,6 @@ class Method(StrEnum):
     PUT = "PUT"
     PATCH = "PATCH"
     DELETE = "DELETE"
-
-
-class TooManyOperationsException(PayloadTooLargeException):
-    """RFC 7644 §3.7.4: more operations than ``maxOperations`` (413)."""
-
-    scim_type = "tooMany"
-
-
-class BulkTooLargeException(PayloadTooLargeException):
-    """RFC 7644 §3.7.4: a body larger than ``maxPayloadSize`` (413)."""
-
-    scim_type = "tooLarge"
 
 
 def too_large_detail(max_payload_size: int) -> str:
@@ -104,8 +93,8 @@ def parse_request(body: dict[str, Any], *, max_operations: int) -> BulkJob:
     if not isinstance(operations, list):
         raise InvalidSyntaxException(detail="'Operations' must be a list of operations.")
     if len(operations) > max_operations:
-        raise TooManyOperationsException(
-            detail=f"The bulk request has {len(operations)} operations; maxOperations is "
+        raise TooManyOperationsError(
+            f"The bulk request has {len(operations)} operations; maxOperations is "
             f"{max_operations}. Send them in several requests."
         )
     fail_on_errors = fields.get("failonerrors")

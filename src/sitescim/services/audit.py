@@ -230,7 +230,10 @@ def _describe(error: Exception) -> tuple[str, str, dict[str, Any]]:
         message = first[0]["msg"]
         return "refused", f"{field}: {message}" if field else message, detail
     if isinstance(error, SitescimError):
-        return "refused", str(error), {}
+        detail = {"status": error.status}
+        if error.scim_type:
+            detail["scimType"] = error.scim_type
+        return "refused", str(error), detail
     return "failure", INTERNAL_ERROR, {"error": type(error).__name__}
 
 

@@ -21,7 +21,6 @@ from typing import Any
 from scim2_models import (
     Context,
     InvalidValueException,
-    NotFoundException,
     PreconditionFailedException,
 )
 from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ from sqlalchemy.orm import Session
 from sitescim.db.models import AuditEvent, Group, new_id
 from sitescim.db.repositories import groups as groups_repo
 from sitescim.domain.actions import Action
+from sitescim.domain.errors import NotFoundError
 from sitescim.scim import filtering, listing
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
 from sitescim.scim.listing import ListQuery
@@ -259,7 +259,7 @@ def list_groups(
 def _require(session: Session, site_id: str, group_id: str, *, lock: bool = False) -> Group:
     group = groups_repo.get_group(session, site_id, group_id, lock=lock)
     if group is None:
-        raise NotFoundException(detail=f"No group with id {group_id!r}.")
+        raise NotFoundError(f"No group with id {group_id!r}.")
     return group
 
 

@@ -12,10 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scim2_models import NotFoundException
-
 from sitescim.db.reads import Reads
 from sitescim.db.records import GroupRecord
+from sitescim.domain.errors import NotFoundError
 from sitescim.scim import lookups, mapping
 from sitescim.scim.listing import ListQuery
 from sitescim.services.tokens import AuthenticatedToken
@@ -66,5 +65,5 @@ async def read_group_without_members(
     """GET of a group whose members are not shown (Entra ID's ``excludedAttributes=members``)."""
     found = await reads.groups_where(token.site_id, "id", group_id, limit=1)
     if not found:
-        raise NotFoundException(detail=f"No group with id {group_id!r}.")
+        raise NotFoundError(f"No group with id {group_id!r}.")
     return found[0]

@@ -41,7 +41,7 @@ from sitescim.db.repositories import sites as sites_repo
 from sitescim.db.repositories import web_sessions as sessions_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.clock import as_utc, system_clock
-from sitescim.domain.errors import AuthenticationError
+from sitescim.domain.errors import AuthenticationError, SignInThrottledError
 from sitescim.domain.privileges import Actor
 from sitescim.services import audit, sites
 from sitescim.services.runtime import Runtime
@@ -51,18 +51,6 @@ FAILURE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT_AND_ADDRESS = 5
 MAX_FAILURES_PER_ADDRESS = 50
 MAX_FAILURES_PER_ACCOUNT = 100
-
-
-class SignInThrottledError(AuthenticationError):
-    """Too many failed sign-ins for this account or address; says when to retry."""
-
-    def __init__(self, retry_after_seconds: int) -> None:
-        self.retry_after_seconds = retry_after_seconds
-        minutes = max(1, -(-retry_after_seconds // 60))
-        super().__init__(
-            f"Too many failed sign-in attempts. Wait {minutes} minute"
-            f"{'s' if minutes != 1 else ''} and try again."
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,13 +12,13 @@ from typing import Any
 
 from scim2_models import (
     MutabilityException,
-    NotFoundException,
 )
 from sqlalchemy.orm import Session
 
 from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
+from sitescim.domain.errors import NotFoundError
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import etags, mapping
 from sitescim.scim.mapping import GroupRef, ScimUser
@@ -31,7 +31,7 @@ from sitescim.services.tokens import AuthenticatedToken
 def load_user(session: Session, site_id: str, user_id: str) -> UserRow:
     user = users_repo.get_user(session, site_id, user_id)
     if user is None:
-        raise NotFoundException(detail=f"No user with id {user_id!r}.")
+        raise NotFoundError(f"No user with id {user_id!r}.")
     return user
 
 
@@ -71,7 +71,7 @@ def open_for_change(
     """
     row = users_repo.read_user_for_change(session, token.site_id, user_id)
     if row is None:
-        raise NotFoundException(detail=f"No user with id {user_id!r}.")
+        raise NotFoundError(f"No user with id {user_id!r}.")
     columns = dict(row._mapping)
     user = UserRow(**columns)
     check_if_match(user, if_match)

@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from scim2_models import (
     ConflictException,
     InvalidValueException,
-    UniquenessException,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -27,7 +26,7 @@ from sitescim.db.repositories import sites as sites_repo
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain import passwords
 from sitescim.domain.actions import Action
-from sitescim.domain.errors import InvalidInputError
+from sitescim.domain.errors import AlreadyExistsError, InvalidInputError
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import mapping
 from sitescim.scim.mapping import ScimUser
@@ -123,7 +122,7 @@ def hash_password(runtime: Runtime, token: AuthenticatedToken, password: str) ->
 def ensure_unique_name(session: Session, user: UserRow) -> None:
     other = users_repo.user_id_named(session, user.site_id, user.user_name)
     if other is not None and other != user.id:
-        raise UniquenessException(detail=f"A user named {user.user_name!r} already exists.")
+        raise AlreadyExistsError(f"A user named {user.user_name!r} already exists.")
 
 
 def resolve_manager(session: Session, user: UserRow, *, was: str | None = None) -> None:
@@ -150,6 +149,4 @@ def unique_name(user: UserRow) -> Iterator[None]:
     try:
         yield
     except IntegrityError:
-        raise UniquenessException(
-            detail=f"A user named {user.user_name!r} already exists."
-        ) from None
+        raise AlreadyExistsError(f"A user named {user.user_name!r} already exists.") from None

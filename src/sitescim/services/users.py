@@ -14,7 +14,6 @@ from typing import Any
 from scim2_models import (
     Context,
     MutabilityException,
-    NotFoundException,
     PatchOp,
 )
 from sqlalchemy.orm import Session
@@ -22,6 +21,7 @@ from sqlalchemy.orm import Session
 from sitescim.db.reads import Reads
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
+from sitescim.domain.errors import NotFoundError
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import listing, mapping, user_patch
 from sitescim.scim.listing import ListQuery
@@ -49,7 +49,7 @@ async def read_user(
     """
     snapshot = await reads.user(token.site_id, user_id)
     if snapshot is None:
-        raise NotFoundException(detail=f"No user with id {user_id!r}.")
+        raise NotFoundError(f"No user with id {user_id!r}.")
     return mapping.user_document(snapshot.user, snapshot.values, snapshot.groups, base_url)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from sitescim.domain.privileges import Actor
@@ -53,20 +53,16 @@ async def sign_in(
     """Start a new session (any session the client presented ends); 429 when braked
     or over the rate limit (checked on the event loop, before a thread is taken)."""
     await limits.check_sign_in(site=body.site, email=body.email, address=address)
-    try:
-        started = await run_in_threadpool(
-            sessions.sign_in,
-            runtime,
-            site_slug=body.site,
-            email=body.email,
-            password=body.password,
-            lifetime=timedelta(seconds=settings.session_max_age_seconds),
-            presented=request.cookies.get(SESSION_COOKIE),
-            address=address,
-        )
-    except sessions.SignInThrottledError as error:
-        headers = {"Retry-After": str(error.retry_after_seconds)}
-        raise HTTPException(429, str(error), headers=headers) from None
+    started = await run_in_threadpool(
+        sessions.sign_in,
+        runtime,
+        site_slug=body.site,
+        email=body.email,
+        password=body.password,
+        lifetime=timedelta(seconds=settings.session_max_age_seconds),
+        presented=request.cookies.get(SESSION_COOKIE),
+        address=address,
+    )
     set_session_cookie(response, started, settings)
     return _me(started.actor)
 

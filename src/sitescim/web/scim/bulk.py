@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -41,9 +42,7 @@ async def _read_job(scim: ScimRequest) -> bulk_requests.BulkJob:
     settings = scim.settings
     body = await scim.body()
     if len(await scim.request.body()) > settings.bulk_max_payload_bytes:
-        raise bulk_requests.BulkTooLargeException(
-            detail=bulk_requests.too_large_detail(settings.bulk_max_payload_bytes)
-        )
+        raise HTTPException(413, bulk_requests.too_large_detail(settings.bulk_max_payload_bytes))
     return await run_in_threadpool(
         bulk_requests.parse_request, body, max_operations=settings.bulk_max_operations
     )

@@ -1,0 +1,5 @@
+"""``python -m sitescim.cli``, as the ``sitescim`` console script."""
+
+from sitescim.cli import main
+
+main()
