@@ -22,15 +22,13 @@ from sitescim.scim.group_mapping import (
     parse_response_parameters,
 )
 from sitescim.scim.mapping import (
-    _ADDRESS_KEYS,
-    ADDRESS_PARTS,
-    MULTI_VALUED,
     GroupRef,
     dump_user,
     narrow_document,
-    user_document,
     user_to_scim,
 )
+from sitescim.scim.schemas import ADDRESS_KEYS, ADDRESS_PARTS, MULTI_VALUED
+from sitescim.scim.user_documents import user_document
 
 BASE = "https://scim.example.test/scim/v2/"
 words = st.text(alphabet="abcXYZ 019é-", min_size=1, max_size=12)
@@ -52,7 +50,7 @@ def value_rows(draw: st.DrawFn) -> UserValue:
     extra = {}
     if attribute == "addresses":
         value = None
-        extra = {_ADDRESS_KEYS[part]: draw(words) for part in ADDRESS_PARTS if draw(st.booleans())}
+        extra = {ADDRESS_KEYS[part]: draw(words) for part in ADDRESS_PARTS if draw(st.booleans())}
     return UserValue(
         attribute=attribute,
         position=draw(st.integers(min_value=0, max_value=3)),

@@ -62,6 +62,7 @@ from scim2_models import (
 )
 
 from sitescim.scim.extension import SitescimUser
+from sitescim.scim.schemas import ENTERPRISE_USER_SCHEMA
 
 LENIENT_POLICY = ScimPolicy(
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
@@ -69,7 +70,6 @@ LENIENT_POLICY = ScimPolicy(
 )
 STRICT_POLICY = ScimPolicy()
 
-ENTERPRISE_URN = str(EnterpriseUser.__schema__)
 _OPS = ("add", "remove", "replace")
 
 
@@ -309,7 +309,7 @@ class _Normaliser:
             extension = data[key]
             if attributes is not None and isinstance(extension, dict):
                 self.booleans(extension, attributes)
-                if urn == ENTERPRISE_URN:
+                if urn == ENTERPRISE_USER_SCHEMA:
                     self.manager_in(extension)
 
     # -- PATCH -----------------------------------------------------------------
@@ -372,7 +372,11 @@ class _Normaliser:
         if value_key not in operation:
             return
         value = operation[value_key]
-        if parts.urn == ENTERPRISE_URN and parts.attribute == "manager" and parts.sub is None:
+        if (
+            parts.urn == ENTERPRISE_USER_SCHEMA
+            and parts.attribute == "manager"
+            and parts.sub is None
+        ):
             if value is None or value == "" or value == []:
                 self.quirk("A manager is removed with 'remove', not set to an empty value.")
                 operation.clear()
@@ -387,7 +391,7 @@ class _Normaliser:
         if parts.attribute == "":  # the path is an extension URN: the value is its object
             if isinstance(value, dict) and parts.urn is not None:
                 self.booleans(value, shape.scope(parts.urn))
-                if parts.urn == ENTERPRISE_URN:
+                if parts.urn == ENTERPRISE_USER_SCHEMA:
                     self.manager_in(value)
             return value
         attributes = shape.scope(parts.urn)

@@ -21,9 +21,10 @@ from scim2_models import (
     ResponseParameters,
 )
 
-from sitescim.scim.mapping import make_etag, scim_datetime
+from sitescim.scim.etags import make_etag
+from sitescim.scim.schemas import GROUP_LIMITS, GROUP_SCHEMA
+from sitescim.scim.user_documents import scim_datetime
 
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 USER = "User"
 GROUP = "Group"
 MEMBER_KINDS = (USER, GROUP)
@@ -194,10 +195,6 @@ def _names_members(path: Any, *, whole: bool) -> bool:
     if binding is None or binding.field_name != "members":
         return False
     return binding.sub_field_name is None or not whole
-
-
-# Column limits of the groups table, checked before the database would refuse them.
-GROUP_LIMITS = {"displayName": 256, "externalId": 256}
 
 
 def fit_group_attribute(attribute: str, value: str | None) -> str | None:

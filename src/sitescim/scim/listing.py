@@ -28,20 +28,21 @@ from sqlalchemy import Row, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
+from sitescim.db.dialect import Expr
 from sitescim.db.models import Group, User
 from sitescim.scim import cursors, filtering
-from sitescim.scim.filtering import (
-    GROUPS,
-    USERS,
+from sitescim.scim.catalog import (
+    GROUP_CATALOG,
+    USER_CATALOG,
     Complex,
-    Expr,
     Kind,
     MultiValued,
-    Resource,
+    ResourceCatalog,
     Scalar,
     Unfilterable,
 )
 from sitescim.scim.mapping import GroupRef
+from sitescim.scim.schemas import SEARCH_REQUEST_SCHEMA
 
 MAX_COUNT = 1000
 """The most resources one page returns (ServiceProviderConfig filter.maxResults)."""
@@ -49,7 +50,6 @@ MAX_COUNT = 1000
 DEFAULT_COUNT = 100
 """The page size when the client names none."""
 
-SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 MULTI_VALUED_USER_ATTRIBUTES = (
     "emails",
@@ -111,13 +111,13 @@ def _head(path: str) -> str:
 # Reading the parameters.
 
 
-def query_from_params(params: Mapping[str, str], resource: Resource) -> ListQuery:
+def query_from_params(params: Mapping[str, str], resource: ResourceCatalog) -> ListQuery:
     """The query of ``GET /Users`` or ``GET /Groups`` (parameter names case-insensitive)."""
     values = {name.lower(): value for name, value in params.items()}
     return _query(values, resource)
 
 
-def query_from_search(body: Any, resource: Resource) -> ListQuery:
+def query_from_search(body: Any, resource: ResourceCatalog) -> ListQuery:
     """The query of ``POST /.search``: a SearchRequest body (RFC 7644 §3.4.3)."""
     if not isinstance(body, Mapping):
         raise InvalidValueException(detail="A search request is a JSON object.")
@@ -135,7 +135,7 @@ MAX_START_INDEX = 2**62
 """Past any result set; bounded so the OFFSET fits a 64-bit integer."""
 
 
-def _query(values: Mapping[str, Any], resource: Resource) -> ListQuery:
+def _query(values: Mapping[str, Any], resource: ResourceCatalog) -> ListQuery:
     cursor = values.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise InvalidCursorException(detail="cursor must be a string.")
@@ -208,7 +208,7 @@ def _names(value: Any, name: str) -> tuple[str, ...]:
 # Sorting.
 
 
-def sort_key(resource: Resource, sort_by: str, *, site_id: str) -> Expr:
+def sort_key(resource: ResourceCatalog, sort_by: str, *, site_id: str) -> Expr:
     """The expression to order by for ``sortBy`` (RFC 7644 §3.4.2.3).
 
     Case-insensitive strings sort on their folded form. A multi-valued
@@ -261,7 +261,9 @@ def _sortable(attribute: Scalar, sort_by: str) -> Expr:
     return attribute.column
 
 
-def _first_value(resource: Resource, attribute: MultiValued, target: Expr, site_id: str) -> Expr:
+def _first_value(
+    resource: ResourceCatalog, attribute: MultiValued, target: Expr, site_id: str
+) -> Expr:
     rows: Select[Any] = (
         attribute.rows(site_id)
         .where(attribute.owner == resource.id_column)
@@ -276,7 +278,7 @@ def _unsortable(sort_by: str, reason: str) -> InvalidPathException:
 
 def _ordered(
     statement: Select[Any],
-    resource: Resource,
+    resource: ResourceCatalog,
     query: ListQuery,
     site_id: str,
     id_column: Any,
@@ -297,7 +299,7 @@ def _ordered(
 def _cursor_page(
     session: Session,
     statement: Select[Any],
-    resource: Resource,
+    resource: ResourceCatalog,
     query: ListQuery,
     site_id: str,
     model: type[User] | type[Group],
@@ -362,7 +364,7 @@ def list_users(session: Session, site_id: str, query: ListQuery) -> UserPage:
     total = session.scalar(select(func.count()).select_from(User).where(condition)) or 0
     if query.cursor is not None:
         users, next_cursor = _cursor_page(
-            session, select(repo.USER_ROWS).where(condition), USERS, query, site_id, User
+            session, select(repo.USER_ROWS).where(condition), USER_CATALOG, query, site_id, User
         )
         return _with_values(
             session, site_id, query, UserPage(total, users, next_cursor=next_cursor)
@@ -374,7 +376,7 @@ def list_users(session: Session, site_id: str, query: ListQuery) -> UserPage:
     # a join on a subquery: a planner without statistics once re-ran that
     # subquery per user row, which made a page at 10,000 users take seconds.
     window = _ordered(
-        select(User.id).where(condition), USERS, query, site_id, User.id, User.created_at
+        select(User.id).where(condition), USER_CATALOG, query, site_id, User.id, User.created_at
     )
     ids = session.scalars(window.offset(query.start_index - 1).limit(query.count)).all()
     users = _users_by_id(session, site_id, ids)
@@ -422,13 +424,13 @@ def list_groups(session: Session, site_id: str, query: ListQuery) -> GroupPage:
     total = session.scalar(select(func.count()).select_from(Group).where(condition)) or 0
     if query.cursor is not None:
         rows, next_cursor = _cursor_page(
-            session, select(Group).where(condition), GROUPS, query, site_id, Group
+            session, select(Group).where(condition), GROUP_CATALOG, query, site_id, Group
         )
         return GroupPage(total=total, groups=[row[0] for row in rows], next_cursor=next_cursor)
     if query.count == 0 or query.start_index > total:
         return GroupPage(total=total, groups=[])
     statement = _ordered(
-        select(Group).where(condition), GROUPS, query, site_id, Group.id, Group.created_at
+        select(Group).where(condition), GROUP_CATALOG, query, site_id, Group.id, Group.created_at
     )
     groups = session.scalars(statement.offset(query.start_index - 1).limit(query.count)).all()
     return GroupPage(total=total, groups=groups)

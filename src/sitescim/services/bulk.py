@@ -39,15 +39,14 @@ from scim2_models import (
 from sqlalchemy.orm import Session
 
 from sitescim.db import repositories as repo
-from sitescim.scim.mapping import make_etag
+from sitescim.scim.etags import make_etag
+from sitescim.scim.schemas import BULK_REQUEST_SCHEMA
 from sitescim.services import audit
 from sitescim.services import groups as group_service
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
 REFERENCE_PREFIX = "bulkId:"
 MAX_BULK_ID_LENGTH = 256
 _ENDPOINTS = {"users": "Users", "groups": "Groups"}
@@ -136,10 +135,10 @@ def parse_request(body: dict[str, Any], *, max_operations: int) -> BulkJob:
     """The checked job, or 400/413 before anything is written."""
     fields = _fields(body)
     schemas = fields.get("schemas")
-    if not isinstance(schemas, list) or BULK_REQUEST.lower() not in {
+    if not isinstance(schemas, list) or BULK_REQUEST_SCHEMA.lower() not in {
         schema.lower() for schema in schemas if isinstance(schema, str)
     }:
-        raise InvalidSyntaxException(detail=f"'schemas' must contain {BULK_REQUEST!r}.")
+        raise InvalidSyntaxException(detail=f"'schemas' must contain {BULK_REQUEST_SCHEMA!r}.")
     operations = fields.get("operations")
     if not isinstance(operations, list):
         raise InvalidSyntaxException(detail="'Operations' must be a list of operations.")

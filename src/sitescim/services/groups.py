@@ -29,9 +29,9 @@ from sqlalchemy.orm import Session
 from sitescim.db import repositories as repo
 from sitescim.db.models import AuditEvent, Group, new_id
 from sitescim.scim import filtering, listing
+from sitescim.scim.etags import make_etag
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import make_etag
 from sitescim.scim.patching import GroupPatch, StepKind, parse_group_patch
 from sitescim.services import audit
 from sitescim.services.runtime import Runtime

@@ -40,7 +40,7 @@ from sitescim.db.reads import Reads
 from sitescim.domain import passwords
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import etags, listing, mapping, user_patch
+from sitescim.scim import etags, listing, mapping, user_documents, user_patch
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import GroupRef, ScimUser
 from sitescim.services import audit
@@ -123,7 +123,7 @@ def _open_for_change(
         GroupRef(id=group_id, display=display)
         for _, group_id, display in repo.list_user_groups(connection, token.site_id, [user.id])
     ]
-    document = mapping.user_document(user, values, groups, base_url)
+    document = user_documents.user_document(user, values, groups, base_url)
     return user, _Stored(values=values, groups=groups, document=document, columns=columns)
 
 
@@ -318,7 +318,7 @@ def _new_user(
     if resource.password is not None:
         user.password_hash = _hash_password(runtime, token, resource.password)
     _resolve_manager(session, user)
-    created = mapping.user_document(user, values, [], base_url)
+    created = user_documents.user_document(user, values, [], base_url)
     names = sorted(_comparable(created))
     if resource.password is not None:
         names.append("password")
@@ -406,7 +406,7 @@ async def read_user(
     snapshot = await reads.user(token.site_id, user_id)
     if snapshot is None:
         raise NotFoundException(detail=f"No user with id {user_id!r}.")
-    return mapping.user_document(snapshot.user, snapshot.values, snapshot.groups, base_url)
+    return user_documents.user_document(snapshot.user, snapshot.values, snapshot.groups, base_url)
 
 
 def list_users(
@@ -415,7 +415,7 @@ def list_users(
     """A page of the site's users matching the query, filtered and sorted in the database."""
     page = listing.list_users(session, token.site_id, query)
     resources = [
-        mapping.user_document(user, page.values[user.id], page.groups[user.id], base_url)
+        user_documents.user_document(user, page.values[user.id], page.groups[user.id], base_url)
         for user in page.users
     ]
     return UserPage(
@@ -492,7 +492,7 @@ def _store(
     if password is not None:
         user.password_hash = _hash_password(runtime, token, password)
 
-    updated = mapping.user_document(user, values, groups, base_url)
+    updated = user_documents.user_document(user, values, groups, base_url)
     names = _changed_names(_comparable(before.document), _comparable(updated))
     if password is not None:
         names.append("password")
@@ -516,7 +516,7 @@ def _store(
         address=address,
         detail={"attributes": names},
     )
-    return mapping.user_document(user, values, groups, base_url)
+    return user_documents.user_document(user, values, groups, base_url)
 
 
 @audit.records_failures("scim.user.replace", "user")

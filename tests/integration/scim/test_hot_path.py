@@ -15,7 +15,8 @@ from sitescim.db import repositories as repo
 from sitescim.db.reads import open_reads
 from sitescim.scim import lookups
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import GroupRef, user_document
+from sitescim.scim.mapping import GroupRef
+from sitescim.scim.user_documents import user_document
 from tests.factories import bearer, make_token
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -27,7 +27,9 @@ from sitescim.db.reads import Reads, open_reads
 from sitescim.scim import pages
 from sitescim.scim.group_mapping import MemberView, group_document
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import _ADDRESS_KEYS, MULTI_VALUED, GroupRef, user_document
+from sitescim.scim.mapping import GroupRef
+from sitescim.scim.schemas import ADDRESS_KEYS, MULTI_VALUED
+from sitescim.scim.user_documents import user_document
 from tests.factories import make_site
 
 BASE = "https://scim.example.test/scim/v2"
@@ -50,7 +52,7 @@ def value_rows(draw: st.DrawFn) -> dict[str, Any]:
     value = draw(maybe)
     if attribute == "addresses":
         value = None
-        keys = draw(st.lists(st.sampled_from(sorted(_ADDRESS_KEYS.values())), unique=True))
+        keys = draw(st.lists(st.sampled_from(sorted(ADDRESS_KEYS.values())), unique=True))
         extra = {key: draw(maybe) for key in keys}
     return {
         "attribute": attribute,

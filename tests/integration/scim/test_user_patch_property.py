@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from scim2_models import Context, PatchOp
 
 from sitescim.scim import user_patch
-from sitescim.scim.mapping import ENTERPRISE_SCHEMA, ReadOnlyPrivilegeUser
+from sitescim.scim.mapping import ReadOnlyPrivilegeUser
+from sitescim.scim.schemas import ENTERPRISE_USER_SCHEMA
 from sitescim.services import tokens as token_service
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
@@ -44,7 +45,7 @@ STRINGS = [
     "name.honorificPrefix",
     "name.honorificSuffix",
     *(
-        f"{ENTERPRISE_SCHEMA}:{name}"
+        f"{ENTERPRISE_USER_SCHEMA}:{name}"
         for name in ("employeeNumber", "costCenter", "organization", "division", "department")
     ),
 ]
@@ -138,13 +139,13 @@ def token(world: World) -> AuthenticatedToken:
 
 def _create(runtime: Runtime, token: AuthenticatedToken, name: str) -> dict[str, Any]:
     body = {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_SCHEMA],
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER_SCHEMA],
         "userName": name,
         "displayName": "Ada L",
         "title": "Engineer",
         "name": {"givenName": "Ada", "familyName": "Lovelace"},
         "emails": [{"value": "ada@example.com", "type": "work", "primary": True}],
-        ENTERPRISE_SCHEMA: {"department": "R&D", "costCenter": "42"},
+        ENTERPRISE_USER_SCHEMA: {"department": "R&D", "costCenter": "42"},
     }
     with runtime.db.transaction(write=True) as session:
         return user_service.create_user(session, runtime, token, body, base_url=BASE)
@@ -225,7 +226,9 @@ def test_everyday_patch_equals_scim2_models(
         },
         {
             "schemas": [user_patch.PATCH_SCHEMA],
-            "Operations": [{"op": "replace", "path": f"{ENTERPRISE_SCHEMA}:manager", "value": "u"}],
+            "Operations": [
+                {"op": "replace", "path": f"{ENTERPRISE_USER_SCHEMA}:manager", "value": "u"}
+            ],
         },
         {
             "schemas": [user_patch.PATCH_SCHEMA],

@@ -20,8 +20,8 @@ from starlette.responses import Response
 
 from sitescim.db.reads import GroupRecord
 from sitescim.scim import listing
+from sitescim.scim.catalog import GROUP_CATALOG
 from sitescim.scim.etags import make_etag
-from sitescim.scim.filtering import GROUPS
 from sitescim.scim.group_mapping import (
     GroupRow,
     group_to_scim,
@@ -155,8 +155,8 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
 
 async def list_groups(scim: ScimRequest) -> Response:
     """filter, sortBy, sortOrder, startIndex, count; excludedAttributes=members reads none."""
-    return await _list(scim, listing.query_from_params(scim.request.query_params, GROUPS))
+    return await _list(scim, listing.query_from_params(scim.request.query_params, GROUP_CATALOG))
 
 
 async def search_groups(scim: ScimRequest) -> Response:
-    return await _list(scim, listing.query_from_search(await scim.body(), GROUPS))
+    return await _list(scim, listing.query_from_search(await scim.body(), GROUP_CATALOG))

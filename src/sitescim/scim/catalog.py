@@ -1,0 +1,398 @@
+"""The filter and sort catalog: which column or subquery holds each SCIM attribute.
+
+``USER_CATALOG`` and ``GROUP_CATALOG`` map every attribute of the Users and
+Groups schemas (keyed by lower-case schema URN and name) to the SQL that holds
+it, with its type, whether it is case-exact and which indexed key serves it.
+``scim.filtering`` compiles filters over it and ``scim.listing`` sorts by it;
+the users' singular attributes come from ``scim.schemas.USER_ATTRIBUTES``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Protocol
+
+from scim2_models import InvalidFilterException
+from scim2_models.path.expressions import AttrPath
+from sqlalchemy import Select, case, func, literal, select
+from sqlalchemy.orm import aliased
+
+from sitescim.db.dialect import Condition, Expr, compare_equal
+from sitescim.db.models import (
+    USER_NAME_TRIGRAM_ROWS,
+    USER_NAME_TRIGRAMS,
+    USER_VALUE_TRIGRAMS,
+    Group,
+    Membership,
+    User,
+    UserValue,
+)
+from sitescim.scim.schemas import (
+    CORE_ATTRIBUTES,
+    ENTERPRISE_ATTRIBUTES,
+    ENTERPRISE_USER_SCHEMA,
+    GROUP_SCHEMA,
+    NAME_ATTRIBUTES,
+    SITESCIM_USER_SCHEMA,
+    USER_SCHEMA,
+    VALUE_KEY_LIMIT,
+    UserAttribute,
+)
+
+
+class Kind(Enum):
+    STRING = "string"
+    BOOLEAN = "boolean"
+    DATETIME = "dateTime"
+    BINARY = "binary"
+
+
+@dataclass(frozen=True)
+class Trigrams:
+    """SQLite's FTS5 trigram table for an attribute (see db.models: USER_VALUE_TRIGRAMS).
+
+    ``rows(query)`` is the condition, on the attribute's own table, that a row
+    is among the FTS5 table's matches for ``query``: a superset of the rows
+    whose compared text holds the substring, the text the table indexes being
+    exactly that compared text. PostgreSQL needs none: its trigram indexes are
+    on the compared expressions themselves.
+    """
+
+    rows: Callable[[str], Condition]
+    prefix_indexed: bool = False
+    """True when a B-tree on the compared column already serves ``sw``."""
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A simple attribute (or sub-attribute) held by one column or SQL expression.
+
+    ``key`` is the case-folded, indexed copy of a case-insensitive string;
+    without one, such a string is compared through ``lower()``. ``required``
+    columns are never NULL, which spares a guard and keeps plans simple.
+    ``either`` lists columns of which exactly one is set (a member is a user
+    or a group): equality then tests each, so each one's index can answer.
+    """
+
+    kind: Kind
+    column: Expr
+    case_exact: bool = False
+    key: Expr | None = None
+    required: bool = False
+    either: tuple[Expr, ...] = ()
+    key_limit: int | None = None
+    """Values longer than this have no key (NULL); they are compared through lower()."""
+    trigrams: Trigrams | None = None
+
+
+@dataclass(frozen=True)
+class Unfilterable:
+    """An attribute of the schema that filters cannot use, and why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Complex:
+    """A single-valued complex attribute (``name``, ``meta``, ``manager``)."""
+
+    subs: Mapping[str, Scalar | Unfilterable]
+    always_present: bool = False
+
+
+class Rows(Protocol):
+    """The owners' ids of a site's rows of a multi-valued attribute (see MultiValued)."""
+
+    def __call__(self, site_id: str, *, narrowed: bool = False) -> Select[Any]: ...
+
+
+@dataclass(frozen=True)
+class MultiValued:
+    """A multi-valued attribute: rows of another table, tested with ``id IN (...)``.
+
+    ``rows(site_id)`` selects the owners' ids (``owner``) of the site's rows of
+    this attribute; a filter adds its WHERE. ``IN`` rather than a correlated
+    EXISTS lets SQLite start from the value index instead of scanning users.
+    """
+
+    rows: Rows
+    """``narrowed``: a trigram match will drive the query (see db.dialect.is_narrowing)."""
+    owner: Expr
+    subs: Mapping[str, Scalar | Unfilterable]
+    ordering: tuple[Expr, ...] = ()
+    """How its values are ordered, so sorting can take the primary, else the first."""
+
+
+Attribute = Scalar | Complex | MultiValued | Unfilterable
+
+
+@dataclass(frozen=True)
+class ResourceCatalog:
+    """The filterable attributes of a resource type, keyed by lower-case schema and name."""
+
+    name: str
+    core_schema: str
+    site_column: Expr
+    id_column: Expr
+    schemas: Mapping[str, Mapping[str, Attribute]] = field(default_factory=dict)
+
+    def lookup(self, path: AttrPath) -> Attribute:
+        schema = (path.uri or self.core_schema).lower()
+        attributes = self.schemas.get(schema)
+        if attributes is None:
+            raise InvalidFilterException(
+                detail=f"Unknown schema {path.uri!r} in a {self.name} filter."
+            )
+        attribute = attributes.get(path.attr.lower())
+        if attribute is None:
+            raise InvalidFilterException(
+                detail=f"Unknown attribute {spell(path)!r} in a {self.name} filter."
+            )
+        return attribute
+
+
+def spell(path: AttrPath) -> str:
+    return str(path)
+
+
+def _string(column: Expr, *, key: Expr | None = None, required: bool = False) -> Scalar:
+    return Scalar(Kind.STRING, column, key=key, required=required)
+
+
+def _exact(column: Expr, *, required: bool = False) -> Scalar:
+    return Scalar(Kind.STRING, column, case_exact=True, required=required)
+
+
+def _stored(attribute: UserAttribute) -> Scalar:
+    """A singular string attribute of the users table (scim.schemas.USER_ATTRIBUTES)."""
+    column = getattr(User, attribute.column)
+    if attribute.case_exact:
+        return _exact(column)
+    return _string(column, key=None if attribute.key is None else getattr(User, attribute.key))
+
+
+_VALUE_ORDER: tuple[Expr, ...] = (
+    func.coalesce(UserValue.primary, False).desc(),
+    UserValue.position,
+    UserValue.id,
+)
+# "primary" is stored as sent: true, false, or NULL when the client sent none.
+_PRIMARY = Scalar(Kind.BOOLEAN, UserValue.primary)
+_VALUE_TRIGRAMS = Trigrams(
+    rows=lambda query: UserValue.id.in_(
+        select(USER_VALUE_TRIGRAMS.c.rowid).where(USER_VALUE_TRIGRAMS.c.folded_value.match(query))
+    )
+)
+_VALUE = Scalar(
+    Kind.STRING,
+    UserValue.value,
+    key=UserValue.value_key,
+    key_limit=VALUE_KEY_LIMIT,
+    trigrams=_VALUE_TRIGRAMS,
+)
+_NO_REF = Unfilterable("$ref is derived from the request's URL and cannot be filtered")
+
+
+def _user_values(attribute: str) -> Rows:
+    def rows(site_id: str, *, narrowed: bool = False) -> Select[Any]:
+        return select(UserValue.user_id).where(
+            compare_equal(UserValue.site_id, site_id, narrowed=narrowed),
+            compare_equal(UserValue.attribute, attribute, narrowed=narrowed),
+        )
+
+    return rows
+
+
+def _plural(attribute: str, *, value: Scalar | None = None) -> MultiValued:
+    """emails, phoneNumbers, ims, photos, entitlements, roles, x509Certificates."""
+    return MultiValued(
+        rows=_user_values(attribute),
+        owner=UserValue.user_id,
+        ordering=_VALUE_ORDER,
+        subs={
+            "value": value or _VALUE,
+            "display": _string(UserValue.display),
+            "type": _string(UserValue.type),
+            "primary": _PRIMARY,
+        },
+    )
+
+
+def _address_part(name: str) -> Scalar:
+    return _string(UserValue.extra[name].as_string())
+
+
+_ADDRESSES = MultiValued(
+    rows=_user_values("addresses"),
+    owner=UserValue.user_id,
+    ordering=_VALUE_ORDER,
+    subs={
+        "formatted": _address_part("formatted"),
+        "streetaddress": _address_part("streetAddress"),
+        "locality": _address_part("locality"),
+        "region": _address_part("region"),
+        "postalcode": _address_part("postalCode"),
+        "country": _address_part("country"),
+        "type": _string(UserValue.type),
+        "primary": _PRIMARY,
+    },
+)
+
+
+_GroupOfUser = aliased(Group, name="group_of_user")
+
+
+def _groups_of_user(site_id: str, *, narrowed: bool = False) -> Select[Any]:
+    return (
+        select(Membership.user_id)
+        .join(_GroupOfUser, _GroupOfUser.id == Membership.group_id)
+        .where(Membership.site_id == site_id, Membership.user_id.is_not(None))
+    )
+
+
+_USER_GROUPS = MultiValued(
+    rows=_groups_of_user,
+    owner=Membership.user_id,
+    ordering=(Membership.id,),
+    subs={
+        "value": _exact(Membership.group_id, required=True),
+        "display": _string(_GroupOfUser.display_name, key=_GroupOfUser.display_name_key),
+        # Memberships are stored direct; indirect ones are not computed.
+        "type": _string(literal("direct"), required=True),
+        "$ref": _NO_REF,
+    },
+)
+
+
+def _meta(resource_type: str, table: type[User] | type[Group]) -> Complex:
+    return Complex(
+        always_present=True,
+        subs={
+            "resourcetype": _exact(literal(resource_type), required=True),
+            "created": Scalar(Kind.DATETIME, table.created_at, required=True),
+            "lastmodified": Scalar(Kind.DATETIME, table.updated_at, required=True),
+            "location": Unfilterable("meta.location is derived from the request's URL"),
+            "version": Unfilterable("meta.version is not filterable; use If-None-Match"),
+        },
+    )
+
+
+_USER_NAME_TRIGRAMS = Trigrams(
+    rows=lambda query: User.id.in_(
+        select(USER_NAME_TRIGRAM_ROWS.c.user_id).where(
+            USER_NAME_TRIGRAM_ROWS.c.id.in_(
+                select(USER_NAME_TRIGRAMS.c.rowid).where(
+                    USER_NAME_TRIGRAMS.c.user_name_key.match(query)
+                )
+            )
+        )
+    ),
+    # (site_id, user_name_key) is unique, so indexed: GLOB 'prefix*' ranges over it.
+    prefix_indexed=True,
+)
+
+USER_CATALOG = ResourceCatalog(
+    name="User",
+    core_schema=USER_SCHEMA,
+    site_column=User.site_id,
+    id_column=User.id,
+    schemas={
+        USER_SCHEMA.lower(): {
+            "id": _exact(User.id, required=True),
+            "meta": _meta("User", User),
+            "username": Scalar(
+                Kind.STRING,
+                User.user_name,
+                key=User.user_name_key,
+                required=True,
+                trigrams=_USER_NAME_TRIGRAMS,
+            ),
+            "name": Complex(subs={item.name.lower(): _stored(item) for item in NAME_ATTRIBUTES}),
+            **{item.name.lower(): _stored(item) for item in CORE_ATTRIBUTES},
+            "active": Scalar(Kind.BOOLEAN, User.active, required=True),
+            "password": Unfilterable("password is write-only and never compared in a filter"),
+            "emails": _plural("emails"),
+            "phonenumbers": _plural("phoneNumbers"),
+            "ims": _plural("ims"),
+            "photos": _plural("photos"),
+            "addresses": _ADDRESSES,
+            "groups": _USER_GROUPS,
+            "entitlements": _plural("entitlements"),
+            "roles": _plural("roles"),
+            "x509certificates": _plural(
+                "x509Certificates", value=Scalar(Kind.BINARY, UserValue.value, case_exact=True)
+            ),
+        },
+        ENTERPRISE_USER_SCHEMA.lower(): {
+            **{item.name.lower(): _stored(item) for item in ENTERPRISE_ATTRIBUTES},
+            "manager": Complex(
+                subs={
+                    "value": _exact(User.manager_id),
+                    "displayname": _string(User.manager_display_name),
+                    "$ref": _NO_REF,
+                }
+            ),
+        },
+        SITESCIM_USER_SCHEMA.lower(): {
+            "privilege": _string(User.privilege, required=True),
+        },
+    },
+)
+
+
+_MemberUser = aliased(User, name="member_user")
+_MemberGroup = aliased(Group, name="member_group")
+
+
+def members_of_groups(site_id: str, *, narrowed: bool = False) -> Select[Any]:
+    return (
+        select(Membership.group_id)
+        .outerjoin(_MemberUser, _MemberUser.id == Membership.user_id)
+        .outerjoin(_MemberGroup, _MemberGroup.id == Membership.member_group_id)
+        .where(Membership.site_id == site_id)
+    )
+
+
+GROUP_CATALOG = ResourceCatalog(
+    name="Group",
+    core_schema=GROUP_SCHEMA,
+    site_column=Group.site_id,
+    id_column=Group.id,
+    schemas={
+        GROUP_SCHEMA.lower(): {
+            "id": _exact(Group.id, required=True),
+            "externalid": _exact(Group.external_id),
+            "meta": _meta("Group", Group),
+            "displayname": _string(Group.display_name, key=Group.display_name_key, required=True),
+            "members": MultiValued(
+                rows=members_of_groups,
+                owner=Membership.group_id,
+                ordering=(Membership.id,),
+                subs={
+                    "value": Scalar(
+                        Kind.STRING,
+                        func.coalesce(Membership.user_id, Membership.member_group_id),
+                        case_exact=True,
+                        required=True,
+                        either=(Membership.user_id, Membership.member_group_id),
+                    ),
+                    "type": _string(
+                        case((Membership.user_id.is_not(None), "User"), else_="Group"),
+                        required=True,
+                    ),
+                    # As repositories.list_group_members shows it.
+                    "display": _string(
+                        func.coalesce(
+                            _MemberUser.display_name,
+                            _MemberUser.user_name,
+                            _MemberGroup.display_name,
+                        )
+                    ),
+                    "$ref": _NO_REF,
+                },
+            ),
+        },
+    },
+)
