@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scim2_models import Context
 
+from sitescim.db.listings import GroupRef
 from sitescim.db.models import Group, User, UserValue
 from sitescim.scim.group_mapping import (
     MemberView,
@@ -22,7 +23,6 @@ from sitescim.scim.group_mapping import (
     parse_response_parameters,
 )
 from sitescim.scim.mapping import (
-    GroupRef,
     dump_user,
     narrow_document,
     user_to_scim,

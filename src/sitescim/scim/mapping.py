@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -31,6 +30,7 @@ from scim2_models import (
 )
 from scim2_models.attributes import ComplexAttribute
 
+from sitescim.db.listings import GroupRef
 from sitescim.db.models import User as UserRow
 from sitescim.db.models import UserValue
 from sitescim.scim.etags import make_etag
@@ -60,14 +60,6 @@ WritablePrivilegeUser = User[EnterpriseUser | SitescimWritableUser]
 """The User resource of a site whose Promasters let SCIM set the privilege."""
 
 ScimUser = User[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class GroupRef:
-    """A group a user belongs to, as the read-only ``groups`` attribute shows it."""
-
-    id: str
-    display: str | None
 
 
 def user_model(*, privilege_writable: bool) -> type[ScimUser]:

@@ -42,6 +42,7 @@ from scim2_models.path import (
 )
 
 from sitescim.scim.group_mapping import fit_group_attribute, member_values
+from sitescim.scim.paths import split_urn
 from sitescim.scim.schemas import GROUP_SCHEMA
 
 # Attributes the server sets; a PATCH without path may echo them back unchanged.
@@ -140,11 +141,7 @@ def _plan_with_path(plan: GroupPatch, op: PatchOperation.Op, path: Path[Any], va
 
 def _attribute_name(key: str) -> str:
     """Attribute names are case-insensitive and may carry the Group schema URN."""
-    lowered = key.lower()
-    prefix = GROUP_SCHEMA.lower() + ":"
-    if lowered.startswith(prefix):
-        lowered = lowered[len(prefix) :]
-    return lowered
+    return (split_urn(key, (GROUP_SCHEMA,))[1] or "").lower()
 
 
 def _plan_attribute(plan: GroupPatch, op: PatchOperation.Op, name: str, value: Any) -> None:

@@ -26,6 +26,7 @@ from scim2_models import (
 )
 from sqlalchemy.orm import Session
 
+from sitescim.db import listings
 from sitescim.db import repositories as repo
 from sitescim.db.models import AuditEvent, Group, new_id
 from sitescim.scim import filtering, listing
@@ -234,7 +235,7 @@ def list_groups(
     session: Session, token: AuthenticatedToken, query: ListQuery, *, with_members: bool = True
 ) -> GroupPage:
     """A page of groups matching the query; members for the page in one query, if shown."""
-    page = listing.list_groups(session, token.site_id, query)
+    page = listings.list_groups(session, listing.plan_group_page(token.site_id, query))
     groups = page.groups
     members: dict[str, list[MemberView]] = {group.id: [] for group in groups}
     if with_members and groups:

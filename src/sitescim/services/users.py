@@ -33,7 +33,9 @@ from scim2_models import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sitescim.db import listings
 from sitescim.db import repositories as repo
+from sitescim.db.listings import GroupRef
 from sitescim.db.models import AuditEvent, new_id
 from sitescim.db.models import User as UserRow
 from sitescim.db.reads import Reads
@@ -42,7 +44,7 @@ from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import etags, listing, mapping, user_documents, user_patch
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import GroupRef, ScimUser
+from sitescim.scim.mapping import ScimUser
 from sitescim.services import audit
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
@@ -413,7 +415,7 @@ def list_users(
     session: Session, token: AuthenticatedToken, query: ListQuery, *, base_url: str
 ) -> UserPage:
     """A page of the site's users matching the query, filtered and sorted in the database."""
-    page = listing.list_users(session, token.site_id, query)
+    page = listings.list_users(session, token.site_id, listing.plan_user_page(token.site_id, query))
     resources = [
         user_documents.user_document(user, page.values[user.id], page.groups[user.id], base_url)
         for user in page.users

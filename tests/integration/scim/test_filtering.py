@@ -412,7 +412,7 @@ def test_search_body_with_a_wrong_schema_is_refused() -> None:
 
 def test_excluded_members_is_signalled() -> None:
     def returns_members(**params: str) -> bool:
-        return listing.query_from_params(params, GROUP_CATALOG).returns_members
+        return listing.query_from_params(params, GROUP_CATALOG).returns("members")
 
     assert returns_members()
     assert not returns_members(excludedAttributes="members")

@@ -12,10 +12,10 @@ import asyncio
 import pytest
 
 from sitescim.db import repositories as repo
+from sitescim.db.listings import GroupRef
 from sitescim.db.reads import open_reads
 from sitescim.scim import lookups
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import GroupRef
 from sitescim.scim.user_documents import user_document
 from tests.factories import bearer, make_token
 

@@ -22,12 +22,12 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
 from sitescim.db import repositories as repo
+from sitescim.db.listings import GroupRef
 from sitescim.db.models import Group, Membership, User, UserValue
 from sitescim.db.reads import Reads, open_reads
 from sitescim.scim import pages
 from sitescim.scim.group_mapping import MemberView, group_document
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import GroupRef
 from sitescim.scim.schemas import ADDRESS_KEYS, MULTI_VALUED
 from sitescim.scim.user_documents import user_document
 from tests.factories import make_site

@@ -19,7 +19,7 @@ from scim2_models import Context, PatchOp
 
 from sitescim.scim import user_patch
 from sitescim.scim.mapping import ReadOnlyPrivilegeUser
-from sitescim.scim.schemas import ENTERPRISE_USER_SCHEMA
+from sitescim.scim.schemas import ENTERPRISE_USER_SCHEMA, PATCH_OP_SCHEMA
 from sitescim.services import tokens as token_service
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
@@ -93,7 +93,7 @@ pathless_op = st.fixed_dictionaries(
     )
 )
 patch_body = st.lists(st.one_of(set_op, remove_op, pathless_op), min_size=1, max_size=4).map(
-    lambda operations: {"schemas": [user_patch.PATCH_SCHEMA], "Operations": operations}
+    lambda operations: {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
 )
 
 
@@ -174,7 +174,7 @@ def test_everyday_patch_equals_scim2_models(
             token,
             stored["id"],
             {
-                "schemas": [user_patch.PATCH_SCHEMA],
+                "schemas": [PATCH_OP_SCHEMA],
                 "Operations": [{"op": "replace", "path": "active", "value": patched["active"]}],
             },
             base_url=BASE,
@@ -188,50 +188,50 @@ def test_everyday_patch_equals_scim2_models(
     [
         {"Operations": [{"op": "replace", "path": "active", "value": False}]},
         {"schemas": ["urn:x"], "Operations": [{"op": "replace", "path": "title", "value": "x"}]},
-        {"schemas": [user_patch.PATCH_SCHEMA], "Operations": []},
-        {"schemas": [user_patch.PATCH_SCHEMA], "Operations": [{"op": "move", "path": "title"}]},
-        {"schemas": [user_patch.PATCH_SCHEMA], "Operations": [{"op": "remove", "path": "active"}]},
+        {"schemas": [PATCH_OP_SCHEMA], "Operations": []},
+        {"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "move", "path": "title"}]},
+        {"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "remove", "path": "active"}]},
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "remove", "path": "userName"}],
         },
-        {"schemas": [user_patch.PATCH_SCHEMA], "Operations": [{"op": "add", "path": "emails"}]},
+        {"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "add", "path": "emails"}]},
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "x"}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": 7}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": ""}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": " padded "}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": "x" * 257}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "active", "value": "false"}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "value": {"name": {"givenName": "x"}}}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [
                 {"op": "replace", "path": f"{ENTERPRISE_USER_SCHEMA}:manager", "value": "u"}
             ],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "remove", "path": "title", "value": "x"}],
         },
     ],
