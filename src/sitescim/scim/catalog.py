@@ -34,6 +34,7 @@ from sitescim.scim.schemas import (
     ENTERPRISE_ATTRIBUTES,
     ENTERPRISE_USER_SCHEMA,
     GROUP_SCHEMA,
+    MULTI_VALUED,
     NAME_ATTRIBUTES,
     SITESCIM_USER_SCHEMA,
     USER_SCHEMA,
@@ -241,6 +242,15 @@ _ADDRESSES = MultiValued(
 )
 
 
+def _values_of(attribute: str) -> MultiValued:
+    """A multi-valued attribute stored in ``user_values`` (scim.schemas.MULTI_VALUED)."""
+    if attribute == "addresses":
+        return _ADDRESSES
+    if attribute == "x509Certificates":
+        return _plural(attribute, value=Scalar(Kind.BINARY, UserValue.value, case_exact=True))
+    return _plural(attribute)
+
+
 _GroupOfUser = aliased(Group, name="group_of_user")
 
 
@@ -313,17 +323,8 @@ USER_CATALOG = ResourceCatalog(
             **{item.name.lower(): _stored(item) for item in CORE_ATTRIBUTES},
             "active": Scalar(Kind.BOOLEAN, User.active, required=True),
             "password": Unfilterable("password is write-only and never compared in a filter"),
-            "emails": _plural("emails"),
-            "phonenumbers": _plural("phoneNumbers"),
-            "ims": _plural("ims"),
-            "photos": _plural("photos"),
-            "addresses": _ADDRESSES,
+            **{name.lower(): _values_of(name) for name in MULTI_VALUED},
             "groups": _USER_GROUPS,
-            "entitlements": _plural("entitlements"),
-            "roles": _plural("roles"),
-            "x509certificates": _plural(
-                "x509Certificates", value=Scalar(Kind.BINARY, UserValue.value, case_exact=True)
-            ),
         },
         ENTERPRISE_USER_SCHEMA.lower(): {
             **{item.name.lower(): _stored(item) for item in ENTERPRISE_ATTRIBUTES},

@@ -30,7 +30,7 @@ GROUP = "Group"
 MEMBER_KINDS = (USER, GROUP)
 
 
-class GroupRow(Protocol):
+class StoredGroup(Protocol):
     """What a stored group offers the mapping; ``db.models.Group`` and the hot
     reader's ``GroupRecord`` fit."""
 
@@ -71,7 +71,9 @@ def member_ref(base_url: str, member: MemberView) -> str:
     return f"{base_url}/{collection}/{member.value}"
 
 
-def group_to_model(group: GroupRow, members: Sequence[MemberView] | None, base_url: str) -> Group:
+def group_to_model(
+    group: StoredGroup, members: Sequence[MemberView] | None, base_url: str
+) -> Group:
     return Group(
         id=group.id,
         external_id=group.external_id,
@@ -98,7 +100,7 @@ def group_to_model(group: GroupRow, members: Sequence[MemberView] | None, base_u
 
 
 def group_to_scim(
-    group: GroupRow,
+    group: StoredGroup,
     members: Sequence[MemberView] | None,
     base_url: str,
     *,
@@ -119,7 +121,7 @@ def group_to_scim(
 
 
 def group_document(
-    group: GroupRow, members: Sequence[MemberView] | None, base_url: str
+    group: StoredGroup, members: Sequence[MemberView] | None, base_url: str
 ) -> dict[str, Any]:
     """What ``group_to_model(...).model_dump()`` gives, without the models (a test holds them equal)."""
     document: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": group.id}

@@ -23,7 +23,7 @@ from scim2_models import (
 from scim2_models.path.expressions import AttrPath
 from sqlalchemy import Select, func
 
-from sitescim.db.dialect import Expr
+from sitescim.db.dialect import Condition, Expr
 from sitescim.db.listings import CursorStart, PagePlan
 from sitescim.db.models import Group, User
 from sitescim.scim import cursors, filtering
@@ -38,7 +38,7 @@ from sitescim.scim.catalog import (
     Unfilterable,
 )
 from sitescim.scim.paths import parse_path, split_urn
-from sitescim.scim.schemas import SEARCH_REQUEST_SCHEMA
+from sitescim.scim.schemas import MULTI_VALUED, SEARCH_REQUEST_SCHEMA
 
 MAX_COUNT = 1000
 """The most resources one page returns (ServiceProviderConfig filter.maxResults)."""
@@ -47,16 +47,8 @@ DEFAULT_COUNT = 100
 """The page size when the client names none."""
 
 
-MULTI_VALUED_USER_ATTRIBUTES = (
-    "emails",
-    "phonenumbers",
-    "ims",
-    "photos",
-    "addresses",
-    "entitlements",
-    "roles",
-    "x509certificates",
-)
+MULTI_VALUED_USER_ATTRIBUTES = tuple(name.lower() for name in MULTI_VALUED)
+"""The attributes stored as ``user_values`` rows, as ``ListQuery.returns`` takes them."""
 
 
 @dataclass(frozen=True)
@@ -282,12 +274,13 @@ def _order_by(
 
 def plan_user_page(site_id: str, query: ListQuery) -> PagePlan:
     """The statements' parts for a page of ``/Users``; values and groups only if shown."""
-    return PagePlan(
-        condition=filtering.user_filter(site_id, query.filter),
-        order_by=_order_by(USER_CATALOG, query, site_id, User),
-        start_index=query.start_index,
-        count=query.count,
-        cursor=_cursor_start(USER_CATALOG, query, site_id, User),
+    condition = filtering.user_filter(site_id, query.filter)
+    return _plan(
+        USER_CATALOG,
+        User,
+        condition,
+        site_id,
+        query,
         with_values=any(query.returns(name) for name in MULTI_VALUED_USER_ATTRIBUTES),
         with_groups=query.returns("groups"),
     )
@@ -295,12 +288,29 @@ def plan_user_page(site_id: str, query: ListQuery) -> PagePlan:
 
 def plan_group_page(site_id: str, query: ListQuery) -> PagePlan:
     """The same for ``/Groups``; members are the caller's to read."""
+    return _plan(
+        GROUP_CATALOG, Group, filtering.group_filter(site_id, query.filter), site_id, query
+    )
+
+
+def _plan(
+    resource: ResourceCatalog,
+    model: type[User] | type[Group],
+    condition: Condition,
+    site_id: str,
+    query: ListQuery,
+    *,
+    with_values: bool = True,
+    with_groups: bool = True,
+) -> PagePlan:
     return PagePlan(
-        condition=filtering.group_filter(site_id, query.filter),
-        order_by=_order_by(GROUP_CATALOG, query, site_id, Group),
+        condition=condition,
+        order_by=_order_by(resource, query, site_id, model),
         start_index=query.start_index,
         count=query.count,
-        cursor=_cursor_start(GROUP_CATALOG, query, site_id, Group),
+        cursor=_cursor_start(resource, query, site_id, model),
+        with_values=with_values,
+        with_groups=with_groups,
     )
 
 

@@ -136,17 +136,26 @@ def user_document_sql(json: JsonSql) -> str:
         f"CASE WHEN {has_enterprise} THEN {enterprise_key} || {enterprise} ELSE '' END",
         lit(f',"{SITESCIM_USER_SCHEMA}":{{"privilege":'),
         q("u.privilege"),
-        lit('},"meta":{"resourceType":"User","created":'),
-        json.moment("u.created_at"),
-        lit(',"lastModified":'),
-        json.moment("u.updated_at"),
-        lit(',"location":'),
-        q(f"{base} || '/Users/' || u.id"),
-        lit(',"version":'),
-        json.etag("u.version"),
-        lit("}}"),
+        lit("}"),
+        *_meta(json, "u", "User"),
     ]
     return " || ".join(parts)
+
+
+def _meta(json: JsonSql, alias: str, resource_type: str) -> list[str]:
+    """``,"meta":{...}}``: the resource's meta and the document's closing brace."""
+    base = json.param("page_base")
+    return [
+        json.literal(f',"meta":{{"resourceType":"{resource_type}","created":'),
+        json.moment(f"{alias}.created_at"),
+        json.literal(',"lastModified":'),
+        json.moment(f"{alias}.updated_at"),
+        json.literal(',"location":'),
+        json.quote(f"{base} || '/{resource_type}s/' || {alias}.id"),
+        json.literal(',"version":'),
+        json.etag(f"{alias}.version"),
+        json.literal("}}"),
+    ]
 
 
 def _value_parts(json: JsonSql) -> str:
@@ -230,7 +239,6 @@ def group_document_sql(json: JsonSql, *, with_members: bool) -> str:
     """The text of ``group_mapping.group_document`` for the row ``g``."""
     q = json.quote
     lit = json.literal
-    base = json.param("page_base")
     members = f"coalesce({_members(json)}, '')" if with_members else "''"
     parts = [
         lit(f'{{"schemas":["{GROUP_SCHEMA}"],"id":'),
@@ -239,15 +247,7 @@ def group_document_sql(json: JsonSql, *, with_members: bool) -> str:
         lit(',"displayName":'),
         q("g.display_name"),
         members,
-        lit(',"meta":{"resourceType":"Group","created":'),
-        json.moment("g.created_at"),
-        lit(',"lastModified":'),
-        json.moment("g.updated_at"),
-        lit(',"location":'),
-        q(f"{base} || '/Groups/' || g.id"),
-        lit(',"version":'),
-        json.etag("g.version"),
-        lit("}}"),
+        *_meta(json, "g", "Group"),
     ]
     return " || ".join(parts)
 

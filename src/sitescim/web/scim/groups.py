@@ -23,7 +23,7 @@ from sitescim.scim import listing
 from sitescim.scim.catalog import GROUP_CATALOG
 from sitescim.scim.etags import make_etag
 from sitescim.scim.group_mapping import (
-    GroupRow,
+    StoredGroup,
     group_to_scim,
     parse_response_parameters,
     shown_as_document,
@@ -72,7 +72,7 @@ async def get_group(scim: ScimRequest) -> Response:
     result: group_service.GroupResult | GroupRecord
     if wants_members(parameters):
         result = await scim.read(group_service.get_group, scim.id)
-        group: GroupRow = result.group
+        group: StoredGroup = result.group
     else:
         result = group = await read_group_without_members(scim.reads, scim.token, scim.id)
     return scim.not_modified(make_etag(group.id, group.version)) or _group(scim, result, parameters)
