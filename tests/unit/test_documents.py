@@ -1,4 +1,4 @@
-"""mapping.user_document must give exactly what scim2-models would dump.
+"""user_documents.user_document must give exactly what scim2-models would dump.
 
 The read path builds JSON straight from rows for speed; the write path and
 attribute selection still go through scim2-models. If the two ever disagreed,

@@ -1,9 +1,9 @@
 """List pages whose JSON the database writes: one statement, one snapshot, no ORM.
 
-A page of 100 users through SQLAlchemy rows and ``mapping.user_document``
+A page of 100 users through SQLAlchemy rows and ``user_documents.user_document``
 cost about 6 ms, most of it per-row Python. Here one statement counts the
 matches (``totalResults``), picks the page's ids in its order, and writes each
-resource's JSON text as ``mapping.user_document`` / ``group_mapping.group_document``
+resource's JSON text as ``user_documents.user_document`` / ``group_mapping.group_document``
 would (a property test holds them equal); Python only splices the texts into
 the ListResponse.
 

@@ -50,7 +50,7 @@ class JsonSql:
         )
 
     def moment(self, expression: str) -> str:
-        """A datetime as ``mapping.scim_datetime`` writes it (microseconds only if any)."""
+        """A datetime as ``user_documents.scim_datetime`` writes it (microseconds only if any)."""
         if self.postgres:
             utc = f"({expression} AT TIME ZONE 'UTC')"
             return (
@@ -98,7 +98,7 @@ def _object(parts: list[str]) -> str:
 
 
 def user_document_sql(json: JsonSql) -> str:
-    """The text of ``mapping.user_document`` for the row ``u``."""
+    """The text of ``user_documents.user_document`` for the row ``u``."""
     q = json.quote
     lit = json.literal
     base = json.param("page_base")

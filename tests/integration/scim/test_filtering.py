@@ -15,6 +15,7 @@ from scim2_models import InvalidFilterException, InvalidPathException, InvalidVa
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from sitescim.db import listings
 from sitescim.db.engine import Database
 from sitescim.db.models import Group, Membership, User, UserValue
 from sitescim.scim import listing
@@ -274,7 +275,8 @@ def test_group_filters_on_members_and_display_name(
     def groups(filter_text: str) -> set[str]:
         query = listing.query_from_params({"filter": filter_text}, GROUP_CATALOG)
         with database.transaction(write=False) as session:
-            return {group.id for group in listing.list_groups(session, site_a, query).groups}
+            plan = listing.plan_group_page(site_a, query)
+            return {group.id for group in listings.list_groups(session, plan).groups}
 
     assert groups(f'members.value eq "{people["babs"]}"') == {ids["tours"]}
     assert groups(f'members eq "{ids["tours"]}"') == {ids["staff"]}
@@ -283,27 +285,20 @@ def test_group_filters_on_members_and_display_name(
     assert groups('displayName co "_"') == {ids["staff"]}
     assert groups('displayName eq "TOURS"') == {ids["tours"]}
     assert groups("not (members pr)") == set()
+    query = listing.query_from_params({"filter": f'groups.value eq "{ids["tours"]}"'}, USER_CATALOG)
     with database.transaction(write=False) as session:
-        as_user = {
-            row.id
-            for row in listing.list_users(
-                session,
-                site_a,
-                listing.query_from_params(
-                    {"filter": f'groups.value eq "{ids["tours"]}"'}, USER_CATALOG
-                ),
-            ).users
-        }
+        plan = listing.plan_user_page(site_a, query)
+        as_user = {row.id for row in listings.list_users(session, site_a, plan).users}
     assert as_user == {people["babs"]}
 
 
 # Listing: parameters, order, pages.
 
 
-def page(database: Database, site_id: str, **params: str) -> listing.UserPage:
+def page(database: Database, site_id: str, **params: str) -> listings.UserRowsPage:
     query = listing.query_from_params(params, USER_CATALOG)
     with database.transaction(write=False) as session:
-        return listing.list_users(session, site_id, query)
+        return listings.list_users(session, site_id, listing.plan_user_page(site_id, query))
 
 
 def test_pages_follow_sort_order_and_report_the_total(

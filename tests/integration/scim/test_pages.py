@@ -3,7 +3,7 @@
 Random users and groups (any Unicode, nulls, both extensions, many values,
 addresses, a manager, memberships in groups and of groups) are stored in a
 real SQLite file or PostgreSQL database; each page document the statement
-writes must parse to exactly ``mapping.user_document`` (or
+writes must parse to exactly ``user_documents.user_document`` (or
 ``group_mapping.group_document``) of the same rows read through SQLAlchemy.
 """
 
