@@ -5,7 +5,10 @@ scim2-models parses the filter text into its syntax tree (``Comparison``,
 tree and builds one SQLAlchemy boolean expression over the ``users`` or
 ``groups`` table. Multi-valued attributes (``emails``, ``groups``,
 ``members``, ...) become ``EXISTS`` subqueries over their rows, so a filter
-stays one indexed statement however many values a resource holds.
+stays one indexed statement however many values a resource holds. Where each
+attribute is stored is ``scim.catalog``'s; one comparison of a value is
+``scim.comparisons``'; what SQLite and PostgreSQL spell differently is
+``db.dialect``'s.
 
 What the compiler promises:
 

@@ -3,11 +3,12 @@
 Every module that writes or reads a URN takes it from here. ``USER_ATTRIBUTES``
 says, for each singular string attribute a ``users`` row holds in a column of
 its own, its SCIM path, its column, its scim2-models field and the column's
-length. The document builders (``scim.mapping``, ``scim.documents`` and the
-SQL of ``scim.pages``), the scim2-models conversion, ``mapping.column_limit``,
-the fast user PATCH and the filter/sort catalog (``scim.catalog``) all read it,
-so a new attribute is one row here. ``MULTI_VALUED`` does the same for the
-attributes stored as ``user_values`` rows.
+length. The document builders (``scim.user_documents`` and the SQL text of
+``scim.sql_documents``), the scim2-models conversion (``scim.mapping``), its
+value limits (``mapping.column_limit``), the fast user PATCH and the
+filter/sort catalog (``scim.catalog``) all read it, so a new attribute is one
+row here. ``MULTI_VALUED`` does the same for the attributes stored as
+``user_values`` rows.
 """
 
 from __future__ import annotations
