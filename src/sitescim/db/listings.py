@@ -77,7 +77,7 @@ class GroupRowsPage:
     next_cursor: str | None = None
 
 
-def list_users(session: Session, site_id: str, plan: PagePlan) -> UserRowsPage:
+def read_user_page(session: Session, site_id: str, plan: PagePlan) -> UserRowsPage:
     total = session.scalar(select(func.count()).select_from(User).where(plan.condition)) or 0
     if plan.cursor is not None:
         users, next_cursor = _cursor_page(
@@ -135,7 +135,7 @@ def _with_values(
     return page
 
 
-def list_groups(session: Session, plan: PagePlan) -> GroupRowsPage:
+def read_group_page(session: Session, plan: PagePlan) -> GroupRowsPage:
     """Groups only: members are read by the caller, if the response shows them."""
     total = session.scalar(select(func.count()).select_from(Group).where(plan.condition)) or 0
     if plan.cursor is not None:

@@ -43,7 +43,7 @@ from sitescim.scim.schemas import (
 )
 
 
-class Kind(Enum):
+class AttributeType(Enum):
     STRING = "string"
     BOOLEAN = "boolean"
     DATETIME = "dateTime"
@@ -77,7 +77,7 @@ class Scalar:
     or a group): equality then tests each, so each one's index can answer.
     """
 
-    kind: Kind
+    kind: AttributeType
     column: Expr
     case_exact: bool = False
     key: Expr | None = None
@@ -159,11 +159,11 @@ def spell(path: AttrPath) -> str:
 
 
 def _string(column: Expr, *, key: Expr | None = None, required: bool = False) -> Scalar:
-    return Scalar(Kind.STRING, column, key=key, required=required)
+    return Scalar(AttributeType.STRING, column, key=key, required=required)
 
 
 def _exact(column: Expr, *, required: bool = False) -> Scalar:
-    return Scalar(Kind.STRING, column, case_exact=True, required=required)
+    return Scalar(AttributeType.STRING, column, case_exact=True, required=required)
 
 
 def _stored(attribute: UserAttribute) -> Scalar:
@@ -180,14 +180,14 @@ _VALUE_ORDER: tuple[Expr, ...] = (
     UserValue.id,
 )
 # "primary" is stored as sent: true, false, or NULL when the client sent none.
-_PRIMARY = Scalar(Kind.BOOLEAN, UserValue.primary)
+_PRIMARY = Scalar(AttributeType.BOOLEAN, UserValue.primary)
 _VALUE_TRIGRAMS = Trigrams(
     rows=lambda query: UserValue.id.in_(
         select(USER_VALUE_TRIGRAMS.c.rowid).where(USER_VALUE_TRIGRAMS.c.folded_value.match(query))
     )
 )
 _VALUE = Scalar(
-    Kind.STRING,
+    AttributeType.STRING,
     UserValue.value,
     key=UserValue.value_key,
     key_limit=VALUE_KEY_LIMIT,
@@ -247,7 +247,9 @@ def _values_of(attribute: str) -> MultiValued:
     if attribute == "addresses":
         return _ADDRESSES
     if attribute == "x509Certificates":
-        return _plural(attribute, value=Scalar(Kind.BINARY, UserValue.value, case_exact=True))
+        return _plural(
+            attribute, value=Scalar(AttributeType.BINARY, UserValue.value, case_exact=True)
+        )
     return _plural(attribute)
 
 
@@ -281,8 +283,8 @@ def _meta(resource_type: str, table: type[User] | type[Group]) -> Complex:
         always_present=True,
         subs={
             "resourcetype": _exact(literal(resource_type), required=True),
-            "created": Scalar(Kind.DATETIME, table.created_at, required=True),
-            "lastmodified": Scalar(Kind.DATETIME, table.updated_at, required=True),
+            "created": Scalar(AttributeType.DATETIME, table.created_at, required=True),
+            "lastmodified": Scalar(AttributeType.DATETIME, table.updated_at, required=True),
             "location": Unfilterable("meta.location is derived from the request's URL"),
             "version": Unfilterable("meta.version is not filterable; use If-None-Match"),
         },
@@ -313,7 +315,7 @@ USER_CATALOG = ResourceCatalog(
             "id": _exact(User.id, required=True),
             "meta": _meta("User", User),
             "username": Scalar(
-                Kind.STRING,
+                AttributeType.STRING,
                 User.user_name,
                 key=User.user_name_key,
                 required=True,
@@ -321,7 +323,7 @@ USER_CATALOG = ResourceCatalog(
             ),
             "name": Complex(subs={item.name.lower(): _stored(item) for item in NAME_ATTRIBUTES}),
             **{item.name.lower(): _stored(item) for item in CORE_ATTRIBUTES},
-            "active": Scalar(Kind.BOOLEAN, User.active, required=True),
+            "active": Scalar(AttributeType.BOOLEAN, User.active, required=True),
             "password": Unfilterable("password is write-only and never compared in a filter"),
             **{name.lower(): _values_of(name) for name in MULTI_VALUED},
             "groups": _USER_GROUPS,
@@ -373,7 +375,7 @@ GROUP_CATALOG = ResourceCatalog(
                 ordering=(Membership.id,),
                 subs={
                     "value": Scalar(
-                        Kind.STRING,
+                        AttributeType.STRING,
                         func.coalesce(Membership.user_id, Membership.member_group_id),
                         case_exact=True,
                         required=True,

@@ -23,7 +23,7 @@ from sitescim.db.dialect import (
     match_text,
     quote_trigram_query,
 )
-from sitescim.scim.catalog import Kind, Scalar, Trigrams
+from sitescim.scim.catalog import AttributeType, Scalar, Trigrams
 
 
 def fold(value: str) -> str:
@@ -67,10 +67,10 @@ def _ordering(target: Expr, op: CompareOperator, operand: Any, *, text: bool) ->
 
 def match_present(attribute: Scalar) -> Condition:
     """``pr``: a value that is neither null nor an empty string (RFC 7644 §3.4.2.2)."""
-    if attribute.required and attribute.kind != Kind.STRING:
+    if attribute.required and attribute.kind != AttributeType.STRING:
         return true()
     present = attribute.column.is_not(None)
-    if attribute.kind == Kind.STRING:
+    if attribute.kind == AttributeType.STRING:
         return and_(present, attribute.column != "")
     return present
 
@@ -97,7 +97,7 @@ def compare_scalar(node: Comparison | Present, attribute: Scalar, name: str) -> 
             trigrams = None
         condition = _substring_match(target, op, operand, trigrams=trigrams)
     else:
-        condition = _ordering(target, op, operand, text=attribute.kind == Kind.STRING)
+        condition = _ordering(target, op, operand, text=attribute.kind == AttributeType.STRING)
     return condition if attribute.required else and_(target.is_not(None), condition)
 
 
@@ -111,7 +111,7 @@ def _null_comparison(attribute: Scalar, op: CompareOperator, name: str) -> Condi
 
 def _target(attribute: Scalar, op: CompareOperator, operand: Any) -> tuple[Expr, Any]:
     """The column to compare and the operand in the same case form."""
-    if attribute.kind != Kind.STRING or attribute.case_exact:
+    if attribute.kind != AttributeType.STRING or attribute.case_exact:
         return attribute.column, operand
     if attribute.key is None:
         return func.lower(attribute.column), operand.lower()
@@ -133,15 +133,15 @@ _ORDER_OPS = frozenset(_ORDERING)
 def _operand(attribute: Scalar, op: CompareOperator, value: Any, name: str) -> Any:
     """Check the operator against the attribute's type and read the value as that type."""
     kind = attribute.kind
-    if kind in (Kind.BOOLEAN, Kind.BINARY) and op in _STRING_OPS | _ORDER_OPS:
+    if kind in (AttributeType.BOOLEAN, AttributeType.BINARY) and op in _STRING_OPS | _ORDER_OPS:
         raise InvalidFilterException(
             detail=f"{op.value!r} cannot be applied to the {kind.value} attribute {name!r}."
         )
-    if kind == Kind.DATETIME and op in _STRING_OPS:
+    if kind == AttributeType.DATETIME and op in _STRING_OPS:
         raise InvalidFilterException(
             detail=f"{op.value!r} cannot be applied to the dateTime attribute {name!r}."
         )
-    if kind == Kind.BOOLEAN:
+    if kind == AttributeType.BOOLEAN:
         if isinstance(value, bool):
             return value
         if isinstance(value, str) and value.lower() in _BOOLEAN_WORDS:
@@ -153,7 +153,7 @@ def _operand(attribute: Scalar, op: CompareOperator, value: Any, name: str) -> A
         raise InvalidFilterException(
             detail=f"{name!r} is a {kind.value}; compare it with a quoted string, not {value!r}."
         )
-    if kind == Kind.DATETIME:
+    if kind == AttributeType.DATETIME:
         try:
             moment = _DATETIME.validate_python(value)
         except ValidationError:

@@ -30,8 +30,8 @@ from sitescim.scim import cursors, filtering
 from sitescim.scim.catalog import (
     GROUP_CATALOG,
     USER_CATALOG,
+    AttributeType,
     Complex,
-    Kind,
     MultiValued,
     ResourceCatalog,
     Scalar,
@@ -232,9 +232,9 @@ def _sub(subs: Mapping[str, Scalar | Unfilterable], name: str, sort_by: str) -> 
 
 
 def _sortable(attribute: Scalar, sort_by: str) -> Expr:
-    if attribute.kind == Kind.BINARY:
+    if attribute.kind == AttributeType.BINARY:
         raise _unsortable(sort_by, "a binary attribute")
-    if attribute.kind == Kind.STRING and not attribute.case_exact:
+    if attribute.kind == AttributeType.STRING and not attribute.case_exact:
         return func.lower(attribute.column) if attribute.key is None else attribute.key
     return attribute.column
 

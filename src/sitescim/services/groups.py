@@ -235,7 +235,7 @@ def list_groups(
     session: Session, token: AuthenticatedToken, query: ListQuery, *, with_members: bool = True
 ) -> GroupPage:
     """A page of groups matching the query; members for the page in one query, if shown."""
-    page = listings.list_groups(session, listing.plan_group_page(token.site_id, query))
+    page = listings.read_group_page(session, listing.plan_group_page(token.site_id, query))
     groups = page.groups
     members: dict[str, list[MemberView]] = {group.id: [] for group in groups}
     if with_members and groups:

@@ -415,7 +415,9 @@ def list_users(
     session: Session, token: AuthenticatedToken, query: ListQuery, *, base_url: str
 ) -> UserPage:
     """A page of the site's users matching the query, filtered and sorted in the database."""
-    page = listings.list_users(session, token.site_id, listing.plan_user_page(token.site_id, query))
+    page = listings.read_user_page(
+        session, token.site_id, listing.plan_user_page(token.site_id, query)
+    )
     resources = [
         user_documents.user_document(user, page.values[user.id], page.groups[user.id], base_url)
         for user in page.users

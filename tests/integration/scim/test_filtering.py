@@ -276,7 +276,7 @@ def test_group_filters_on_members_and_display_name(
         query = listing.query_from_params({"filter": filter_text}, GROUP_CATALOG)
         with database.transaction(write=False) as session:
             plan = listing.plan_group_page(site_a, query)
-            return {group.id for group in listings.list_groups(session, plan).groups}
+            return {group.id for group in listings.read_group_page(session, plan).groups}
 
     assert groups(f'members.value eq "{people["babs"]}"') == {ids["tours"]}
     assert groups(f'members eq "{ids["tours"]}"') == {ids["staff"]}
@@ -288,7 +288,7 @@ def test_group_filters_on_members_and_display_name(
     query = listing.query_from_params({"filter": f'groups.value eq "{ids["tours"]}"'}, USER_CATALOG)
     with database.transaction(write=False) as session:
         plan = listing.plan_user_page(site_a, query)
-        as_user = {row.id for row in listings.list_users(session, site_a, plan).users}
+        as_user = {row.id for row in listings.read_user_page(session, site_a, plan).users}
     assert as_user == {people["babs"]}
 
 
@@ -298,7 +298,7 @@ def test_group_filters_on_members_and_display_name(
 def page(database: Database, site_id: str, **params: str) -> listings.UserRowsPage:
     query = listing.query_from_params(params, USER_CATALOG)
     with database.transaction(write=False) as session:
-        return listings.list_users(session, site_id, listing.plan_user_page(site_id, query))
+        return listings.read_user_page(session, site_id, listing.plan_user_page(site_id, query))
 
 
 def test_pages_follow_sort_order_and_report_the_total(
