@@ -23,7 +23,7 @@ from sitescim.db.dialect import (
     match_text,
     quote_trigram_query,
 )
-from sitescim.scim.catalog import AttributeType, Scalar, Trigrams
+from sitescim.scim.attributes import AttributeType, Scalar, Trigrams
 
 
 def fold(value: str) -> str:

@@ -54,17 +54,15 @@ from sqlalchemy import Select, and_, not_, or_, true
 
 from sitescim.db.dialect import Condition, PerDialect, compare_equal, is_narrowing
 from sitescim.db.models import Membership
-from sitescim.scim.catalog import (
-    GROUP_CATALOG,
-    USER_CATALOG,
+from sitescim.scim.attributes import (
     Complex,
     MultiValued,
     ResourceCatalog,
     Scalar,
     Unfilterable,
-    members_of_groups,
     spell,
 )
+from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG, members_of_groups
 from sitescim.scim.comparisons import compare_scalar, match_present
 from sitescim.scim.schemas import GROUP_SCHEMA
 

@@ -27,9 +27,7 @@ from sitescim.db.dialect import Condition, Expr
 from sitescim.db.listings import CursorStart, PagePlan
 from sitescim.db.models import Group, User
 from sitescim.scim import cursors, filtering
-from sitescim.scim.catalog import (
-    GROUP_CATALOG,
-    USER_CATALOG,
+from sitescim.scim.attributes import (
     AttributeType,
     Complex,
     MultiValued,
@@ -37,6 +35,7 @@ from sitescim.scim.catalog import (
     Scalar,
     Unfilterable,
 )
+from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG
 from sitescim.scim.paths import parse_path, split_urn
 from sitescim.scim.schemas import MULTI_VALUED, SEARCH_REQUEST_SCHEMA
 

@@ -35,7 +35,8 @@ from sqlalchemy.sql import coercions, roles
 from sitescim.db.dialect import Expr
 from sitescim.db.models import Group, User
 from sitescim.scim import cursors, filtering
-from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG, ResourceCatalog
+from sitescim.scim.attributes import ResourceCatalog
+from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG
 from sitescim.scim.listing import ListQuery, sort_key
 from sitescim.scim.sql_documents import JsonSql, group_document_sql, user_document_sql
 
