@@ -136,17 +136,19 @@ def user_document_sql(json: JsonSql) -> str:
         f"CASE WHEN {has_enterprise} THEN {enterprise_key} || {enterprise} ELSE '' END",
         lit(f',"{SITESCIM_USER_SCHEMA}":{{"privilege":'),
         q("u.privilege"),
-        lit("}"),
-        *_meta(json, "u", "User"),
+        *_meta(json, "u", "User", closing="}"),
     ]
     return " || ".join(parts)
 
 
-def _meta(json: JsonSql, alias: str, resource_type: str) -> list[str]:
-    """``,"meta":{...}}``: the resource's meta and the document's closing brace."""
+def _meta(json: JsonSql, alias: str, resource_type: str, *, closing: str = "") -> list[str]:
+    """``,"meta":{...}}``: the resource's meta and the document's closing brace.
+
+    ``closing`` ends what comes before it, in the same literal.
+    """
     base = json.param("page_base")
     return [
-        json.literal(f',"meta":{{"resourceType":"{resource_type}","created":'),
+        json.literal(f'{closing},"meta":{{"resourceType":"{resource_type}","created":'),
         json.moment(f"{alias}.created_at"),
         json.literal(',"lastModified":'),
         json.moment(f"{alias}.updated_at"),
