@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import column
+from sqlalchemy import column, create_engine
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
-from sitescim.db.dialect import escape_glob, escape_like, match_text, quote_trigram_query
+from sitescim.db.dialect import (
+    escape_glob,
+    escape_like,
+    match_text,
+    quote_trigram_query,
+    starts_with,
+)
 
 
 def test_like_wildcards_and_the_escape_character_are_escaped() -> None:
@@ -29,3 +36,15 @@ def test_a_prefix_match_compiles_to_glob_on_sqlite_and_like_on_postgresql() -> N
 def test_short_operands_have_no_trigram_query() -> None:
     assert quote_trigram_query("ab") is None
     assert quote_trigram_query('a"bc') == '"a""bc"'
+
+
+def test_the_repositories_prefix_match_follows_the_sessions_database() -> None:
+    name = column("user_name_key")
+    with Session(create_engine("sqlite://")) as on_sqlite:
+        condition = starts_with(on_sqlite, name, "a_*")
+        assert "GLOB" in str(condition)
+        assert list(condition.compile().params.values()) == ["a_[*]*"]
+    with Session(create_engine("postgresql+psycopg://nobody@127.0.0.1/none")) as on_postgresql:
+        condition = starts_with(on_postgresql, name, "a_*")
+        assert "LIKE" in str(condition)
+        assert list(condition.compile().params.values()) == ["a\\_*%"]

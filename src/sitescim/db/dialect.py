@@ -1,8 +1,10 @@
-"""The few places where SQLite and PostgreSQL differ: literal text matching and code-point order.
+"""The few places where SQLite and PostgreSQL need different SQL.
 
-Each difference is written as a ``PerDialect`` condition, spelled one way for
-SQLite and another for PostgreSQL and chosen when the statement is compiled,
-so one statement object (and SQLAlchemy's statement cache) serves both.
+The upsert construct and the repositories' prefix match are chosen by the
+session's database. The filters' differences (literal text matching, code-point
+order, trigram narrowing) are ``PerDialect`` conditions, spelled one way for
+SQLite and another for PostgreSQL and chosen when the statement is compiled, so
+one statement object (and SQLAlchemy's statement cache) serves both.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Boolean, ColumnElement, and_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import coercions, operators, roles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import (
@@ -25,6 +30,26 @@ from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 Expr = SQLColumnExpression[Any]
 Condition = ColumnElement[bool]
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def upsert_for(session: Session) -> Any:
+    """The INSERT construct that has ``on_conflict_do_*`` for the session's database."""
+    return pg_insert if is_postgresql(session) else sqlite_insert
+
+
+def starts_with(session: Session, column: Any, prefix: str) -> Any:
+    """A prefix match an index can answer: GLOB on SQLite, LIKE on PostgreSQL.
+
+    SQLite's LIKE ignores ASCII case and so cannot use a binary index; the keys
+    searched with this are case-folded already, so both are exact.
+    """
+    if is_postgresql(session):
+        return column.like(escape_like(prefix) + "%", escape="\\")
+    return column.op("GLOB", is_comparison=True)(escape_glob(prefix) + "*")
 
 
 class PerDialect(ColumnElement[bool]):
