@@ -338,7 +338,7 @@ def index_verdict(dialect: str, plan: list[str]) -> str:
 def explain(engine: Engine, site_id: str, users: int) -> None:
     """The plans of the page query ``GET /Users?filter=...`` runs, on the loaded tables.
 
-    The statement mirrors ``scim/listing.py``: the filter's condition, creation
+    The statement mirrors ``db/listings.py``: the filter's condition, creation
     order, the first 100 (the count query has the same WHERE and its own plan).
     """
     middle = users // 2

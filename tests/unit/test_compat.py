@@ -11,6 +11,7 @@ import pytest
 from scim2_models import InvalidValueException, ScimPolicy
 
 from sitescim.scim import compat
+from sitescim.scim.shapes import GROUP_SHAPE, USER_SHAPE
 
 BASE = "https://scim.example.com/scim/v2"
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -37,12 +38,12 @@ def operations(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_boolean_and_multi_valued_attributes_come_from_the_schema():
-    assert compat.USERS.core.booleans == {"active"}
-    assert compat.USERS.core.sub_booleans["emails"] == {"primary"}
-    assert "emails" in compat.USERS.core.valued_lists
-    assert "addresses" not in compat.USERS.core.valued_lists  # no value sub-attribute
-    assert compat.GROUPS.core.valued_lists == {"members"}
-    assert compat.GROUPS.core.booleans == frozenset()
+    assert USER_SHAPE.core.booleans == {"active"}
+    assert USER_SHAPE.core.sub_booleans["emails"] == {"primary"}
+    assert "emails" in USER_SHAPE.core.valued_lists
+    assert "addresses" not in USER_SHAPE.core.valued_lists  # no value sub-attribute
+    assert GROUP_SHAPE.core.valued_lists == {"members"}
+    assert GROUP_SHAPE.core.booleans == frozenset()
 
 
 def test_request_policy_tolerates_only_outside_strict_mode():

@@ -1,4 +1,4 @@
-"""mapping.user_document must give exactly what scim2-models would dump.
+"""user_documents.user_document must give exactly what scim2-models would dump.
 
 The read path builds JSON straight from rows for speed; the write path and
 attribute selection still go through scim2-models. If the two ever disagreed,
@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scim2_models import Context
 
+from sitescim.db.listings import GroupRef
 from sitescim.db.models import Group, User, UserValue
 from sitescim.scim.group_mapping import (
     MemberView,
@@ -22,15 +23,12 @@ from sitescim.scim.group_mapping import (
     parse_response_parameters,
 )
 from sitescim.scim.mapping import (
-    _ADDRESS_KEYS,
-    ADDRESS_PARTS,
-    MULTI_VALUED,
-    GroupRef,
     dump_user,
     narrow_document,
-    user_document,
     user_to_scim,
 )
+from sitescim.scim.schemas import ADDRESS_KEYS, ADDRESS_PARTS, MULTI_VALUED
+from sitescim.scim.user_documents import user_document
 
 BASE = "https://scim.example.test/scim/v2/"
 words = st.text(alphabet="abcXYZ 019é-", min_size=1, max_size=12)
@@ -52,7 +50,7 @@ def value_rows(draw: st.DrawFn) -> UserValue:
     extra = {}
     if attribute == "addresses":
         value = None
-        extra = {_ADDRESS_KEYS[part]: draw(words) for part in ADDRESS_PARTS if draw(st.booleans())}
+        extra = {ADDRESS_KEYS[part]: draw(words) for part in ADDRESS_PARTS if draw(st.booleans())}
     return UserValue(
         attribute=attribute,
         position=draw(st.integers(min_value=0, max_value=3)),

@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scim2_models import Context, Group, SCIMException
 
-from sitescim.scim.group_mapping import GROUP_SCHEMA, GroupInput, group_from_scim, member_values
+from sitescim.scim.group_mapping import GroupInput, group_from_scim, member_values
+from sitescim.scim.schemas import GROUP_SCHEMA
 
 ids = st.sampled_from(["u1", "u2", "g1", "2819c223-7f76-453a-919d-413861904646", "é"])
 member = st.fixed_dictionaries(

@@ -178,7 +178,7 @@ class UserValue(Base):
 
 FOLDED_VALUE = func.coalesce(UserValue.value_key, func.lower(UserValue.value))
 """What ``co``/``sw``/``ew`` filters compare a value with: its key, or for a value
-too long to have one (see filtering.VALUE_KEY_LIMIT), the value in lower case."""
+too long to have one (see scim.schemas.VALUE_KEY_LIMIT), the value in lower case."""
 
 TRIGRAM_INDEX(
     "ix_user_values_folded_value_trgm", FOLDED_VALUE.label("folded_value"), fastupdate=False

@@ -26,12 +26,7 @@ from scim2_models import (
 )
 
 from sitescim.domain.errors import TooManyOperationsError
-
-BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
-
-
-BULK_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:BulkResponse"
-
+from sitescim.scim.schemas import BULK_REQUEST_SCHEMA
 
 REFERENCE_PREFIX = "bulkId:"
 
@@ -85,10 +80,10 @@ def parse_request(body: dict[str, Any], *, max_operations: int) -> BulkJob:
     """The checked job, or 400/413 before anything is written."""
     fields = _fields(body)
     schemas = fields.get("schemas")
-    if not isinstance(schemas, list) or BULK_REQUEST.lower() not in {
+    if not isinstance(schemas, list) or BULK_REQUEST_SCHEMA.lower() not in {
         schema.lower() for schema in schemas if isinstance(schema, str)
     }:
-        raise InvalidSyntaxException(detail=f"'schemas' must contain {BULK_REQUEST!r}.")
+        raise InvalidSyntaxException(detail=f"'schemas' must contain {BULK_REQUEST_SCHEMA!r}.")
     operations = fields.get("operations")
     if not isinstance(operations, list):
         raise InvalidSyntaxException(detail="'Operations' must be a list of operations.")

@@ -42,26 +42,18 @@ RFC 7644 §3.10 say so; that is not a quirk.
 from __future__ import annotations
 
 import json
-import types
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Any
 
-from pydantic import BaseModel
 from scim2_models import (
-    BulkRequest,
-    EnterpriseUser,
-    Extension,
-    Group,
     InvalidValueException,
-    PatchOp,
-    Resource,
     ScimPolicy,
-    SearchRequest,
-    User,
 )
 
-from sitescim.scim.extension import SitescimUser
+from sitescim.scim.bodies import find_key, open_child, put_path, read_entry_value
+from sitescim.scim.paths import parse_path, split_urn
+from sitescim.scim.schemas import ENTERPRISE_USER_SCHEMA
+from sitescim.scim.shapes import GROUP_SHAPE, KNOWN_URNS, USER_SHAPE, ResourceShape, SchemaShape
 
 LENIENT_POLICY = ScimPolicy(
     remove_value_as_filter=ScimPolicy.RemoveValue.apply,
@@ -69,116 +61,12 @@ LENIENT_POLICY = ScimPolicy(
 )
 STRICT_POLICY = ScimPolicy()
 
-ENTERPRISE_URN = str(EnterpriseUser.__schema__)
 _OPS = ("add", "remove", "replace")
 
 
 def request_policy(*, strict: bool) -> ScimPolicy:
     """The scim2-models policy a request is validated and patched under."""
     return STRICT_POLICY if strict else LENIENT_POLICY
-
-
-@dataclass(frozen=True, slots=True)
-class _Attributes:
-    """What the layer must know of one schema; every name is casefolded."""
-
-    booleans: frozenset[str]
-    sub_booleans: Mapping[str, frozenset[str]]  # complex attribute -> boolean sub-attributes
-    valued_lists: frozenset[str]  # multi-valued complex attributes with a ``value``
-
-
-@dataclass(frozen=True, slots=True)
-class _Shape:
-    """A resource type: its core schema and its extensions, keyed by casefolded URN."""
-
-    core_urn: str
-    core: _Attributes
-    extensions: Mapping[str, tuple[str, _Attributes]]
-
-    def urns(self) -> Iterator[str]:
-        yield self.core_urn
-        for urn, _ in self.extensions.values():
-            yield urn
-
-    def scope(self, urn: str | None) -> _Attributes:
-        if urn is None or urn.casefold() == self.core_urn.casefold():
-            return self.core
-        return self.extensions[urn.casefold()][1]
-
-
-def _leaves(annotation: Any) -> Iterator[Any]:
-    origin = get_origin(annotation)
-    if origin in (Union, types.UnionType, list):
-        for argument in get_args(annotation):
-            yield from _leaves(argument)
-    elif origin is Annotated:
-        yield from _leaves(get_args(annotation)[0])
-    else:
-        yield annotation
-
-
-def _is_list(annotation: Any) -> bool:
-    origin = get_origin(annotation)
-    if origin is list:
-        return True
-    if origin in (Union, types.UnionType):
-        return any(_is_list(argument) for argument in get_args(annotation))
-    return False
-
-
-def _scim_name(name: str, field: Any) -> str:
-    return str(field.serialization_alias or field.alias or name).casefold()
-
-
-def _attributes(model: type[BaseModel]) -> _Attributes:
-    """Read the boolean and multi-valued attributes from the scim2-models schema itself."""
-    booleans: set[str] = set()
-    sub_booleans: dict[str, frozenset[str]] = {}
-    valued: set[str] = set()
-    for name, field in model.model_fields.items():
-        scim_name = _scim_name(name, field)
-        leaves = list(_leaves(field.annotation))
-        if bool in leaves:
-            booleans.add(scim_name)
-        for leaf in leaves:
-            if not (isinstance(leaf, type) and issubclass(leaf, BaseModel)):
-                continue
-            inner = frozenset(
-                _scim_name(sub, sub_field)
-                for sub, sub_field in leaf.model_fields.items()
-                if bool in list(_leaves(sub_field.annotation))
-            )
-            if inner:
-                sub_booleans[scim_name] = inner
-            if _is_list(field.annotation) and "value" in leaf.model_fields:
-                valued.add(scim_name)
-    return _Attributes(frozenset(booleans), sub_booleans, frozenset(valued))
-
-
-def _shape(core: type[Resource[Any]], *extensions: type[Extension]) -> _Shape:
-    return _Shape(
-        core_urn=str(core.__schema__),
-        core=_attributes(core),
-        extensions={
-            str(ext.__schema__).casefold(): (str(ext.__schema__), _attributes(ext))
-            for ext in extensions
-        },
-    )
-
-
-USERS = _shape(User, EnterpriseUser, SitescimUser)
-GROUPS = _shape(Group)
-
-_KNOWN_URNS = {
-    urn.casefold(): urn
-    for urn in (
-        *USERS.urns(),
-        *GROUPS.urns(),
-        str(PatchOp.__schema__),
-        str(SearchRequest.__schema__),
-        str(BulkRequest.__schema__),
-    )
-}
 
 
 def normalise(
@@ -193,7 +81,7 @@ def normalise(
     return _Normaliser(strict=strict, base_url=base_url.rstrip("/")).body(body, method, path)
 
 
-def _target(path: str) -> tuple[_Shape | None, str]:
+def _target(path: str) -> tuple[ResourceShape | None, str]:
     """The resource type of a request path and what the path addresses there."""
     parts = [part for part in path.split("/") if part]
     if not parts:
@@ -201,18 +89,10 @@ def _target(path: str) -> tuple[_Shape | None, str]:
     collection = parts[0].casefold()
     rest = parts[1] if len(parts) > 1 else ""
     if collection == "users":
-        return USERS, rest
+        return USER_SHAPE, rest
     if collection == "groups":
-        return GROUPS, rest
+        return GROUP_SHAPE, rest
     return None, collection
-
-
-def _key(data: Mapping[str, Any], name: str) -> str | None:
-    """The key spelling ``name`` in ``data``: attribute names are case-insensitive."""
-    if name in data:
-        return name
-    folded = name.casefold()
-    return next((key for key in data if key.casefold() == folded), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,19 +132,19 @@ class _Normaliser:
 
     def bulk(self, body: dict[str, Any]) -> None:
         """Each operation's data is a body of its own (RFC 7644 §3.7)."""
-        operations = body.get(_key(body, "Operations") or "Operations")
+        operations = body.get(find_key(body, "Operations") or "Operations")
         for operation in operations if isinstance(operations, list) else []:
             if not isinstance(operation, dict):
                 continue
-            data = operation.get(_key(operation, "data") or "data")
-            method = operation.get(_key(operation, "method") or "method")
-            path = operation.get(_key(operation, "path") or "path")
+            data = operation.get(find_key(operation, "data") or "data")
+            method = operation.get(find_key(operation, "method") or "method")
+            path = operation.get(find_key(operation, "path") or "path")
             if isinstance(data, dict) and isinstance(method, str) and isinstance(path, str):
                 self.body(data, method, path)
 
-    def schemas(self, body: dict[str, Any], shape: _Shape | None) -> None:
+    def schemas(self, body: dict[str, Any], shape: ResourceShape | None) -> None:
         """Known URNs in their declared spelling; unknown ones no attribute uses dropped."""
-        key = _key(body, "schemas")
+        key = find_key(body, "schemas")
         listed = body.get(key) if key else None
         if not isinstance(listed, list):
             return
@@ -273,18 +153,18 @@ class _Normaliser:
             if not isinstance(urn, str):
                 kept.append(urn)
                 continue
-            known = _KNOWN_URNS.get(urn.casefold())
+            known = KNOWN_URNS.get(urn.casefold())
             if known is not None and known != urn:
                 self.quirk(f"schemas lists {urn!r}; the schema URI is {known!r}.")
                 urn = known
-            elif known is None and shape is not None and _key(body, urn) is None:
+            elif known is None and shape is not None and find_key(body, urn) is None:
                 self.quirk(f"schemas lists {urn!r}, a schema this service does not define.")
                 continue
             if urn not in kept:
                 kept.append(urn)
         body[key or "schemas"] = kept
 
-    def resource(self, body: dict[str, Any], shape: _Shape) -> None:
+    def resource(self, body: dict[str, Any], shape: ResourceShape) -> None:
         """A POST or PUT body: attribute paths nested, then values fixed."""
         if not self.strict:
             for key in [key for key in body if key[:4].lower() == "urn:"]:
@@ -297,11 +177,11 @@ class _Normaliser:
                 continue  # a filter cannot be nested: scim2-models refuses the key
             self.quirk(f"{key!r} is an attribute path, not an attribute name.")
             urn, rest = located
-            holder = body if urn is None or urn == shape.core_urn else _child(body, urn)
-            _put(holder, rest.split("."), body.pop(key))
+            holder = body if urn is None or urn == shape.core_urn else open_child(body, urn)
+            put_path(holder, rest.split("."), body.pop(key))
         self.values(body, shape)
 
-    def values(self, data: dict[str, Any], shape: _Shape) -> None:
+    def values(self, data: dict[str, Any], shape: ResourceShape) -> None:
         """Booleans and the manager of attributes given as an object (a body, a PATCH value)."""
         self.booleans(data, shape.core)
         for key in [key for key in data if key[:4].lower() == "urn:"]:
@@ -309,13 +189,13 @@ class _Normaliser:
             extension = data[key]
             if attributes is not None and isinstance(extension, dict):
                 self.booleans(extension, attributes)
-                if urn == ENTERPRISE_URN:
+                if urn == ENTERPRISE_USER_SCHEMA:
                     self.manager_in(extension)
 
     # -- PATCH -----------------------------------------------------------------
 
-    def patch(self, body: dict[str, Any], shape: _Shape) -> None:
-        key = _key(body, "Operations")
+    def patch(self, body: dict[str, Any], shape: ResourceShape) -> None:
+        key = find_key(body, "Operations")
         operations = body.get(key) if key else None
         if not isinstance(operations, list):
             return
@@ -331,16 +211,16 @@ class _Normaliser:
         body[key or "Operations"] = rewritten
 
     def op_name(self, operation: dict[str, Any]) -> None:
-        key = _key(operation, "op")
+        key = find_key(operation, "op")
         name = operation.get(key) if key else None
         if isinstance(name, str) and name not in _OPS and name.lower() in _OPS:
             self.quirk(f"'op' is {name!r}; operations are 'add', 'remove' or 'replace'.")
             operation[key or "op"] = name.lower()
 
-    def split(self, operation: dict[str, Any], shape: _Shape) -> list[dict[str, Any]]:
+    def split(self, operation: dict[str, Any], shape: ResourceShape) -> list[dict[str, Any]]:
         """A pathless add/replace whose value has attribute paths as keys: one op per path."""
-        value = operation.get(_key(operation, "value") or "value")
-        if _key(operation, "path") is not None or not isinstance(value, dict):
+        value = operation.get(find_key(operation, "value") or "value")
+        if find_key(operation, "path") is not None or not isinstance(value, dict):
             return [operation]
         paths = [key for key in value if self.path_key(key, shape) is not None]
         if not paths:
@@ -349,16 +229,16 @@ class _Normaliser:
             f"{paths[0]!r} is an attribute path; an operation without 'path' takes "
             "attribute names (RFC 7644 §3.5.2)."
         )
-        op = operation.get(_key(operation, "op") or "op")
+        op = operation.get(find_key(operation, "op") or "op")
         plain = {key: item for key, item in value.items() if key not in paths}
         parts = [{"op": op, "value": plain}] if plain else []
         parts += [{"op": op, "path": key, "value": value[key]} for key in paths]
         return parts
 
-    def operation(self, operation: dict[str, Any], shape: _Shape) -> None:
-        op = operation.get(_key(operation, "op") or "op")
-        path_key = _key(operation, "path")
-        value_key = _key(operation, "value") or "value"
+    def operation(self, operation: dict[str, Any], shape: ResourceShape) -> None:
+        op = operation.get(find_key(operation, "op") or "op")
+        path_key = find_key(operation, "path")
+        value_key = find_key(operation, "value") or "value"
         path = operation.get(path_key) if path_key else None
         if not isinstance(path, str):
             value = operation.get(value_key)
@@ -372,7 +252,11 @@ class _Normaliser:
         if value_key not in operation:
             return
         value = operation[value_key]
-        if parts.urn == ENTERPRISE_URN and parts.attribute == "manager" and parts.sub is None:
+        if (
+            parts.urn == ENTERPRISE_USER_SCHEMA
+            and parts.attribute == "manager"
+            and parts.sub is None
+        ):
             if value is None or value == "" or value == []:
                 self.quirk("A manager is removed with 'remove', not set to an empty value.")
                 operation.clear()
@@ -382,12 +266,12 @@ class _Normaliser:
             return
         operation[value_key] = self.targeted(value, parts, shape)
 
-    def targeted(self, value: Any, parts: _PathParts, shape: _Shape) -> Any:
+    def targeted(self, value: Any, parts: _PathParts, shape: ResourceShape) -> Any:
         """Fix a value written at a path; ``parts`` say what the path names."""
         if parts.attribute == "":  # the path is an extension URN: the value is its object
             if isinstance(value, dict) and parts.urn is not None:
                 self.booleans(value, shape.scope(parts.urn))
-                if parts.urn == ENTERPRISE_URN:
+                if parts.urn == ENTERPRISE_USER_SCHEMA:
                     self.manager_in(value)
             return value
         attributes = shape.scope(parts.urn)
@@ -409,7 +293,7 @@ class _Normaliser:
         value_key: str,
         path: str,
         parts: _PathParts,
-        shape: _Shape,
+        shape: ResourceShape,
     ) -> None:
         """A remove names its target in ``path`` alone (RFC 7644 §3.5.2.2)."""
         value = operation.get(value_key)
@@ -417,7 +301,7 @@ class _Normaliser:
             return
         entries = value if isinstance(value, list) else [value]
         attributes = shape.scope(parts.urn)
-        ids = [_entry_value(entry) for entry in entries]
+        ids = [read_entry_value(entry) for entry in entries]
         listable = (
             parts.attribute in attributes.valued_lists and parts.sub is None and not parts.filtered
         )
@@ -437,7 +321,7 @@ class _Normaliser:
 
     # -- values ------------------------------------------------------------------
 
-    def booleans(self, data: dict[str, Any], attributes: _Attributes) -> None:
+    def booleans(self, data: dict[str, Any], attributes: SchemaShape) -> None:
         for key in list(data):
             name = key.casefold()
             if name in attributes.booleans:
@@ -460,7 +344,7 @@ class _Normaliser:
         return value
 
     def manager_in(self, extension: dict[str, Any]) -> None:
-        key = _key(extension, "manager")
+        key = find_key(extension, "manager")
         if key is None:
             return
         value = extension.pop(key)
@@ -479,8 +363,8 @@ class _Normaliser:
             value = {"value": value}
         if not isinstance(value, dict):
             return value
-        identifier = _entry_value(value)
-        ref_key = _key(value, "$ref")
+        identifier = read_entry_value(value)
+        ref_key = find_key(value, "$ref")
         if isinstance(identifier, str) and identifier and value.get(ref_key or "$ref") is None:
             self.quirk("'manager' needs its '$ref' (RFC 7643 §4.3).")
             value[ref_key or "$ref"] = f"{self.base_url}/Users/{identifier}"
@@ -488,65 +372,25 @@ class _Normaliser:
 
     # -- paths -------------------------------------------------------------------
 
-    def path_key(self, key: str, shape: _Shape) -> tuple[str | None, str] | None:
+    def path_key(self, key: str, shape: ResourceShape) -> tuple[str | None, str] | None:
         """(URN or None, the rest) if a key is an attribute path rather than a name."""
         if "." not in key and "[" not in key and ":" not in key:
             return None  # a plain attribute name: nearly every key
-        folded = key.casefold()
-        for urn in shape.urns():
-            if folded == urn.casefold():
-                return None
-            if folded.startswith(urn.casefold() + ":"):
-                return urn, key[len(urn) + 1 :]
-        if folded.startswith("urn:"):  # an extension of no declared schema: scim2-models decides
+        urn, rest = split_urn(key, shape.urns())
+        if urn is not None:
+            return None if rest is None else (urn, rest)
+        if key.casefold().startswith(
+            "urn:"
+        ):  # an extension of no declared schema: scim2-models decides
             return None
         if "." in key or "[" in key:
             return None, key
         return None
 
-    def parse(self, path: str, shape: _Shape) -> _PathParts:
-        urn: str | None = None
-        rest = path.strip()
-        for known in shape.urns():
-            if rest.casefold() == known.casefold():
-                return _PathParts(known, "", None, filtered=False)
-            if rest.casefold().startswith(known.casefold() + ":"):
-                urn, rest = known, rest[len(known) + 1 :]
-                break
-        if urn == shape.core_urn:
+    def parse(self, path: str, shape: ResourceShape) -> _PathParts:
+        parsed = parse_path(path, shape.urns())
+        urn = parsed.urn
+        if urn == shape.core_urn and not parsed.urn_only:
             urn = None
-        attribute, bracket, after = rest.partition("[")
-        sub: str | None = None
-        if bracket:
-            tail = after.rpartition("]")[2]
-            sub = tail[1:] if tail.startswith(".") else None
-        else:
-            attribute, _, dotted = attribute.partition(".")
-            sub = dotted or None
-        return _PathParts(
-            urn, attribute.strip().casefold(), sub.casefold() if sub else None, bool(bracket)
-        )
-
-
-def _entry_value(entry: Any) -> Any:
-    if not isinstance(entry, dict):
-        return None
-    key = _key(entry, "value")
-    return entry.get(key) if key else None
-
-
-def _child(data: dict[str, Any], name: str) -> dict[str, Any]:
-    key = _key(data, name)
-    child = data.get(key) if key else None
-    if not isinstance(child, dict):
-        child = {}
-        data[key or name] = child
-    return child
-
-
-def _put(data: dict[str, Any], parts: list[str], value: Any) -> None:
-    """Set a dotted attribute path in nested objects, merging with what is there."""
-    holder = data
-    for part in parts[:-1]:
-        holder = _child(holder, part)
-    holder[_key(holder, parts[-1]) or parts[-1]] = value
+        sub = parsed.sub.casefold() if parsed.sub else None
+        return _PathParts(urn, parsed.attribute.strip().casefold(), sub, parsed.filtered)

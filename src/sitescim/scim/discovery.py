@@ -43,6 +43,7 @@ from scim2_models.resources.service_provider_config import (
 
 from sitescim.scim.extension import SitescimUser
 from sitescim.scim.listing import DEFAULT_COUNT, MAX_COUNT
+from sitescim.scim.schemas import GROUP_SCHEMA
 
 DOCUMENTATION_URI = "https://github.com/sitescim/sitescim#readme"
 
@@ -73,9 +74,7 @@ SERVED_RESOURCES = (
 # Sub-attributes whose published mutability differs from scim2-models' default,
 # because the service computes them: a group member's display is the member's
 # own name, whatever a client sends (RFC 7643 §2.4 calls display READ-ONLY).
-_SERVER_COMPUTED: tuple[tuple[str, str, str], ...] = (
-    ("urn:ietf:params:scim:schemas:core:2.0:Group", "members", "display"),
-)
+_SERVER_COMPUTED: tuple[tuple[str, str, str], ...] = ((GROUP_SCHEMA, "members", "display"),)
 
 # Schema ids in the order /Schemas lists them, with a readable description each
 # (the generated one is the class name).

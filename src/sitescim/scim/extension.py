@@ -16,8 +16,8 @@ from pydantic import Field
 from scim2_models import URN, Extension, Mutability, Returned
 
 from sitescim.domain.privileges import Privilege
+from sitescim.scim.schemas import SITESCIM_USER_SCHEMA
 
-SITESCIM_USER_SCHEMA = "urn:sitescim:params:scim:schemas:extension:sitescim:2.0:User"
 PRIVILEGES = [privilege.value for privilege in Privilege]
 
 

@@ -21,15 +21,16 @@ from scim2_models import (
     ResponseParameters,
 )
 
-from sitescim.scim.mapping import make_etag, scim_datetime
+from sitescim.scim.etags import make_etag
+from sitescim.scim.schemas import GROUP_LIMITS, GROUP_SCHEMA
+from sitescim.scim.user_documents import scim_datetime
 
-GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 USER = "User"
 GROUP = "Group"
 MEMBER_KINDS = (USER, GROUP)
 
 
-class GroupRow(Protocol):
+class StoredGroup(Protocol):
     """What a stored group offers the mapping; ``db.models.Group`` and the hot
     reader's ``GroupRecord`` fit."""
 
@@ -70,7 +71,9 @@ def member_ref(base_url: str, member: MemberView) -> str:
     return f"{base_url}/{collection}/{member.value}"
 
 
-def group_to_model(group: GroupRow, members: Sequence[MemberView] | None, base_url: str) -> Group:
+def group_to_model(
+    group: StoredGroup, members: Sequence[MemberView] | None, base_url: str
+) -> Group:
     return Group(
         id=group.id,
         external_id=group.external_id,
@@ -97,7 +100,7 @@ def group_to_model(group: GroupRow, members: Sequence[MemberView] | None, base_u
 
 
 def group_to_scim(
-    group: GroupRow,
+    group: StoredGroup,
     members: Sequence[MemberView] | None,
     base_url: str,
     *,
@@ -118,7 +121,7 @@ def group_to_scim(
 
 
 def group_document(
-    group: GroupRow, members: Sequence[MemberView] | None, base_url: str
+    group: StoredGroup, members: Sequence[MemberView] | None, base_url: str
 ) -> dict[str, Any]:
     """What ``group_to_model(...).model_dump()`` gives, without the models (a test holds them equal)."""
     document: dict[str, Any] = {"schemas": [GROUP_SCHEMA], "id": group.id}
@@ -194,10 +197,6 @@ def _names_members(path: Any, *, whole: bool) -> bool:
     if binding is None or binding.field_name != "members":
         return False
     return binding.sub_field_name is None or not whole
-
-
-# Column limits of the groups table, checked before the database would refuse them.
-GROUP_LIMITS = {"displayName": 256, "externalId": 256}
 
 
 def fit_group_attribute(attribute: str, value: str | None) -> str | None:

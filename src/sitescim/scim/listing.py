@@ -1,19 +1,16 @@
 """List queries (RFC 7644 §3.4.2, §3.4.3): parameters checked, then one page read in SQL.
 
 ``query_from_params`` reads a GET's query string and ``query_from_search`` a
-``POST /.search`` body into the same ``ListQuery``; ``list_users`` and
-``list_groups`` run it: ``COUNT(*)`` over the filtered rows for
-``totalResults``, then the page in a stable order (``sortBy``, then ``id``)
-with OFFSET/LIMIT, and for users their values and groups in one IN query each.
-A page of users is read as ids first, then those rows by primary key: each
-statement has one plan shape that stays linear whatever the planner's estimates
-(no join on a LIMIT subquery that a planner may re-run per row).
-Turning rows into SCIM resources is mapping.py's business.
+``POST /.search`` body into the same ``ListQuery``; ``plan_user_page`` and
+``plan_group_page`` turn it into the SQL parts of one page (the filter's
+condition, a stable order: ``sortBy``, then ``id``; where a cursor starts),
+which ``db.listings`` runs. Turning rows into SCIM resources is the mapping's
+business.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,24 +21,23 @@ from scim2_models import (
     InvalidValueException,
 )
 from scim2_models.path.expressions import AttrPath
-from sqlalchemy import Row, Select, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, func
 
+from sitescim.db.dialect import Condition, Expr
+from sitescim.db.listings import CursorStart, PagePlan
 from sitescim.db.models import Group, User
-from sitescim.db.repositories import users as users_repo
 from sitescim.scim import cursors, filtering
-from sitescim.scim.filtering import (
-    GROUPS,
-    USERS,
+from sitescim.scim.attributes import (
+    AttributeType,
     Complex,
-    Expr,
-    Kind,
     MultiValued,
-    Resource,
+    ResourceCatalog,
     Scalar,
     Unfilterable,
 )
-from sitescim.scim.mapping import GroupRef
+from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG
+from sitescim.scim.paths import parse_path, split_urn
+from sitescim.scim.schemas import MULTI_VALUED, SEARCH_REQUEST_SCHEMA
 
 MAX_COUNT = 1000
 """The most resources one page returns (ServiceProviderConfig filter.maxResults)."""
@@ -49,18 +45,9 @@ MAX_COUNT = 1000
 DEFAULT_COUNT = 100
 """The page size when the client names none."""
 
-SEARCH_REQUEST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
-MULTI_VALUED_USER_ATTRIBUTES = (
-    "emails",
-    "phonenumbers",
-    "ims",
-    "photos",
-    "addresses",
-    "entitlements",
-    "roles",
-    "x509certificates",
-)
+MULTI_VALUED_USER_ATTRIBUTES = tuple(name.lower() for name in MULTI_VALUED)
+"""The attributes stored as ``user_values`` rows, as ``ListQuery.returns`` takes them."""
 
 
 @dataclass(frozen=True)
@@ -90,34 +77,26 @@ class ListQuery:
         if self.attributes:
             return any(_head(path) == wanted for path in self.attributes)
         return not any(
-            _head(path) == wanted and "." not in _without_urn(path)
+            _head(path) == wanted and "." not in (split_urn(path)[1] or "")
             for path in self.excluded_attributes
         )
 
-    @property
-    def returns_members(self) -> bool:
-        """False for ``excludedAttributes=members``: then no member row is read at all."""
-        return self.returns("members")
-
-
-def _without_urn(path: str) -> str:
-    return path.rpartition(":")[2] if path.lower().startswith("urn:") else path
-
 
 def _head(path: str) -> str:
-    return _without_urn(path).partition(".")[0].lower()
+    """The top-level attribute a path names, lower-case, without its schema URN."""
+    return (split_urn(path)[1] or "").partition(".")[0].lower()
 
 
 # Reading the parameters.
 
 
-def query_from_params(params: Mapping[str, str], resource: Resource) -> ListQuery:
+def query_from_params(params: Mapping[str, str], resource: ResourceCatalog) -> ListQuery:
     """The query of ``GET /Users`` or ``GET /Groups`` (parameter names case-insensitive)."""
     values = {name.lower(): value for name, value in params.items()}
     return _query(values, resource)
 
 
-def query_from_search(body: Any, resource: Resource) -> ListQuery:
+def query_from_search(body: Any, resource: ResourceCatalog) -> ListQuery:
     """The query of ``POST /.search``: a SearchRequest body (RFC 7644 §3.4.3)."""
     if not isinstance(body, Mapping):
         raise InvalidValueException(detail="A search request is a JSON object.")
@@ -135,7 +114,7 @@ MAX_START_INDEX = 2**62
 """Past any result set; bounded so the OFFSET fits a 64-bit integer."""
 
 
-def _query(values: Mapping[str, Any], resource: Resource) -> ListQuery:
+def _query(values: Mapping[str, Any], resource: ResourceCatalog) -> ListQuery:
     cursor = values.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise InvalidCursorException(detail="cursor must be a string.")
@@ -208,7 +187,7 @@ def _names(value: Any, name: str) -> tuple[str, ...]:
 # Sorting.
 
 
-def sort_key(resource: Resource, sort_by: str, *, site_id: str) -> Expr:
+def sort_key(resource: ResourceCatalog, sort_by: str, *, site_id: str) -> Expr:
     """The expression to order by for ``sortBy`` (RFC 7644 §3.4.2.3).
 
     Case-insensitive strings sort on their folded form. A multi-valued
@@ -236,12 +215,10 @@ def sort_key(resource: Resource, sort_by: str, *, site_id: str) -> Expr:
 
 
 def _attr_path(text: str) -> AttrPath:
-    uri: str | None = None
-    remainder = text.strip()
-    if remainder.lower().startswith("urn:"):
-        uri, _, remainder = remainder.rpartition(":")
-    attr, _, sub_attr = remainder.partition(".")
-    return AttrPath(attr=attr, sub_attr=sub_attr or None, uri=uri)
+    path = parse_path(text)
+    if path.filtered:
+        raise ValueError("a value filter")
+    return AttrPath(attr=path.attribute, sub_attr=path.sub, uri=path.urn)
 
 
 def _sub(subs: Mapping[str, Scalar | Unfilterable], name: str, sort_by: str) -> Scalar:
@@ -254,14 +231,16 @@ def _sub(subs: Mapping[str, Scalar | Unfilterable], name: str, sort_by: str) -> 
 
 
 def _sortable(attribute: Scalar, sort_by: str) -> Expr:
-    if attribute.kind == Kind.BINARY:
+    if attribute.kind == AttributeType.BINARY:
         raise _unsortable(sort_by, "a binary attribute")
-    if attribute.kind == Kind.STRING and not attribute.case_exact:
+    if attribute.kind == AttributeType.STRING and not attribute.case_exact:
         return func.lower(attribute.column) if attribute.key is None else attribute.key
     return attribute.column
 
 
-def _first_value(resource: Resource, attribute: MultiValued, target: Expr, site_id: str) -> Expr:
+def _first_value(
+    resource: ResourceCatalog, attribute: MultiValued, target: Expr, site_id: str
+) -> Expr:
     rows: Select[Any] = (
         attribute.rows(site_id)
         .where(attribute.owner == resource.id_column)
@@ -274,39 +253,72 @@ def _unsortable(sort_by: str, reason: str) -> InvalidPathException:
     return InvalidPathException(path=sort_by, detail=f"Cannot sort on {sort_by!r}: {reason}.")
 
 
-def _ordered(
-    statement: Select[Any],
-    resource: Resource,
-    query: ListQuery,
-    site_id: str,
-    id_column: Any,
-    created_column: Any,
-) -> Select[Any]:
-    """Without sortBy, creation order: pages stay put while resources are added."""
-    if query.sort_by is None:
-        return statement.order_by(created_column, id_column)
-    key = sort_key(resource, query.sort_by, site_id=site_id)
-    # RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending.
-    ordered = key.desc().nulls_first() if query.descending else key.asc().nulls_last()
-    return statement.order_by(ordered, id_column)
-
-
-# Cursor pages (RFC 9865).
-
-
-def _cursor_page(
-    session: Session,
-    statement: Select[Any],
-    resource: Resource,
+def _order_by(
+    resource: ResourceCatalog,
     query: ListQuery,
     site_id: str,
     model: type[User] | type[Group],
-) -> tuple[Sequence[Row[Any]], str | None]:
-    """One page after the cursor's position, and the cursor of the next, if any.
+) -> tuple[Expr, ...]:
+    """Without sortBy, creation order: pages stay put while resources are added."""
+    if query.sort_by is None:
+        return (model.created_at, model.id)
+    key = sort_key(resource, query.sort_by, site_id=site_id)
+    # RFC 7644 §3.4.2.3: resources without a value come last ascending, first descending.
+    ordered = key.desc().nulls_first() if query.descending else key.asc().nulls_last()
+    return (ordered, model.id)
 
-    One row more than asked tells whether a next page exists without a second query.
-    """
-    assert query.cursor is not None
+
+# Page plans, run by db.listings.
+
+
+def plan_user_page(site_id: str, query: ListQuery) -> PagePlan:
+    """The statements' parts for a page of ``/Users``; values and groups only if shown."""
+    condition = filtering.user_filter(site_id, query.filter)
+    return _plan(
+        USER_CATALOG,
+        User,
+        condition,
+        site_id,
+        query,
+        with_values=any(query.returns(name) for name in MULTI_VALUED_USER_ATTRIBUTES),
+        with_groups=query.returns("groups"),
+    )
+
+
+def plan_group_page(site_id: str, query: ListQuery) -> PagePlan:
+    """The same for ``/Groups``; members are the caller's to read."""
+    return _plan(
+        GROUP_CATALOG, Group, filtering.group_filter(site_id, query.filter), site_id, query
+    )
+
+
+def _plan(
+    resource: ResourceCatalog,
+    model: type[User] | type[Group],
+    condition: Condition,
+    site_id: str,
+    query: ListQuery,
+    *,
+    with_values: bool = True,
+    with_groups: bool = True,
+) -> PagePlan:
+    return PagePlan(
+        condition=condition,
+        order_by=_order_by(resource, query, site_id, model),
+        start_index=query.start_index,
+        count=query.count,
+        cursor=_cursor_start(resource, query, site_id, model),
+        with_values=with_values,
+        with_groups=with_groups,
+    )
+
+
+def _cursor_start(
+    resource: ResourceCatalog, query: ListQuery, site_id: str, model: type[User] | type[Group]
+) -> CursorStart | None:
+    """Where a cursor page (RFC 9865) starts; a cursor of another query is refused."""
+    if query.cursor is None:
+        return None
     if query.sort_by is None:
         key: Expr = model.created_at
         descending = False
@@ -317,118 +329,11 @@ def _cursor_page(
         query.cursor_key, resource.name, query.filter, query.sort_by, descending
     )
     position = cursors.decode(print_, query.cursor)
+    after = None
     if position is not None:
-        statement = statement.where(cursors.after(position, key, model.id, descending=descending))
-    statement = _ordered(
-        statement.add_columns(key.label("page_key"), model.id.label("page_id")),
-        resource,
-        query,
-        site_id,
-        model.id,
-        model.created_at,
+        after = cursors.after(position, key, model.id, descending=descending)
+    return CursorStart(
+        key=key,
+        after=after,
+        seal=lambda sort_value, row_id: cursors.encode(print_, sort_value, row_id),
     )
-    rows = session.execute(statement.limit(query.count + 1)).all()
-    if len(rows) <= query.count or query.count == 0:
-        return rows[: query.count], None
-    last = rows[query.count - 1]
-    return rows[: query.count], cursors.encode(print_, last.page_key, last.page_id)
-
-
-# Running the query.
-
-
-@dataclass
-class UserPage:
-    """One page of users as rows, with what mapping.user_document needs for each."""
-
-    total: int
-    users: Sequence[Row[Any]]
-    values: dict[str, list[Row[Any]]] = field(default_factory=dict)
-    groups: dict[str, list[GroupRef]] = field(default_factory=dict)
-    next_cursor: str | None = None
-
-
-@dataclass
-class GroupPage:
-    """One page of groups; members are read by the caller, and only if shown."""
-
-    total: int
-    groups: Sequence[Group]
-    next_cursor: str | None = None
-
-
-def list_users(session: Session, site_id: str, query: ListQuery) -> UserPage:
-    condition = filtering.user_filter(site_id, query.filter)
-    total = session.scalar(select(func.count()).select_from(User).where(condition)) or 0
-    if query.cursor is not None:
-        users, next_cursor = _cursor_page(
-            session, select(users_repo.USER_ROWS).where(condition), USERS, query, site_id, User
-        )
-        return _with_values(
-            session, site_id, query, UserPage(total, users, next_cursor=next_cursor)
-        )
-    if query.count == 0 or query.start_index > total:
-        return UserPage(total=total, users=[])
-    # The page's ids first, from the ordering index alone (a covering index in
-    # creation order); then only those rows, by primary key. Two statements, not
-    # a join on a subquery: a planner without statistics once re-ran that
-    # subquery per user row, which made a page at 10,000 users take seconds.
-    window = _ordered(
-        select(User.id).where(condition), USERS, query, site_id, User.id, User.created_at
-    )
-    ids = session.scalars(window.offset(query.start_index - 1).limit(query.count)).all()
-    users = _users_by_id(session, site_id, ids)
-    return _with_values(session, site_id, query, UserPage(total=total, users=users))
-
-
-# By primary key alone: with a site condition too, a planner without statistics
-# takes the site's index and filters every user of the site for the hundred ids.
-_USERS_BY_IDS = select(users_repo.USER_ROWS).where(
-    users_repo.USER_ROWS.c.id.in_(bindparam("ids", expanding=True))
-)
-
-
-def _users_by_id(session: Session, site_id: str, ids: Sequence[str]) -> list[Row[Any]]:
-    """The rows of ``ids``, in that order (the page's order, already decided).
-
-    The ids come from a statement scoped to the site; the site is checked again
-    here all the same (T10).
-    """
-    if not ids:
-        return []
-    rows = {row.id: row for row in session.execute(_USERS_BY_IDS, {"ids": list(ids)})}
-    return [
-        rows[user_id] for user_id in ids if user_id in rows and rows[user_id].site_id == site_id
-    ]
-
-
-def _with_values(session: Session, site_id: str, query: ListQuery, page: UserPage) -> UserPage:
-    """The page's multi-valued attributes and groups, one IN query each, if shown."""
-    ids = [user.id for user in page.users]
-    page.values = {user_id: [] for user_id in ids}
-    page.groups = {user_id: [] for user_id in ids}
-    if ids and any(query.returns(name) for name in MULTI_VALUED_USER_ATTRIBUTES):
-        for row in users_repo.list_user_values(session, ids):
-            page.values[row.user_id].append(row)
-    if ids and query.returns("groups"):
-        for user_id, group_id, display in users_repo.list_user_groups(session, site_id, ids):
-            page.groups[user_id].append(GroupRef(id=group_id, display=display))
-    return page
-
-
-def list_groups(session: Session, site_id: str, query: ListQuery) -> GroupPage:
-    """Groups only: members are read by the caller, when ``query.returns_members``."""
-    condition = filtering.group_filter(site_id, query.filter)
-    total = session.scalar(select(func.count()).select_from(Group).where(condition)) or 0
-    if query.cursor is not None:
-        rows, next_cursor = _cursor_page(
-            session, select(Group).where(condition), GROUPS, query, site_id, Group
-        )
-        return GroupPage(total=total, groups=[row[0] for row in rows], next_cursor=next_cursor)
-    if query.count == 0 or query.start_index > total:
-        return GroupPage(total=total, groups=[])
-    statement = _ordered(
-        select(Group).where(condition), GROUPS, query, site_id, Group.id, Group.created_at
-    )
-    groups = session.scalars(statement.offset(query.start_index - 1).limit(query.count)).all()
-    return GroupPage(total=total, groups=groups)

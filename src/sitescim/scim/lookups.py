@@ -14,15 +14,16 @@ from dataclasses import dataclass
 import orjson
 
 from sitescim.scim.listing import ListQuery
+from sitescim.scim.schemas import GROUP_SCHEMA, USER_SCHEMA
 
 _EQUALITY = re.compile(
-    r"^\s*(?:urn:ietf:params:scim:schemas:core:2\.0:user:)?(?P<attr>username|externalid|id)"
+    rf"^\s*(?:{re.escape(USER_SCHEMA)}:)?(?P<attr>username|externalid|id)"
     r'\s+eq\s+(?P<value>"[^"\\]*")\s*$',  # an escaped value goes the general way
     re.IGNORECASE,
 )
 _COLUMNS = {"username": "user_name_key", "externalid": "external_id", "id": "id"}
 _GROUP_EQUALITY = re.compile(
-    r"^\s*(?:urn:ietf:params:scim:schemas:core:2\.0:group:)?(?P<attr>displayname|externalid|id)"
+    rf"^\s*(?:{re.escape(GROUP_SCHEMA)}:)?(?P<attr>displayname|externalid|id)"
     r'\s+eq\s+(?P<value>"[^"\\]*")\s*$',
     re.IGNORECASE,
 )

@@ -42,8 +42,8 @@ from scim2_models.path import (
 )
 
 from sitescim.scim.group_mapping import fit_group_attribute, member_values
-
-GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+from sitescim.scim.paths import split_urn
+from sitescim.scim.schemas import GROUP_SCHEMA
 
 # Attributes the server sets; a PATCH without path may echo them back unchanged.
 _READ_ONLY = frozenset({"id", "meta", "schemas"})
@@ -141,11 +141,7 @@ def _plan_with_path(plan: GroupPatch, op: PatchOperation.Op, path: Path[Any], va
 
 def _attribute_name(key: str) -> str:
     """Attribute names are case-insensitive and may carry the Group schema URN."""
-    lowered = key.lower()
-    prefix = GROUP_URN.lower() + ":"
-    if lowered.startswith(prefix):
-        lowered = lowered[len(prefix) :]
-    return lowered
+    return (split_urn(key, (GROUP_SCHEMA,))[1] or "").lower()
 
 
 def _plan_attribute(plan: GroupPatch, op: PatchOperation.Op, name: str, value: Any) -> None:

@@ -18,9 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sitescim.scim.mapping import ENTERPRISE_SCHEMA, column_limit
+from sitescim.scim.mapping import column_limit
+from sitescim.scim.schemas import (
+    ENTERPRISE_USER_SCHEMA,
+    PATCH_OP_SCHEMA,
+    USER_ATTRIBUTES,
+    Part,
+)
 
-PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 _MAX_OPERATIONS = 50
 
 
@@ -32,33 +37,14 @@ class _Target:
 
 
 def _targets() -> dict[str, _Target]:
-    strings = {
-        "userName": "user_name",
-        "externalId": "external_id",
-        "displayName": "display_name",
-        "nickName": "nick_name",
-        "title": "title",
-        "userType": "user_type",
-        "preferredLanguage": "preferred_language",
-        "locale": "locale",
-        "timezone": "timezone",
-        "name.formatted": "name_formatted",
-        "name.familyName": "name_family",
-        "name.givenName": "name_given",
-        "name.middleName": "name_middle",
-        "name.honorificPrefix": "name_prefix",
-        "name.honorificSuffix": "name_suffix",
-    }
-    enterprise = {
-        "employeeNumber": "employee_number",
-        "costCenter": "cost_center",
-        "organization": "organization",
-        "division": "division",
-        "department": "department",
-    }
-    found = {name.casefold(): _Target(column, name, str) for name, column in strings.items()}
-    for name, column in enterprise.items():
-        found[f"{ENTERPRISE_SCHEMA}:{name}".casefold()] = _Target(column, name, str)
+    found: dict[str, _Target] = {}
+    for attribute in USER_ATTRIBUTES:
+        if not attribute.patched_fast:
+            continue
+        path = attribute.path
+        if attribute.part is Part.ENTERPRISE:
+            path = f"{ENTERPRISE_USER_SCHEMA}:{attribute.name}"
+        found[path.casefold()] = _Target(attribute.column, attribute.path, str)
     found["active"] = _Target("active", "active", bool)
     return found
 
@@ -73,7 +59,7 @@ def column_changes(body: Any) -> list[tuple[str, Any]] | None:
     """(column, new value) for each operation, in order, or None for the general path."""
     if not isinstance(body, dict) or body.keys() != {"schemas", "Operations"}:
         return None
-    if body["schemas"] != [PATCH_SCHEMA]:
+    if body["schemas"] != [PATCH_OP_SCHEMA]:
         return None
     operations = body["Operations"]
     if not isinstance(operations, list) or not 0 < len(operations) <= _MAX_OPERATIONS:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from sitescim.db.repositories import sites as sites_repo
 from sitescim.domain.actions import Action
 from sitescim.scim import bulk_requests
-from sitescim.scim.mapping import make_etag
+from sitescim.scim.etags import make_etag
 from sitescim.services import audit, user_creation
 from sitescim.services import groups as group_service
 from sitescim.services import users as user_service

@@ -25,14 +25,15 @@ from scim2_models import (
 )
 from sqlalchemy.orm import Session
 
+from sitescim.db import listings
 from sitescim.db.models import AuditEvent, Group, new_id
 from sitescim.db.repositories import groups as groups_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.errors import NotFoundError
 from sitescim.scim import filtering, listing
+from sitescim.scim.etags import make_etag
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import make_etag
 from sitescim.scim.patching import GroupPatch, StepKind, parse_group_patch
 from sitescim.services import audit
 from sitescim.services.runtime import Runtime
@@ -239,7 +240,7 @@ def list_groups(
     session: Session, token: AuthenticatedToken, query: ListQuery, *, with_members: bool = True
 ) -> GroupPage:
     """A page of groups matching the query; members for the page in one query, if shown."""
-    page = listing.list_groups(session, token.site_id, query)
+    page = listings.read_group_page(session, listing.plan_group_page(token.site_id, query))
     groups = page.groups
     members: dict[str, list[MemberView]] = {group.id: [] for group in groups}
     if with_members and groups:

@@ -15,7 +15,7 @@ from typing import Any
 from sitescim.db.reads import Reads
 from sitescim.db.records import GroupRecord
 from sitescim.domain.errors import NotFoundError
-from sitescim.scim import lookups, mapping
+from sitescim.scim import lookups, user_documents
 from sitescim.scim.listing import ListQuery
 from sitescim.services.tokens import AuthenticatedToken
 
@@ -41,7 +41,8 @@ async def look_up_users(
     if len(found) > query.count:
         return None
     documents = [
-        mapping.user_document(item.user, item.values, item.groups, base_url) for item in found
+        user_documents.user_document(item.user, item.values, item.groups, base_url)
+        for item in found
     ]
     return Found(len(documents), documents)
 

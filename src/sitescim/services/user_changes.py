@@ -15,13 +15,14 @@ from scim2_models import (
 )
 from sqlalchemy.orm import Session
 
+from sitescim.db.listings import GroupRef
 from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.errors import NotFoundError
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import etags, mapping
-from sitescim.scim.mapping import GroupRef, ScimUser
+from sitescim.scim import etags, mapping, user_documents
+from sitescim.scim.mapping import ScimUser
 from sitescim.services import audit
 from sitescim.services import user_rules as rules
 from sitescim.services.runtime import Runtime
@@ -83,7 +84,7 @@ def open_for_change(
             connection, token.site_id, [user.id]
         )
     ]
-    document = mapping.user_document(user, values, groups, base_url)
+    document = user_documents.user_document(user, values, groups, base_url)
     return user, Stored(values=values, groups=groups, document=document, columns=columns)
 
 
@@ -204,7 +205,7 @@ def store(
     if password is not None:
         user.password_hash = rules.hash_password(runtime, token, password)
 
-    updated = mapping.user_document(user, values, groups, base_url)
+    updated = user_documents.user_document(user, values, groups, base_url)
     names = _changed_names(comparable(before.document), comparable(updated))
     if password is not None:
         names.append("password")
@@ -228,4 +229,4 @@ def store(
         address=address,
         detail={"attributes": names},
     )
-    return mapping.user_document(user, values, groups, base_url)
+    return user_documents.user_document(user, values, groups, base_url)

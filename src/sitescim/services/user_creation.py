@@ -17,7 +17,7 @@ from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import mapping
+from sitescim.scim import mapping, user_documents
 from sitescim.services import audit
 from sitescim.services import user_changes as frame
 from sitescim.services import user_rules as rules
@@ -64,7 +64,7 @@ def _new_user(
     if resource.password is not None:
         user.password_hash = rules.hash_password(runtime, token, resource.password)
     rules.resolve_manager(session, user)
-    created = mapping.user_document(user, values, [], base_url)
+    created = user_documents.user_document(user, values, [], base_url)
     names = sorted(frame.comparable(created))
     if resource.password is not None:
         names.append("password")

@@ -18,12 +18,13 @@ from scim2_models import (
 )
 from sqlalchemy.orm import Session
 
+from sitescim.db import listings
 from sitescim.db.reads import Reads
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.errors import NotFoundError
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import listing, mapping, user_patch
+from sitescim.scim import listing, user_documents, user_patch
 from sitescim.scim.listing import ListQuery
 from sitescim.services import audit
 from sitescim.services import user_changes as frame
@@ -50,16 +51,18 @@ async def read_user(
     snapshot = await reads.user(token.site_id, user_id)
     if snapshot is None:
         raise NotFoundError(f"No user with id {user_id!r}.")
-    return mapping.user_document(snapshot.user, snapshot.values, snapshot.groups, base_url)
+    return user_documents.user_document(snapshot.user, snapshot.values, snapshot.groups, base_url)
 
 
 def list_users(
     session: Session, token: AuthenticatedToken, query: ListQuery, *, base_url: str
 ) -> UserPage:
     """A page of the site's users matching the query, filtered and sorted in the database."""
-    page = listing.list_users(session, token.site_id, query)
+    page = listings.read_user_page(
+        session, token.site_id, listing.plan_user_page(token.site_id, query)
+    )
     resources = [
-        mapping.user_document(user, page.values[user.id], page.groups[user.id], base_url)
+        user_documents.user_document(user, page.values[user.id], page.groups[user.id], base_url)
         for user in page.users
     ]
     return UserPage(

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sitescim.logs import request_id
+from sitescim.scim.schemas import ERROR_SCHEMA
 
 log = logging.getLogger("sitescim.access")
 
@@ -86,7 +87,7 @@ async def send_error(
     body: dict[str, Any]
     if scope["path"].startswith("/scim/"):
         media = b"application/scim+json"
-        body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": str(status)}
+        body = {"schemas": [ERROR_SCHEMA], "status": str(status)}
         if scim_type is not None:
             body["scimType"] = scim_type
         body["detail"] = detail
@@ -210,7 +211,7 @@ class BodyLimitMiddleware:
         if scope["path"].startswith("/scim/"):
             media = b"application/scim+json"
             body = {
-                "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+                "schemas": [ERROR_SCHEMA],
                 "status": "413",
                 "scimType": "tooLarge",
                 "detail": detail,

@@ -8,10 +8,9 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from sitescim.scim.schemas import LIST_RESPONSE_SCHEMA
+
 SCIM_MEDIA_TYPE = "application/scim+json"
-
-
-LIST_RESPONSE_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 
 
 class SCIMResponse(Response):

@@ -15,10 +15,12 @@ from scim2_models import InvalidFilterException, InvalidPathException, InvalidVa
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from sitescim.db import listings
 from sitescim.db.engine import Database
 from sitescim.db.models import Group, Membership, User, UserValue
 from sitescim.scim import listing
-from sitescim.scim.filtering import GROUPS, USERS, user_filter
+from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG
+from sitescim.scim.filtering import user_filter
 from sitescim.services.runtime import Runtime
 from tests.factories import make_site
 
@@ -271,9 +273,10 @@ def test_group_filters_on_members_and_display_name(
         ids = {"tours": tours.id, "staff": staff.id}
 
     def groups(filter_text: str) -> set[str]:
-        query = listing.query_from_params({"filter": filter_text}, GROUPS)
+        query = listing.query_from_params({"filter": filter_text}, GROUP_CATALOG)
         with database.transaction(write=False) as session:
-            return {group.id for group in listing.list_groups(session, site_a, query).groups}
+            plan = listing.plan_group_page(site_a, query)
+            return {group.id for group in listings.read_group_page(session, plan).groups}
 
     assert groups(f'members.value eq "{people["babs"]}"') == {ids["tours"]}
     assert groups(f'members eq "{ids["tours"]}"') == {ids["staff"]}
@@ -282,25 +285,20 @@ def test_group_filters_on_members_and_display_name(
     assert groups('displayName co "_"') == {ids["staff"]}
     assert groups('displayName eq "TOURS"') == {ids["tours"]}
     assert groups("not (members pr)") == set()
+    query = listing.query_from_params({"filter": f'groups.value eq "{ids["tours"]}"'}, USER_CATALOG)
     with database.transaction(write=False) as session:
-        as_user = {
-            row.id
-            for row in listing.list_users(
-                session,
-                site_a,
-                listing.query_from_params({"filter": f'groups.value eq "{ids["tours"]}"'}, USERS),
-            ).users
-        }
+        plan = listing.plan_user_page(site_a, query)
+        as_user = {row.id for row in listings.read_user_page(session, site_a, plan).users}
     assert as_user == {people["babs"]}
 
 
 # Listing: parameters, order, pages.
 
 
-def page(database: Database, site_id: str, **params: str) -> listing.UserPage:
-    query = listing.query_from_params(params, USERS)
+def page(database: Database, site_id: str, **params: str) -> listings.UserRowsPage:
+    query = listing.query_from_params(params, USER_CATALOG)
     with database.transaction(write=False) as session:
-        return listing.list_users(session, site_id, query)
+        return listings.read_user_page(session, site_id, listing.plan_user_page(site_id, query))
 
 
 def test_pages_follow_sort_order_and_report_the_total(
@@ -349,10 +347,10 @@ def test_page_brings_the_values_and_groups_of_its_users(
 def test_count_and_start_index_are_clamped(
     database: Database, sites: tuple[str, str], people: dict[str, str]
 ) -> None:
-    assert listing.query_from_params({"count": "-5"}, USERS).count == 0
-    assert listing.query_from_params({"count": "100000"}, USERS).count == listing.MAX_COUNT
-    assert listing.query_from_params({}, USERS).count == listing.DEFAULT_COUNT
-    assert listing.query_from_params({"startIndex": "-3"}, USERS).start_index == 1
+    assert listing.query_from_params({"count": "-5"}, USER_CATALOG).count == 0
+    assert listing.query_from_params({"count": "100000"}, USER_CATALOG).count == listing.MAX_COUNT
+    assert listing.query_from_params({}, USER_CATALOG).count == listing.DEFAULT_COUNT
+    assert listing.query_from_params({"startIndex": "-3"}, USER_CATALOG).start_index == 1
     empty = page(database, sites[0], count="0")
     assert (empty.total, list(empty.users)) == (4, [])
     beyond = page(database, sites[0], startIndex="10")
@@ -372,7 +370,7 @@ def test_search_body_is_read_like_the_query_string() -> None:
             "count": 5,
             "attributes": ["userName", "emails"],
         },
-        USERS,
+        USER_CATALOG,
     )
     assert query == listing.ListQuery(
         filter='userName sw "b"',
@@ -399,17 +397,17 @@ def test_search_body_is_read_like_the_query_string() -> None:
 )
 def test_bad_list_parameters_are_refused(params: dict[str, str], error: type[Exception]) -> None:
     with pytest.raises(error):
-        listing.query_from_params(params, USERS)
+        listing.query_from_params(params, USER_CATALOG)
 
 
 def test_search_body_with_a_wrong_schema_is_refused() -> None:
     with pytest.raises(InvalidValueException):
-        listing.query_from_search({"schemas": ["urn:x"], "count": 1}, USERS)
+        listing.query_from_search({"schemas": ["urn:x"], "count": 1}, USER_CATALOG)
 
 
 def test_excluded_members_is_signalled() -> None:
     def returns_members(**params: str) -> bool:
-        return listing.query_from_params(params, GROUPS).returns_members
+        return listing.query_from_params(params, GROUP_CATALOG).returns("members")
 
     assert returns_members()
     assert not returns_members(excludedAttributes="members")

@@ -11,11 +11,12 @@ import asyncio
 
 import pytest
 
+from sitescim.db.listings import GroupRef
 from sitescim.db.reads import open_reads
 from sitescim.db.repositories import users as users_repo
 from sitescim.scim import lookups
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import GroupRef, user_document
+from sitescim.scim.user_documents import user_document
 from tests.factories import bearer, make_token
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"

@@ -3,7 +3,7 @@
 Random users and groups (any Unicode, nulls, both extensions, many values,
 addresses, a manager, memberships in groups and of groups) are stored in a
 real SQLite file or PostgreSQL database; each page document the statement
-writes must parse to exactly ``mapping.user_document`` (or
+writes must parse to exactly ``user_documents.user_document`` (or
 ``group_mapping.group_document``) of the same rows read through SQLAlchemy.
 """
 
@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, insert
 
+from sitescim.db.listings import GroupRef
 from sitescim.db.models import Group, Membership, User, UserValue
 from sitescim.db.reads import Reads, open_reads
 from sitescim.db.repositories import groups as groups_repo
@@ -28,7 +29,8 @@ from sitescim.db.repositories import users as users_repo
 from sitescim.scim import pages
 from sitescim.scim.group_mapping import MemberView, group_document
 from sitescim.scim.listing import ListQuery
-from sitescim.scim.mapping import _ADDRESS_KEYS, MULTI_VALUED, GroupRef, user_document
+from sitescim.scim.schemas import ADDRESS_KEYS, MULTI_VALUED
+from sitescim.scim.user_documents import user_document
 from tests.factories import make_site
 
 BASE = "https://scim.example.test/scim/v2"
@@ -51,7 +53,7 @@ def value_rows(draw: st.DrawFn) -> dict[str, Any]:
     value = draw(maybe)
     if attribute == "addresses":
         value = None
-        keys = draw(st.lists(st.sampled_from(sorted(_ADDRESS_KEYS.values())), unique=True))
+        keys = draw(st.lists(st.sampled_from(sorted(ADDRESS_KEYS.values())), unique=True))
         extra = {key: draw(maybe) for key in keys}
     return {
         "attribute": attribute,

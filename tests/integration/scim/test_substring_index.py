@@ -23,9 +23,11 @@ from hypothesis import strategies as st
 from scim2_models import ScimFilter
 from sqlalchemy import Connection, delete, event, func, insert, select, text, update
 
+from sitescim.db.dialect import quote_trigram_query
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.models import USER_VALUE_TRIGRAMS, Site, User, UserValue
-from sitescim.scim.filtering import VALUE_KEY_LIMIT, trigram_query, user_filter
+from sitescim.scim.filtering import user_filter
+from sitescim.scim.schemas import VALUE_KEY_LIMIT
 from tests.integration.scim.test_filtering import T0, insert_user
 
 ALPHABET = 'aAbB"*ß%_ ^:(-'
@@ -160,10 +162,10 @@ def test_hostile_operands_are_plain_text(
 
 
 def test_the_fts5_query_is_one_quoted_string() -> None:
-    assert trigram_query('x" OR "y') == '"x"" OR ""y"'
-    assert trigram_query("NEAR(") == '"NEAR("'
-    assert trigram_query("ab") is None  # trigrams need three characters: the scan answers
-    assert trigram_query("ab\x00cd") is None  # FTS5 would stop reading at the NUL
+    assert quote_trigram_query('x" OR "y') == '"x"" OR ""y"'
+    assert quote_trigram_query("NEAR(") == '"NEAR("'
+    assert quote_trigram_query("ab") is None  # trigrams need three characters: the scan answers
+    assert quote_trigram_query("ab\x00cd") is None  # FTS5 would stop reading at the NUL
 
 
 def test_the_index_follows_updates_and_deletes(database: Database, dataset: Dataset) -> None:

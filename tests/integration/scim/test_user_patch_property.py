@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from scim2_models import Context, PatchOp
 
 from sitescim.scim import user_patch
-from sitescim.scim.mapping import ENTERPRISE_SCHEMA, ReadOnlyPrivilegeUser
+from sitescim.scim.mapping import ReadOnlyPrivilegeUser
+from sitescim.scim.schemas import ENTERPRISE_USER_SCHEMA, PATCH_OP_SCHEMA
 from sitescim.services import tokens as token_service
 from sitescim.services import user_creation
 from sitescim.services import users as user_service
@@ -45,7 +46,7 @@ STRINGS = [
     "name.honorificPrefix",
     "name.honorificSuffix",
     *(
-        f"{ENTERPRISE_SCHEMA}:{name}"
+        f"{ENTERPRISE_USER_SCHEMA}:{name}"
         for name in ("employeeNumber", "costCenter", "organization", "division", "department")
     ),
 ]
@@ -93,7 +94,7 @@ pathless_op = st.fixed_dictionaries(
     )
 )
 patch_body = st.lists(st.one_of(set_op, remove_op, pathless_op), min_size=1, max_size=4).map(
-    lambda operations: {"schemas": [user_patch.PATCH_SCHEMA], "Operations": operations}
+    lambda operations: {"schemas": [PATCH_OP_SCHEMA], "Operations": operations}
 )
 
 
@@ -139,13 +140,13 @@ def token(world: World) -> AuthenticatedToken:
 
 def _create(runtime: Runtime, token: AuthenticatedToken, name: str) -> dict[str, Any]:
     body = {
-        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_SCHEMA],
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER_SCHEMA],
         "userName": name,
         "displayName": "Ada L",
         "title": "Engineer",
         "name": {"givenName": "Ada", "familyName": "Lovelace"},
         "emails": [{"value": "ada@example.com", "type": "work", "primary": True}],
-        ENTERPRISE_SCHEMA: {"department": "R&D", "costCenter": "42"},
+        ENTERPRISE_USER_SCHEMA: {"department": "R&D", "costCenter": "42"},
     }
     with runtime.db.transaction(write=True) as session:
         return user_creation.create_user(session, runtime, token, body, base_url=BASE)
@@ -174,7 +175,7 @@ def test_everyday_patch_equals_scim2_models(
             token,
             stored["id"],
             {
-                "schemas": [user_patch.PATCH_SCHEMA],
+                "schemas": [PATCH_OP_SCHEMA],
                 "Operations": [{"op": "replace", "path": "active", "value": patched["active"]}],
             },
             base_url=BASE,
@@ -188,48 +189,50 @@ def test_everyday_patch_equals_scim2_models(
     [
         {"Operations": [{"op": "replace", "path": "active", "value": False}]},
         {"schemas": ["urn:x"], "Operations": [{"op": "replace", "path": "title", "value": "x"}]},
-        {"schemas": [user_patch.PATCH_SCHEMA], "Operations": []},
-        {"schemas": [user_patch.PATCH_SCHEMA], "Operations": [{"op": "move", "path": "title"}]},
-        {"schemas": [user_patch.PATCH_SCHEMA], "Operations": [{"op": "remove", "path": "active"}]},
+        {"schemas": [PATCH_OP_SCHEMA], "Operations": []},
+        {"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "move", "path": "title"}]},
+        {"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "remove", "path": "active"}]},
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "remove", "path": "userName"}],
         },
-        {"schemas": [user_patch.PATCH_SCHEMA], "Operations": [{"op": "add", "path": "emails"}]},
+        {"schemas": [PATCH_OP_SCHEMA], "Operations": [{"op": "add", "path": "emails"}]},
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": 'emails[type eq "work"].value', "value": "x"}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": 7}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": ""}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": " padded "}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "title", "value": "x" * 257}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "path": "active", "value": "false"}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "replace", "value": {"name": {"givenName": "x"}}}],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
-            "Operations": [{"op": "replace", "path": f"{ENTERPRISE_SCHEMA}:manager", "value": "u"}],
+            "schemas": [PATCH_OP_SCHEMA],
+            "Operations": [
+                {"op": "replace", "path": f"{ENTERPRISE_USER_SCHEMA}:manager", "value": "u"}
+            ],
         },
         {
-            "schemas": [user_patch.PATCH_SCHEMA],
+            "schemas": [PATCH_OP_SCHEMA],
             "Operations": [{"op": "remove", "path": "title", "value": "x"}],
         },
     ],

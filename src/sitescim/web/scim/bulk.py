@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sitescim.scim import bulk_requests
+from sitescim.scim.schemas import BULK_RESPONSE_SCHEMA
 from sitescim.services import bulk as bulk_service
 from sitescim.settings import Settings
 from sitescim.web.metrics import count_bulk_operations
@@ -97,4 +98,4 @@ async def run_bulk(scim: ScimRequest) -> Response:
     request = scim.request
     operations = [await _operation(request, result) for result in results]
     count_bulk_operations(operations)
-    return SCIMResponse({"schemas": [bulk_requests.BULK_RESPONSE], "Operations": operations})
+    return SCIMResponse({"schemas": [BULK_RESPONSE_SCHEMA], "Operations": operations})

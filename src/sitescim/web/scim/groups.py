@@ -20,10 +20,10 @@ from starlette.responses import Response
 
 from sitescim.db.records import GroupRecord
 from sitescim.scim import listing
+from sitescim.scim.catalog import GROUP_CATALOG
 from sitescim.scim.etags import make_etag
-from sitescim.scim.filtering import GROUPS
 from sitescim.scim.group_mapping import (
-    GroupRow,
+    StoredGroup,
     group_to_scim,
     parse_response_parameters,
     shown_as_document,
@@ -72,7 +72,7 @@ async def get_group(scim: ScimRequest) -> Response:
     result: group_service.GroupResult | GroupRecord
     if wants_members(parameters):
         result = await scim.read(group_service.get_group, scim.id)
-        group: GroupRow = result.group
+        group: StoredGroup = result.group
     else:
         result = group = await read_group_without_members(scim.reads, scim.token, scim.id)
     return scim.not_modified(make_etag(group.id, group.version)) or _group(scim, result, parameters)
@@ -155,8 +155,8 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
 
 async def list_groups(scim: ScimRequest) -> Response:
     """filter, sortBy, sortOrder, startIndex, count; excludedAttributes=members reads none."""
-    return await _list(scim, listing.query_from_params(scim.request.query_params, GROUPS))
+    return await _list(scim, listing.query_from_params(scim.request.query_params, GROUP_CATALOG))
 
 
 async def search_groups(scim: ScimRequest) -> Response:
-    return await _list(scim, listing.query_from_search(await scim.body(), GROUPS))
+    return await _list(scim, listing.query_from_search(await scim.body(), GROUP_CATALOG))

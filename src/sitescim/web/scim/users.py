@@ -10,7 +10,7 @@ from scim2_models import Context
 from starlette.responses import Response
 
 from sitescim.scim import listing
-from sitescim.scim.filtering import USERS
+from sitescim.scim.catalog import USER_CATALOG
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import narrow_document
 from sitescim.services import user_creation
@@ -106,9 +106,9 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
 
 async def list_users(scim: ScimRequest) -> Response:
     """filter, sortBy, sortOrder, startIndex, count, attributes, excludedAttributes."""
-    return await _list(scim, listing.query_from_params(scim.request.query_params, USERS))
+    return await _list(scim, listing.query_from_params(scim.request.query_params, USER_CATALOG))
 
 
 async def search_users(scim: ScimRequest) -> Response:
     """The same query as a SearchRequest body, keeping filters out of URLs and logs."""
-    return await _list(scim, listing.query_from_search(await scim.body(), USERS))
+    return await _list(scim, listing.query_from_search(await scim.body(), USER_CATALOG))

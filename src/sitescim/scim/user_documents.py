@@ -1,0 +1,113 @@
+"""User documents built straight from rows: the read path's JSON, proven equal to scim2-models.
+
+Reads are the hot path (GET by id, filters, pages of a hundred), and building
+then dumping scim2-models objects costs about a millisecond a user. The
+builders here give the same document as ``mapping.dump_user(mapping.user_to_scim(...))``
+— a property test holds the two equal — for a few tens of microseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sitescim.scim.etags import make_etag
+from sitescim.scim.mapping import RESOURCE_TYPE
+from sitescim.scim.schemas import (
+    ADDRESS_KEYS,
+    ADDRESS_PARTS,
+    CORE_ATTRIBUTES,
+    ENTERPRISE_ATTRIBUTES,
+    ENTERPRISE_USER_SCHEMA,
+    MULTI_VALUED,
+    NAME_ATTRIBUTES,
+    SITESCIM_USER_SCHEMA,
+    USER_SCHEMA,
+)
+
+_CORE = tuple((attribute.name, attribute.column) for attribute in CORE_ATTRIBUTES)
+_NAME = tuple((attribute.name, attribute.column) for attribute in NAME_ATTRIBUTES)
+_ENTERPRISE = tuple((attribute.name, attribute.column) for attribute in ENTERPRISE_ATTRIBUTES)
+_HAS_DISPLAY = {name: spec.has_display for name, spec in MULTI_VALUED.items()}
+
+
+def scim_datetime(moment: datetime) -> str:
+    """The form pydantic dumps: ISO 8601, ``Z``, microseconds only when there are some."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _value_document(attribute: str, row: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if attribute == "addresses":
+        extra = row.extra or {}
+        for part in ADDRESS_PARTS:
+            key = ADDRESS_KEYS[part]
+            if extra.get(key) is not None:
+                entry[key] = extra[key]
+    elif row.value is not None:
+        entry["value"] = row.value
+    if row.display is not None and _HAS_DISPLAY[attribute]:
+        entry["display"] = row.display
+    if row.type is not None:
+        entry["type"] = row.type
+    if row.primary is not None:
+        entry["primary"] = row.primary
+    return entry
+
+
+def user_document(
+    user: Any, values: Iterable[Any], groups: Iterable[Any], base_url: str
+) -> dict[str, Any]:
+    """The JSON body of a stored user, built straight from its rows.
+
+    ``user`` and ``values`` are ``users`` and ``user_values`` rows, ORM objects
+    or Core rows alike; ``groups`` have an ``id`` and a ``display`` (GroupRef,
+    or the hot reader's records).
+    """
+    base = base_url.rstrip("/")
+    location = f"{base}/Users/{user.id}"
+    schemas = [USER_SCHEMA]
+    document: dict[str, Any] = {"schemas": schemas, "id": user.id}
+    for key, column in _CORE:
+        item = getattr(user, column)
+        if item is not None:
+            document[key] = item
+    document["userName"] = user.user_name
+    name = {key: getattr(user, column) for key, column in _NAME}
+    name = {key: item for key, item in name.items() if item is not None}
+    if name:
+        document["name"] = name
+    document["active"] = user.active
+    for row in sorted(values, key=lambda item: (item.attribute, item.position, item.id or 0)):
+        entry = _value_document(row.attribute, row)
+        if entry:  # scim2-models drops an entry with nothing in it
+            document.setdefault(row.attribute, []).append(entry)
+    members = [
+        {"value": group.id, "$ref": f"{base}/Groups/{group.id}", "display": group.display}
+        if group.display is not None
+        else {"value": group.id, "$ref": f"{base}/Groups/{group.id}"}
+        for group in groups
+    ]
+    if members:
+        document["groups"] = members
+    enterprise = {key: getattr(user, column) for key, column in _ENTERPRISE}
+    enterprise = {key: item for key, item in enterprise.items() if item is not None}
+    if user.manager_id:
+        manager = {"value": user.manager_id, "$ref": f"{base}/Users/{user.manager_id}"}
+        if user.manager_display_name is not None:
+            manager["displayName"] = user.manager_display_name
+        enterprise["manager"] = manager
+    if enterprise:
+        schemas.append(ENTERPRISE_USER_SCHEMA)
+        document[ENTERPRISE_USER_SCHEMA] = enterprise
+    schemas.append(SITESCIM_USER_SCHEMA)
+    document[SITESCIM_USER_SCHEMA] = {"privilege": user.privilege}
+    document["meta"] = {
+        "resourceType": RESOURCE_TYPE,
+        "created": scim_datetime(user.created_at),
+        "lastModified": scim_datetime(user.updated_at),
+        "location": location,
+        "version": make_etag(user.id, user.version),
+    }
+    return document
