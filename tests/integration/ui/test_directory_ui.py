@@ -191,8 +191,8 @@ def test_group_members_come_a_page_at_a_time(client, world, scim, promaster):
     team = scim("Groups", group("Team", *ids))
     with world.runtime.db.transaction(write=False) as session:
         actor = sites.actor_by_email(session, site_slug="site-a", email=world.promaster_a)
-        first = directory.get_group(session, actor, team, limit=2)
-        rest = directory.get_group(session, actor, team, after=first.next_after, limit=10)
+        first = directory.get_group_detail(session, actor, team, limit=2)
+        rest = directory.get_group_detail(session, actor, team, after=first.next_after, limit=10)
 
     assert first.member_count == 5
     assert [m.id for m in first.members] == ids[:2]

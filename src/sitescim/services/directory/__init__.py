@@ -13,8 +13,8 @@ The audit log's page is services/activity.py.
 
 from __future__ import annotations
 
-from sitescim.services.directory.groups import get_group, list_groups
+from sitescim.services.directory.groups import get_group_detail, list_group_rows
 from sitescim.services.directory.people import get_person, list_people
 from sitescim.services.directory.profile import profile_of
 
-__all__ = ["get_group", "get_person", "list_groups", "list_people", "profile_of"]
+__all__ = ["get_group_detail", "get_person", "list_group_rows", "list_people", "profile_of"]

@@ -18,7 +18,7 @@ from sitescim.services.directory.views import GroupDetail, GroupRow, GroupsPage,
 MEMBERS_PAGE_SIZE = 100
 
 
-def list_groups(
+def list_group_rows(
     session: Session,
     actor: Actor,
     *,
@@ -66,7 +66,7 @@ def list_groups(
     )
 
 
-def get_group(
+def get_group_detail(
     session: Session,
     actor: Actor,
     group_id: str,

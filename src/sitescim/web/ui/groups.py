@@ -16,7 +16,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 @router.get("/groups")
 def groups(page: PageDep, search: SearchQuery) -> Response:
-    return page.render_list("groups", search, directory.list_groups)
+    return page.render_list("groups", search, directory.list_group_rows)
 
 
 @router.get("/groups/{group_id}")
@@ -26,5 +26,5 @@ def group(
     after: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> Response:
     context = page.frame("groups")
-    context["group"] = directory.get_group(page.session, page.actor, group_id, after=after)
+    context["group"] = directory.get_group_detail(page.session, page.actor, group_id, after=after)
     return page.render("group.html", context)
