@@ -19,7 +19,16 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ParamSpec, Protocol, TypeVar, runtime_checkable
+from typing import (
+    Any,
+    NotRequired,
+    ParamSpec,
+    Protocol,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    runtime_checkable,
+)
 
 from pydantic import ValidationError
 from scim2_models import SCIMException
@@ -63,6 +72,20 @@ class Who:
 ANONYMOUS = Who(kind="anonymous")
 
 
+class EventFields(TypedDict):
+    """What an audit row says; ``record`` takes them as keywords, as ``event`` does."""
+
+    now: datetime
+    site_id: str | None
+    action: Action
+    who: Who
+    outcome: NotRequired[str]
+    target: NotRequired[tuple[str, str | None] | None]
+    address: NotRequired[str | None]
+    detail: NotRequired[dict[str, Any] | None]
+    message: NotRequired[str | None]
+
+
 def event(
     *,
     now: datetime,
@@ -97,32 +120,9 @@ def event(
     )
 
 
-def record(
-    session: Session,
-    *,
-    now: datetime,
-    site_id: str | None,
-    action: Action,
-    who: Who,
-    outcome: str = "success",
-    target: tuple[str, str | None] | None = None,
-    address: str | None = None,
-    detail: dict[str, Any] | None = None,
-    message: str | None = None,
-) -> None:
-    """Write one audit row in the caller's transaction."""
-    row = event(
-        now=now,
-        site_id=site_id,
-        action=action,
-        who=who,
-        outcome=outcome,
-        target=target,
-        address=address,
-        detail=detail,
-        message=message,
-    )
-    audit_repo.add_events(session, [row])
+def record(session: Session, **fields: Unpack[EventFields]) -> None:
+    """Write one audit row in the caller's transaction; ``fields`` are ``event``'s."""
+    audit_repo.add_events(session, [event(**fields)])
 
 
 def record_all(session: Session, events: Sequence[AuditEvent]) -> None:
