@@ -135,7 +135,6 @@ def create_app(
         max_bytes=settings.max_body_bytes,
         path_limits=bulk.body_limits(settings),
     )
-    app.add_middleware(metrics.MetricsMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(AllowedHostsMiddleware, settings=settings)
     return app

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sitescim.logs import request_id
 from sitescim.scim.schemas import ERROR_SCHEMA
+from sitescim.web.metrics import observe_request
 
 log = logging.getLogger("sitescim.access")
 
@@ -135,6 +136,8 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, receive, send_with_headers)
         finally:
+            seconds = time.perf_counter() - started
+            observe_request(scope, status, seconds)
             client = scope.get("client")
             log.info(
                 "request",
@@ -142,7 +145,7 @@ class RequestContextMiddleware:
                     "method": scope["method"],
                     "path": scope["path"],
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(seconds * 1000, 2),
                     "client": client[0] if client else None,
                 },
             )
