@@ -27,7 +27,7 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import CheckResult, Status, check_server
 
-from tests.conftest import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
+from tests.factories import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
 from tests.integration.servers import serve_processes, sitescim_executable
 
 pytestmark = pytest.mark.slow

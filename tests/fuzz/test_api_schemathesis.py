@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from sitescim.web.app import create_app
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET, FakeClock
-from tests.factories import make_token
+from tests.conftest import FakeClock
+from tests.factories import TEST_PEPPER, TEST_SESSION_SECRET, make_token
 from tests.fuzz.conftest import assert_no_leak, fuzz_settings
 from tests.integration.servers import uvicorn_in_thread
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
+from tests.factories import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
 from tests.integration.servers import HOST, READY_TIMEOUT_SECONDS, free_ports, sitescim_executable
 
 STOP_TIMEOUT_SECONDS = 15.0

@@ -22,7 +22,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from tests.conftest import GENEROUS_RATE_LIMITS
+from tests.factories import GENEROUS_RATE_LIMITS
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0

@@ -466,10 +466,9 @@ SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 @pytest.fixture
-def scim(client, world):
+def scim(client, auth_a):
     """The client, with a SCIM token of site-a, and a user and a group to act on."""
-    headers = bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
-    client.headers.update(headers)
+    client.headers.update(auth_a)
     user = client.post("/scim/v2/Users", json={"schemas": [USER_URN], "userName": "target"})
     group = client.post("/scim/v2/Groups", json={"schemas": [GROUP_URN], "displayName": "Target"})
     assert user.status_code == group.status_code == 201, (user.text, group.text)

@@ -156,12 +156,11 @@ def test_person_detail_shows_contact_details_and_groups(client, scim, promaster)
     assert f'href="/groups/{team}"' in page
 
 
-def test_people_and_groups_of_another_site_are_absent(client, world, promaster):
-    b_headers = bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
+def test_people_and_groups_of_another_site_are_absent(client, world, promaster, auth_b):
     b_user = client.post(
-        "/scim/v2/Users", json=user("bea", "Bea", "B", "bea@b.example.com"), headers=b_headers
+        "/scim/v2/Users", json=user("bea", "Bea", "B", "bea@b.example.com"), headers=auth_b
     ).json()["id"]
-    b_group = client.post("/scim/v2/Groups", json=group("B team"), headers=b_headers).json()["id"]
+    b_group = client.post("/scim/v2/Groups", json=group("B team"), headers=auth_b).json()["id"]
 
     assert client.get(f"/people/{b_user}").status_code == 404
     assert client.get(f"/groups/{b_group}").status_code == 404
