@@ -518,12 +518,14 @@ def test_changes_are_audited_with_the_token_and_attribute_names_only(client, wor
 def test_refused_last_promaster_deactivation_is_audited(client, world, auth_b):
     bob = user_id_of(world, "site-b", world.promaster_b)
     operation = {"op": "replace", "path": "active", "value": False}
-    client.patch(f"/scim/v2/Users/{bob}", json=patch_body(operation), headers=auth_b)
+    response = client.patch(f"/scim/v2/Users/{bob}", json=patch_body(operation), headers=auth_b)
+    assert response.status_code == 409
+    assert "last active Promaster" in response.json()["detail"]
+    assert stored(world, bob).active is True
     with world.runtime.db.transaction(write=False) as session:
-        outcomes = session.scalars(
-            select(AuditEvent.outcome).where(AuditEvent.target_id == bob)
-        ).all()
-    assert outcomes == ["refused"]
+        events = session.scalars(select(AuditEvent).where(AuditEvent.target_id == bob)).all()
+        recorded = [(e.action, e.outcome, e.actor_type, e.site_id) for e in events]
+    assert recorded == [("scim.user.patch", "refused", "token", world.site_b)]
 
 
 def test_a_deactivation_waits_for_a_concurrent_one_and_then_is_refused(world):

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from tests.factories import patch_body
 from tests.integration.scim.idp.conftest import (
     ENTERPRISE_URN,
     GROUP_URN,
     USER_URN,
-    patch_body,
     sample,
 )
 
