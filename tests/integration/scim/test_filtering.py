@@ -14,13 +14,18 @@ import pytest
 from scim2_models import InvalidFilterException, InvalidPathException, InvalidValueException
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
 from sitescim.db.engine import Database
 from sitescim.db.models import Group, Membership, User, UserValue
 from sitescim.scim import listing
 from sitescim.scim.filtering import GROUPS, USERS, user_filter
 from sitescim.services.runtime import Runtime
+from sitescim.settings import Settings
+from sitescim.web.app import create_app
+from tests.conftest import FakeClock, World
 from tests.factories import make_site
+from tests.integration.statements import explain, recorded_statements, statements_with
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -424,15 +429,6 @@ def test_excluded_members_is_signalled() -> None:
 # Indexes: the lookups identity providers send most must not scan the table.
 
 
-def _plan(session: Session, dialect: str, statement: Any) -> str:
-    compiled = statement.compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
-    )
-    prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
-    rows = session.execute(text(prefix + str(compiled))).all()
-    return "\n".join(" ".join(str(cell) for cell in row) for row in rows)
-
-
 @pytest.mark.parametrize(
     ("filter_text", "index"),
     [
@@ -446,9 +442,16 @@ def _plan(session: Session, dialect: str, statement: Any) -> str:
     ],
 )
 def test_equality_lookups_use_their_index(
-    database: Database, sites: tuple[str, str], filter_text: str, index: str
+    settings: Settings,
+    database: Database,
+    clock: FakeClock,
+    world: World,
+    auth_a: dict[str, str],
+    filter_text: str,
+    index: str,
 ) -> None:
-    site_a, site_b = sites
+    """Planned from the statements a GET /Users with the filter really sends."""
+    site_a, site_b = world.site_a, world.site_b
     with database.transaction(write=True) as session:
         for site_id in (site_a, site_b):
             session.execute(
@@ -486,11 +489,15 @@ def test_equality_lookups_use_their_index(
                 ],
             )
         session.execute(text("ANALYZE"))
-    with database.transaction(write=False) as session:
-        plan = _plan(
-            session, database.dialect, select(User.id).where(user_filter(site_a, filter_text))
-        )
+    app = create_app(settings, clock=clock, database=database)
+    with recorded_statements() as sent, TestClient(app) as client:
+        response = client.get("/scim/v2/Users", params={"filter": filter_text}, headers=auth_a)
+    assert response.status_code == 200, response.text
+    assert [user["id"] for user in response.json()["Resources"]] == [f"{site_a[:8]}-123"]
+    lookups = statements_with(sent, filter_text.split('"')[1])
+    assert lookups, [statement.sql[:80] for statement in sent]
+    for statement in lookups:
+        plan = explain(database.engine, statement)
         assert any(name in plan for name in index.split("|")), plan
         assert "SCAN users" not in plan, plan
         assert "Seq Scan on users" not in plan, plan
-    assert matching(database, site_a, filter_text) == {f"{site_a[:8]}-123"}
