@@ -160,8 +160,13 @@ def test_malformed_cursors_are_refused_clearly(cursor: str) -> None:
         ["ada", "x" * (MAX_ID_LENGTH + 1)],
         ["ada", "id\x00"],
         ["a\x00da", ID],
+        ["ada", None],
         [2**63, ID],
+        [-(2**63) - 1, ID],
         [[1, 2], ID],
+        [{"x": 1}, ID],
+        [{"t": 5}, ID],
+        [{"t": "2026-01-01"}, ID],  # a date, no time zone
         [{"t": "2026-03-01T12:00:00"}, ID],  # no time zone
         [{"t": "yesterday"}, ID],
         [{"t": "2026-03-01T12:00:00+00:00", "x": 1}, ID],
