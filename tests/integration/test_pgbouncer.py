@@ -73,14 +73,19 @@ def _ok(response: Any, status: int) -> dict[str, Any]:
     return response.json() if response.content else {}
 
 
-def test_scim_smoke_flow_runs_through_pgbouncer_in_transaction_pooling(
-    through_bouncer: tuple[TestClient, Database], bouncer: PgBouncer
-) -> None:
-    client, database = through_bouncer
+def act_as_identity_provider(client: TestClient) -> None:
+    """A token issued through the API by the site's Promaster; the client then sends it."""
     sign_in(client, "bounced", "admin@bounced.example.com", PASSWORD)
     token = _ok(client.post("/api/v1/tokens", json={"description": "Okta", "scope": "scim"}), 201)
     client.cookies.clear()
     client.headers.update({**bearer(token["token"]), **SCIM})
+
+
+def test_scim_smoke_flow_runs_through_pgbouncer_in_transaction_pooling(
+    through_bouncer: tuple[TestClient, Database], bouncer: PgBouncer
+) -> None:
+    client, database = through_bouncer
+    act_as_identity_provider(client)
 
     users = []
     for n in range(ROUNDS):
@@ -152,10 +157,7 @@ def test_a_paused_pgbouncer_answers_503_then_recovers_on_resume(
     through_bouncer: tuple[TestClient, Database], bouncer: PgBouncer
 ) -> None:
     client, _database = through_bouncer
-    sign_in(client, "bounced", "admin@bounced.example.com", PASSWORD)
-    token = _ok(client.post("/api/v1/tokens", json={"description": "Okta", "scope": "scim"}), 201)
-    client.cookies.clear()
-    client.headers.update({**bearer(token["token"]), **SCIM})
+    act_as_identity_provider(client)
     user = {"schemas": [USER], "userName": "paused@bounced.example.com"}
     created = _ok(client.post("/scim/v2/Users", json=user), 201)
 
