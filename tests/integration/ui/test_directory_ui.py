@@ -13,7 +13,7 @@ import pytest
 
 from sitescim.db import repositories as repo
 from sitescim.services import directory, sites, tokens
-from tests.factories import bearer, make_token
+from tests.factories import make_token
 from tests.integration.ui.forms import signed_in
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -21,12 +21,11 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 @pytest.fixture
-def scim(client, world):
+def scim(client, auth_a):
     """POST a SCIM resource as site A's identity provider; return its id."""
-    headers = bearer(make_token(world.runtime, "site-a", world.promaster_a2, "Okta").value)
 
     def post(kind: str, body: dict) -> str:
-        response = client.post(f"/scim/v2/{kind}", json=body, headers=headers)
+        response = client.post(f"/scim/v2/{kind}", json=body, headers=auth_a)
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
