@@ -27,7 +27,7 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import CheckResult, Status, check_server
 
-from tests.factories import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
+from tests.factories import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET, bearer
 from tests.integration.killable import cli_json
 from tests.integration.servers import serve_processes, sitescim_executable
 
@@ -159,7 +159,7 @@ def _tester_key(result: CheckResult) -> str:
 
 
 def test_scim2_tester_passes_every_applicable_check(service: CheckedService) -> None:
-    headers = {"Authorization": f"Bearer {service.token}"}
+    headers = bearer(service.token)
     with httpx2.Client(
         base_url=service.scim_url, headers=headers, timeout=CHECKER_TIMEOUT_SECONDS
     ) as http:
