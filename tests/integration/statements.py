@@ -6,7 +6,7 @@ with its parameters at the driver: SQLAlchemy's engine event for the ORM side,
 and the drivers of the SCIM hot path (``db.reads``), which bypass SQLAlchemy.
 ``explain`` then asks the database for the plan of one of them as the service
 gets it: on PostgreSQL a generic plan where the service's connections force
-one (``db.reads``), from a statement prepared the way psycopg prepares it.
+one (``db.reads``), from the same text prepared with the same values.
 """
 
 from __future__ import annotations
@@ -96,7 +96,8 @@ def _explain_postgresql(engine: Engine, statement: SentStatement) -> str:
     """PREPARE the statement, then EXPLAIN EXECUTE it with its values.
 
     Placeholders become ``$1``, ``$2``… as psycopg numbers them (a repeated
-    name reuses its number); the values go in as literals quoted by psycopg.
+    name reuses its number); the server infers their types, and the values go
+    in as literals quoted by psycopg.
     """
     numbers: dict[str, int] = {}
     values: list[Any] = []
