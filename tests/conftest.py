@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,39 +22,14 @@ from sitescim.db.engine import Database, make_engine
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.databases import (
-    create_postgres_database,
-    find_postgres_unavailable_reason,
-    truncate_all,
-)
-from tests.factories import (
-    GENEROUS_RATE_LIMITS,
-    bearer,
-    make_settings,
-    make_site,
-    make_token,
-    make_user,
-)
-
-START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from tests.databases import create_postgres_database, find_postgres_unavailable_reason, truncate_all
+from tests.factories import GENEROUS_RATE_LIMITS, bearer, make_settings, make_token
+from tests.world import FakeClock, World, make_world
 
 # Shared 2-core machines stall now and then; a per-example deadline would turn
 # that into a flaky failure without telling us anything about the code.
 hypothesis_settings.register_profile("sitescim", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("sitescim")
-
-
-class FakeClock:
-    """The one fake we allow: time, so expiry and throttling can be tested."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture(scope="session")
@@ -132,32 +105,9 @@ def client(settings: Settings, database: Database, clock: FakeClock) -> Iterator
         yield test_client
 
 
-@dataclass
-class World:
-    """Two sites, each with Promasters and a plain user, for tests to act in."""
-
-    runtime: Runtime
-    site_a: str
-    site_b: str
-    promaster_a: str = "ada@a.test"
-    promaster_a2: str = "alan@a.test"
-    user_a: str = "uma@a.test"
-    analyst_a: str = "ann@a.test"
-    promaster_b: str = "bob@b.test"
-    password: str = "correct horse battery staple"
-
-
 @pytest.fixture
 def world(runtime: Runtime) -> World:
-    site_a = make_site(runtime, "Site A", slug="site-a")
-    site_b = make_site(runtime, "Site B", slug="site-b")
-    w = World(runtime=runtime, site_a=site_a, site_b=site_b)
-    make_user(runtime, "site-a", w.promaster_a, "promaster", w.password)
-    make_user(runtime, "site-a", w.promaster_a2, "promaster", w.password)
-    make_user(runtime, "site-a", w.user_a, "user", w.password)
-    make_user(runtime, "site-a", w.analyst_a, "business_analyst", w.password)
-    make_user(runtime, "site-b", w.promaster_b, "promaster", w.password)
-    return w
+    return make_world(runtime)
 
 
 @pytest.fixture

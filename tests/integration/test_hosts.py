@@ -11,8 +11,8 @@ from starlette.testclient import TestClient
 from sitescim.db.engine import Database
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import FakeClock
 from tests.integration.servers import uvicorn_in_thread
+from tests.world import FakeClock
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from sitescim.db.models import AuditEvent
 from sitescim.services.audit import requested_attributes
-from tests.conftest import START
 from tests.factories import bearer, make_token, patch_body, sign_in
+from tests.world import START
 
 AUDIT = "/api/v1/audit"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"

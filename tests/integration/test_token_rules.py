@@ -33,8 +33,8 @@ from sitescim.logs import request_id
 from sitescim.services import sites
 from sitescim.services import tokens as token_service
 from sitescim.web.app import create_app
-from tests.conftest import START
 from tests.factories import bearer, make_token, sign_in
+from tests.world import START
 
 SCP = "/scim/v2/ServiceProviderConfig"
 TOKENS = "/api/v1/tokens"

@@ -6,8 +6,8 @@ import pytest
 
 from sitescim.services import tokens as token_service
 from sitescim.services.tokens import AuthenticatedToken
-from tests.conftest import World
 from tests.factories import make_token
+from tests.world import World
 
 
 @pytest.fixture

@@ -36,7 +36,7 @@ from sitescim.db.engine import Database
 from sitescim.db.models import Site, User, UserValue
 from sitescim.scim.filtering import user_filter
 from sitescim.scim.mapping import ReadOnlyPrivilegeUser, user_to_scim
-from tests.integration.scim.test_filtering import T0, insert_user
+from tests.integration.scim.rows import T0, insert_user
 
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 MOMENTS = [T0 + timedelta(hours=hours) for hours in (0, 1, 2, 30)]

@@ -6,14 +6,11 @@ Rows are written straight through the ORM and queried through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from scim2_models import InvalidFilterException, InvalidPathException, InvalidValueException
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from sitescim.db.engine import Database
@@ -23,54 +20,12 @@ from sitescim.scim.filtering import GROUPS, USERS, user_filter
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import FakeClock, World
 from tests.factories import make_site
+from tests.integration.scim.rows import T0, insert_user
 from tests.integration.statements import explain, recorded_statements, statements_with
+from tests.world import FakeClock, World
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-ValueSpec = tuple[str, str | None, str | None, bool]  # attribute, value, type, primary
-
-
-def insert_user(
-    session: Session,
-    site_id: str,
-    user_name: str,
-    *,
-    values: Sequence[ValueSpec] = (),
-    updated_at: datetime = T0,
-    **columns: Any,
-) -> User:
-    """A user row (and its value rows) as mapping.user_from_scim would write them."""
-    user = User(
-        site_id=site_id,
-        user_name=user_name,
-        user_name_key=user_name.casefold(),
-        created_at=T0,
-        updated_at=updated_at,
-        **columns,
-    )
-    if user.display_name is not None:
-        user.display_name_key = user.display_name.casefold()
-    session.add(user)
-    session.flush()
-    for position, (attribute, value, kind, primary) in enumerate(values):
-        session.add(
-            UserValue(
-                user_id=user.id,
-                site_id=site_id,
-                attribute=attribute,
-                position=position,
-                value=value,
-                value_key=None if value is None else value.casefold(),
-                type=kind,
-                primary=primary,
-                extra={},
-            )
-        )
-    session.flush()
-    return user
 
 
 @pytest.fixture

@@ -23,7 +23,8 @@ from sitescim.db.engine import Database
 from sitescim.db.models import AuditEvent, Group
 from sitescim.services import groups as group_service
 from sitescim.services.tokens import AuthenticatedToken
-from tests.integration.scim.test_groups import PATCH_URN, add_member_rows, add_users, member_count
+from tests.factories import PATCH_URN
+from tests.integration.scim.rows import add_member_rows, add_users, member_count
 
 SMALL, LARGE = 10, 2_000
 STEP = 10  # SQLite VM instructions per progress-handler call

@@ -5,53 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import event, select
 
-from sitescim.db.models import AuditEvent, Membership, User
+from sitescim.db.models import AuditEvent, User
+from tests.factories import patch_body
+from tests.integration.scim.rows import add_member_rows, add_users, member_count
 
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def add_users(database, site_id: str, count: int, prefix: str = "member") -> list[str]:
-    """Users inserted in bulk: the large-group tests need thousands of them fast."""
-    now = datetime(2026, 3, 1, tzinfo=UTC)
-    ids = [str(uuid.uuid4()) for _ in range(count)]
-    rows = [
-        {
-            "id": user_id,
-            "site_id": site_id,
-            "user_name": f"{prefix}{n}@a.test",
-            "user_name_key": f"{prefix}{n}@a.test",
-            "display_name": f"{prefix.title()} {n}",
-            "active": True,
-            "privilege": "user",
-            "created_at": now,
-            "updated_at": now,
-            "version": 1,
-        }
-        for n, user_id in enumerate(ids)
-    ]
-    with database.transaction(write=True) as session:
-        session.execute(insert(User), rows)
-    return ids
-
-
-def add_member_rows(database, site_id: str, group_id: str, user_ids: list[str]) -> None:
-    with database.transaction(write=True) as session:
-        session.execute(
-            insert(Membership),
-            [{"site_id": site_id, "group_id": group_id, "user_id": uid} for uid in user_ids],
-        )
-
-
-def member_count(database, group_id: str) -> int:
-    with database.transaction(write=False) as session:
-        query = select(func.count()).where(Membership.group_id == group_id)
-        return int(session.scalar(query) or 0)
 
 
 def create(client, auth_a, display_name: str = "Engineering", **extra: Any):
@@ -62,7 +24,7 @@ def create(client, auth_a, display_name: str = "Engineering", **extra: Any):
 
 
 def patch(client, auth_a, group_id: str, *operations: dict[str, Any], query: str = ""):
-    body = {"schemas": [PATCH_URN], "Operations": list(operations)}
+    body = patch_body(*operations)
     return client.patch(f"/scim/v2/Groups/{group_id}{query}", json=body, headers=auth_a)
 
 
@@ -515,7 +477,7 @@ def test_attributes_without_members_does_not_read_members(client, world, databas
 def test_patch_with_stale_if_match_is_412_and_changes_nothing(client, world, auth_a):
     group = create(client, auth_a)
     op = {"op": "replace", "path": "displayName", "value": "Late"}
-    body = {"schemas": [PATCH_URN], "Operations": [op]}
+    body = patch_body(op)
     url = f"/scim/v2/Groups/{group['id']}"
     response = client.patch(url, json=body, headers={**auth_a, "If-Match": 'W/"9"'})
     assert response.status_code == 412

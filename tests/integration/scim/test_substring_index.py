@@ -28,9 +28,9 @@ from sitescim.db.models import USER_VALUE_TRIGRAMS, Site, User, UserValue
 from sitescim.scim.filtering import VALUE_KEY_LIMIT, trigram_query, user_filter
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import FakeClock, World
-from tests.integration.scim.test_filtering import T0, insert_user
+from tests.integration.scim.rows import T0, insert_user
 from tests.integration.statements import explain, recorded_statements, statements_with
+from tests.world import FakeClock, World
 
 ALPHABET = 'aAbB"*ß%_ ^:(-'
 HOSTILE = ['"', '""', "*", "a*", "NEAR(", "NEAR(a b)", "OR", "a OR b", 'x" OR "y', "^ab", "ab:c"]

@@ -24,7 +24,6 @@ from sitescim.db.engine import Database, make_engine
 from sitescim.db.models import User, UserValue
 from sitescim.services.runtime import Runtime
 from sitescim.web.app import create_app
-from tests.conftest import FakeClock
 from tests.databases import create_postgres_database
 from tests.factories import (
     bearer,
@@ -33,6 +32,7 @@ from tests.factories import (
     make_token,
     make_user,
 )
+from tests.world import FakeClock
 
 pytestmark = pytest.mark.postgresql_only
 

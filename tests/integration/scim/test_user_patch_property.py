@@ -22,7 +22,7 @@ from sitescim.scim.mapping import ENTERPRISE_SCHEMA, ReadOnlyPrivilegeUser
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
-from tests.conftest import World
+from tests.world import World
 
 BASE = "https://scim.example/scim/v2"
 STRINGS = [

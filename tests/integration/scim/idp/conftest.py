@@ -23,7 +23,7 @@ from sitescim.db.engine import Database
 from sitescim.db.models import Group, Membership, Site, User, UserValue
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import FakeClock
+from tests.world import FakeClock
 
 SAMPLES = Path(__file__).parents[3] / "samples" / "idp"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
