@@ -10,38 +10,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from starlette.testclient import TestClient
 
 from sitescim.db import migrations
-from sitescim.db.base import Base
 from sitescim.db.engine import Database, make_engine
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "SITESCIM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-TEST_PEPPER = "test-pepper-" + "p" * 40
-TEST_SESSION_SECRET = "test-session-" + "s" * 40
-START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-# Tests send bursts no identity provider would; the rate-limit tests set their own.
-GENEROUS_RATE_LIMITS = {
-    "SITESCIM_RATE_LIMIT_SCIM_PER_TOKEN": "100000/second",
-    "SITESCIM_RATE_LIMIT_SCIM_PER_ADDRESS": "100000/second",
-    "SITESCIM_RATE_LIMIT_SIGN_IN_PER_ADDRESS": "100000/minute",
-    "SITESCIM_RATE_LIMIT_SIGN_IN_PER_ACCOUNT": "100000/minute",
-}
+from tests.databases import create_postgres_database, find_postgres_unavailable_reason, truncate_all
+from tests.factories import GENEROUS_RATE_LIMITS, bearer, make_settings, make_token
+from tests.world import FakeClock, World, make_world
 
 # Shared 2-core machines stall now and then; a per-example deadline would turn
 # that into a flaky failure without telling us anything about the code.
@@ -49,52 +32,19 @@ hypothesis_settings.register_profile("sitescim", deadline=None, print_blob=True)
 hypothesis_settings.load_profile("sitescim")
 
 
-class FakeClock:
-    """The one fake we allow: time, so expiry and throttling can be tested."""
-
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-def _postgres_unavailable_reason() -> str | None:
-    try:
-        engine = create_engine(POSTGRES_ADMIN_URL)
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as error:
-        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {type(error).__name__}"
-    return None
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A database of our own for this run, migrated once, dropped at the end."""
-    reason = _postgres_unavailable_reason()
+    reason = find_postgres_unavailable_reason()
     if reason is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI=true requires PostgreSQL)")
         pytest.skip(reason)
-    name = f"sitescim_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    migrations.upgrade(engine)
-    engine.dispose()
-    try:
+    with create_postgres_database("sitescim_test") as url:
+        engine = make_engine(url)
+        migrations.upgrade(engine)
+        engine.dispose()
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -108,14 +58,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _truncate_all(url: str) -> None:
-    engine = make_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
@@ -123,7 +65,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    _truncate_all(url)
+    truncate_all(url)
     return url
 
 
@@ -134,13 +76,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def settings(db_url: str) -> Settings:
-    return Settings(
-        database_url=db_url,
-        token_pepper=TEST_PEPPER,
-        session_secret=TEST_SESSION_SECRET,
+    return make_settings(
+        db_url,
         log_format="json",
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
         **{
             name.removeprefix("SITESCIM_").lower(): value
             for name, value in GENEROUS_RATE_LIMITS.items()
@@ -167,31 +105,21 @@ def client(settings: Settings, database: Database, clock: FakeClock) -> Iterator
         yield test_client
 
 
-@dataclass
-class World:
-    """Two sites, each with Promasters and a plain user, for tests to act in."""
-
-    runtime: Runtime
-    site_a: str
-    site_b: str
-    promaster_a: str = "ada@a.test"
-    promaster_a2: str = "alan@a.test"
-    user_a: str = "uma@a.test"
-    analyst_a: str = "ann@a.test"
-    promaster_b: str = "bob@b.test"
-    password: str = "correct horse battery staple"
+@pytest.fixture
+def world(runtime: Runtime) -> World:
+    return make_world(runtime)
 
 
 @pytest.fixture
-def world(runtime: Runtime) -> World:
-    from tests.factories import make_site, make_user
+def auth_a(world: World) -> dict[str, str]:
+    """Headers of site-a's SCIM client: a bearer token Ada (Promaster) issued.
 
-    site_a = make_site(runtime, "Site A", slug="site-a")
-    site_b = make_site(runtime, "Site B", slug="site-b")
-    w = World(runtime=runtime, site_a=site_a, site_b=site_b)
-    make_user(runtime, "site-a", w.promaster_a, "promaster", w.password)
-    make_user(runtime, "site-a", w.promaster_a2, "promaster", w.password)
-    make_user(runtime, "site-a", w.user_a, "user", w.password)
-    make_user(runtime, "site-a", w.analyst_a, "business_analyst", w.password)
-    make_user(runtime, "site-b", w.promaster_b, "promaster", w.password)
-    return w
+    The one way tests act as an identity provider of site-a.
+    """
+    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
+
+
+@pytest.fixture
+def auth_b(world: World) -> dict[str, str]:
+    """Headers of site-b's SCIM client: a bearer token Bob (Promaster) issued."""
+    return bearer(make_token(world.runtime, "site-b", world.promaster_b).value)

@@ -4,7 +4,6 @@ and they describe exactly the tables the models declare.
 
 from __future__ import annotations
 
-import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, inspect, select, text
 
 from sitescim.db import migrations
 from sitescim.db.base import Base
@@ -21,9 +19,13 @@ from sitescim.db.engine import Database, make_engine
 from sitescim.db.models import AccessToken, AuditEvent, Site, User, sqlite_search_tables
 from sitescim.domain.actions import Action
 from sitescim.services.runtime import Runtime
-from sitescim.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, TEST_PEPPER, TEST_SESSION_SECRET
-from tests.factories import make_site, make_token, make_user
+from tests.databases import create_postgres_database
+from tests.factories import (
+    make_settings,
+    make_site,
+    make_token,
+    make_user,
+)
 
 APP_TABLES = {t.name for t in Base.metadata.sorted_tables}
 
@@ -41,16 +43,8 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     request.getfixturevalue("postgres_url")  # skips (or fails under CI) without PostgreSQL
-    name = f"sitescim_migrations_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with create_postgres_database("sitescim_migrations") as url:
+        yield url
 
 
 def _tables(database: Database) -> set[str]:
@@ -67,13 +61,7 @@ def _counts(database: Database) -> dict[str, int]:
 
 def test_upgrade_downgrade_upgrade_with_data(empty_db_url):
     database = Database(make_engine(empty_db_url))
-    settings = Settings(
-        database_url=empty_db_url,
-        token_pepper=TEST_PEPPER,
-        session_secret=TEST_SESSION_SECRET,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
+    settings = make_settings(empty_db_url)
     runtime = Runtime.from_settings(settings, database)
     try:
         assert _tables(database) == set()

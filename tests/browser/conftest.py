@@ -21,10 +21,14 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from sitescim.db import migrations
 from sitescim.db.engine import Database, make_engine
 from sitescim.services.runtime import Runtime
-from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET
-from tests.factories import bearer, make_site, make_token, make_user
+from tests.factories import (
+    bearer,
+    make_settings,
+    make_site,
+    make_token,
+    make_user,
+)
 from tests.integration.servers import uvicorn_in_thread
 
 CHROMIUM = Path(os.environ.get("SITESCIM_CHROMIUM", "/usr/bin/chromium"))
@@ -85,13 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     engine = make_engine(url)
     migrations.upgrade(engine)
     engine.dispose()
-    settings = Settings(
-        database_url=url,
-        token_pepper=TEST_PEPPER,
-        session_secret=TEST_SESSION_SECRET,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
+    settings = make_settings(url)
     database = Database(make_engine(url))
     runtime = Runtime.from_settings(settings, database)
     make_site(runtime, "Acme Corp", slug=SITE)

@@ -27,7 +27,8 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import CheckResult, Status, check_server
 
-from tests.conftest import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
+from tests.factories import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET, bearer
+from tests.integration.killable import cli_json
 from tests.integration.servers import serve_processes, sitescim_executable
 
 pytestmark = pytest.mark.slow
@@ -103,22 +104,6 @@ class CheckedService:
     token: str
 
 
-def _cli(env: dict[str, str], workdir: Path, *args: str) -> dict[str, str]:
-    """Run one `sitescim ... --json` command as an operator would; return its JSON."""
-    done = subprocess.run(
-        [str(sitescim_executable()), *args, "--json"],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"sitescim {' '.join(args)} failed: {done.stderr}"
-    result: dict[str, str] = json.loads(done.stdout)
-    return result
-
-
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[CheckedService]:
     """A `sitescim serve` on a free port, on a fresh SQLite file, with a site token."""
@@ -139,12 +124,12 @@ def service(tmp_path: Path) -> Iterator[CheckedService]:
         timeout=120,
         check=True,
     )
-    _cli(cli_env, tmp_path, "site", "create", "Checkers", "--slug", SITE)
-    _cli(
+    cli_json(cli_env, tmp_path, "site", "create", "Checkers", "--slug", SITE)
+    cli_json(
         cli_env, tmp_path, "user", "create", PROMASTER, "--site", SITE,
         "--privilege", "promaster", "--password", PASSWORD,
     )  # fmt: skip
-    issued = _cli(
+    issued = cli_json(
         cli_env, tmp_path, "token", "create", "--site", SITE, "--as", PROMASTER,
         "--description", "public checkers",
     )  # fmt: skip
@@ -174,7 +159,7 @@ def _tester_key(result: CheckResult) -> str:
 
 
 def test_scim2_tester_passes_every_applicable_check(service: CheckedService) -> None:
-    headers = {"Authorization": f"Bearer {service.token}"}
+    headers = bearer(service.token)
     with httpx2.Client(
         base_url=service.scim_url, headers=headers, timeout=CHECKER_TIMEOUT_SECONDS
     ) as http:

@@ -24,10 +24,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from sitescim.web.app import create_app
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET, FakeClock
-from tests.factories import make_token
+from tests.factories import TEST_PEPPER, TEST_SESSION_SECRET, make_token
 from tests.fuzz.conftest import assert_no_leak, fuzz_settings
 from tests.integration.servers import uvicorn_in_thread
+from tests.world import FakeClock
 
 CHECKS = [
     not_a_server_error,

@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from sitescim.web.app import create_app
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET
-from tests.factories import bearer, make_token
+from tests.factories import TEST_PEPPER, TEST_SESSION_SECRET
 from tests.fuzz.conftest import assert_no_leak, fuzz_settings
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -345,11 +344,10 @@ def _encoded(body: Any) -> bytes | None:
 
 
 @pytest.fixture
-def fuzz_client(settings, database, clock, world):
+def fuzz_client(settings, database, clock, auth_a):
     app = create_app(settings, clock=clock, database=database)
     with TestClient(app, raise_server_exceptions=False) as client:
-        token = make_token(world.runtime, "site-a", world.promaster_a).value
-        client.headers.update(bearer(token))
+        client.headers.update(auth_a)
         known = Known()
         for index in range(3):
             user = {
@@ -364,6 +362,7 @@ def fuzz_client(settings, database, clock, world):
             "members": [{"value": known.users[0]}],
         }
         known.groups.append(client.post("/scim/v2/Groups", json=group).json()["id"])
+        token = auth_a["Authorization"].removeprefix("Bearer ")
         yield client, known, [token, TEST_PEPPER, TEST_SESSION_SECRET]
 
 

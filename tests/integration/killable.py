@@ -20,8 +20,14 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
-from tests.integration.servers import HOST, READY_TIMEOUT_SECONDS, free_ports, sitescim_executable
+from tests.factories import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
+from tests.integration.servers import (
+    HOST,
+    READY_TIMEOUT_SECONDS,
+    free_ports,
+    sitescim_executable,
+    start_serve,
+)
 
 STOP_TIMEOUT_SECONDS = 15.0
 PASSWORD = "correct horse battery staple"
@@ -46,13 +52,14 @@ def service_env(database_url: str) -> dict[str, str]:
 
 
 def cli_json(env: dict[str, str], workdir: Path, *args: str) -> dict[str, Any]:
+    """Run one ``sitescim ... --json`` command as an operator would; return its JSON."""
     done = subprocess.run(
         [str(sitescim_executable()), *args, "--json"],
         env=env,
         cwd=workdir,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
     assert done.returncode == 0, f"sitescim {' '.join(args)}: {done.stderr}"
@@ -94,24 +101,9 @@ class KillableServer:
         self.starts += 1
         output = self.workdir / f"serve-{self.starts}.log"
         self.outputs.append(output)
-        with output.open("wb") as sink:
-            self.process = subprocess.Popen(
-                [
-                    str(sitescim_executable()),
-                    "serve",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(port),
-                    *self.args,
-                ],
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=self.env,
-                cwd=self.workdir,
-                start_new_session=True,
-            )
+        self.process = start_serve(
+            port, self.args, env=self.env, workdir=self.workdir, output=output, own_session=True
+        )
         self.base_url = f"http://{HOST}:{port}"
         self._wait_ready()
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +22,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
-from tests.conftest import GENEROUS_RATE_LIMITS
+from tests.factories import GENEROUS_RATE_LIMITS
 
 READY_TIMEOUT_SECONDS = 60.0
 STOP_TIMEOUT_SECONDS = 15.0
@@ -98,6 +98,31 @@ def sitescim_executable() -> Path:
     return path
 
 
+def start_serve(
+    port: int,
+    args: Sequence[str],
+    *,
+    env: dict[str, str],
+    workdir: Path,
+    output: Path,
+    own_session: bool = False,
+) -> subprocess.Popen[bytes]:
+    """``sitescim serve`` on HOST:``port`` with ``args``, its output written to ``output``.
+
+    ``own_session`` starts it in a process group of its own, for tests that kill it.
+    """
+    with output.open("wb") as sink:
+        return subprocess.Popen(
+            [str(sitescim_executable()), "serve", "--host", HOST, "--port", str(port), *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=workdir,
+            start_new_session=own_session,
+        )
+
+
 def _wait_ready(server: ServeProcess) -> None:
     deadline = time.monotonic() + READY_TIMEOUT_SECONDS
     last = "no answer yet"
@@ -147,25 +172,10 @@ def serve_processes(
     try:
         for name, port in zip(names, free_ports(len(names)), strict=True):
             output = workdir / f"serve-{name}.log"
-            with output.open("wb") as sink:
-                process = subprocess.Popen(
-                    [
-                        str(sitescim_executable()),
-                        "serve",
-                        "--host",
-                        HOST,
-                        "--port",
-                        str(port),
-                        "--workers",  # one process a server, unless a test asks for more
-                        "1",
-                        *extra_args,
-                    ],
-                    stdout=sink,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=full_env,
-                    cwd=workdir,
-                )
+            # One process a server, unless a test asks for more.
+            process = start_serve(
+                port, ["--workers", "1", *extra_args], env=full_env, workdir=workdir, output=output
+            )
             servers[name] = ServeProcess(name, f"http://{HOST}:{port}", process, output)
         for server in servers.values():
             _wait_ready(server)

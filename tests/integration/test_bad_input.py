@@ -283,12 +283,11 @@ def test_revoking_a_token_of_another_site_is_not_found_and_leaves_it_working(
 # --- the SCIM side ------------------------------------------------------------------------------
 
 
-def test_two_megabyte_body_to_scim_is_too_large(client, world):
-    issued = make_token(world.runtime, "site-a", world.promaster_a)
+def test_two_megabyte_body_to_scim_is_too_large(client, auth_a):
     response = client.post(
         SPC,
         content=b"{" + b" " * (2 * 1024 * 1024) + b"}",
-        headers={**bearer(issued.value), "Content-Type": "application/scim+json"},
+        headers={**auth_a, "Content-Type": "application/scim+json"},
     )
     body = assert_scim_error(response, 413, scim_type="tooLarge")
     assert "bytes" in body["detail"]
@@ -362,13 +361,12 @@ def test_well_formed_but_unknown_token_is_401_with_invalid_token(client, world):
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
 
 
-def test_garbage_body_to_a_scim_path_is_a_scim_4xx_not_a_500(client, world):
-    issued = make_token(world.runtime, "site-a", world.promaster_a)
+def test_garbage_body_to_a_scim_path_is_a_scim_4xx_not_a_500(client, auth_a):
     for raw in (b"{", b"\xff\xfe", b"[]", b"null"):
         response = client.post(
             "/scim/v2/Users",
             content=raw,
-            headers={**bearer(issued.value), "Content-Type": "application/scim+json"},
+            headers={**auth_a, "Content-Type": "application/scim+json"},
         )
         assert 400 <= response.status_code < 500, (raw, response.text)
         assert response.headers["content-type"].startswith("application/scim+json")
@@ -466,10 +464,9 @@ SEARCH_URN = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
 @pytest.fixture
-def scim(client, world):
+def scim(client, auth_a):
     """The client, with a SCIM token of site-a, and a user and a group to act on."""
-    headers = bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
-    client.headers.update(headers)
+    client.headers.update(auth_a)
     user = client.post("/scim/v2/Users", json={"schemas": [USER_URN], "userName": "target"})
     group = client.post("/scim/v2/Groups", json={"schemas": [GROUP_URN], "displayName": "Target"})
     assert user.status_code == group.status_code == 201, (user.text, group.text)
@@ -731,10 +728,9 @@ def test_a_local_user_whose_address_is_longer_than_a_user_name_is_refused(world,
     assert refused.value.field == "email"
 
 
-def test_options_on_a_scim_path_is_refused_after_authentication(client, world):
+def test_options_on_a_scim_path_is_refused_after_authentication(client, auth_a):
     assert_scim_error(client.options("/scim/v2/Users"), 401)
-    issued = make_token(world.runtime, "site-a", world.promaster_a)
-    response = client.options("/scim/v2/Users", headers=bearer(issued.value))
+    response = client.options("/scim/v2/Users", headers=auth_a)
     assert_scim_error(response, 405)
     assert response.headers["Allow"] == "GET, POST"
 

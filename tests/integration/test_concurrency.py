@@ -23,8 +23,8 @@ from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 from sitescim.web.app import SESSION_COOKIE, create_app
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET, _truncate_all
-from tests.factories import make_site, make_user
+from tests.databases import truncate_all
+from tests.factories import make_settings, make_site, make_user
 from tests.integration.servers import uvicorn_in_thread
 
 RACERS = 20
@@ -77,14 +77,8 @@ def test_concurrent_issues_for_one_promaster_yield_exactly_one_token(runtime, wo
 @pytest.fixture
 def pg_only_settings(postgres_url: str) -> Settings:
     """PostgreSQL and nothing else: these tests have no SQLite variant to pass instead."""
-    _truncate_all(postgres_url)
-    return Settings(
-        database_url=postgres_url,
-        token_pepper=TEST_PEPPER,
-        session_secret=TEST_SESSION_SECRET,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
+    truncate_all(postgres_url)
+    return make_settings(postgres_url)
 
 
 @pytest.fixture

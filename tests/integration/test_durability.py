@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from sitescim.db.engine import make_engine
+from tests.factories import bearer
 from tests.integration.killable import (
     SCIM,
     KillableServer,
@@ -42,7 +43,7 @@ BURST_ACKNOWLEDGED_BEFORE_KILL = 12
 def _client(server: KillableServer, token: str) -> httpx.Client:
     return httpx.Client(
         base_url=f"{server.base_url}/scim/v2",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": SCIM, "Accept": SCIM},
+        headers={**bearer(token), "Content-Type": SCIM, "Accept": SCIM},
         timeout=30,
     )
 

@@ -21,10 +21,14 @@ import pytest
 
 from sitescim.db.engine import Database, make_engine
 from sitescim.services.runtime import Runtime
-from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET
-from tests.factories import bearer, make_site, make_token, make_user
+from tests.factories import (
+    bearer,
+    make_settings,
+    make_site,
+    make_token,
+    make_user,
+)
 from tests.integration.servers import uvicorn_in_thread
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -51,14 +55,7 @@ def test_another_sites_write_waits_for_one_bulk_not_for_the_queue(
 ) -> None:
     path = tmp_path / "fair.db"
     path.write_bytes(sqlite_template.read_bytes())
-    settings = Settings(
-        database_url=f"sqlite:///{path}",
-        token_pepper=TEST_PEPPER,
-        session_secret=TEST_SESSION_SECRET,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-        bulk_max_operations=1000,
-    )
+    settings = make_settings(f"sqlite:///{path}", bulk_max_operations=1000)
     database = Database(make_engine(settings.database_url))
     runtime = Runtime.from_settings(settings, database)
     tokens = {}

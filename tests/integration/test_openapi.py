@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET
+from tests.factories import TEST_PEPPER, TEST_SESSION_SECRET
 
 
 def _openapi(tmp_path: Path) -> dict:

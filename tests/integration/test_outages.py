@@ -29,11 +29,16 @@ from starlette.testclient import TestClient
 from sitescim.db import engine as engine_module
 from sitescim.db.engine import Database, make_engine
 from sitescim.services.runtime import Runtime
-from sitescim.settings import Settings
 from sitescim.web.app import create_app
 from sitescim.web.deps import SESSION_COOKIE
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET, _truncate_all
-from tests.factories import bearer, make_site, make_token, make_user
+from tests.databases import truncate_all
+from tests.factories import (
+    bearer,
+    make_settings,
+    make_site,
+    make_token,
+    make_user,
+)
 from tests.integration.cuttable import CuttableProxy, cuttable_proxy
 from tests.integration.killable import PASSWORD, SCIM, KillableServer, service_env, site_token
 
@@ -154,7 +159,7 @@ def _served_through(
 def test_postgresql_restart_and_stop_under_load_answer_503_log_little_and_lose_nothing(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    _truncate_all(postgres_url)
+    truncate_all(postgres_url)
     upstream = make_url(postgres_url)
     with (
         cuttable_proxy((upstream.host or "127.0.0.1", upstream.port or 5432)) as proxy,
@@ -241,14 +246,7 @@ def sqlite_service(
     monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 300)
     path = tmp_path / "sitescim.db"
     shutil.copy(sqlite_template, path)
-    settings = Settings(
-        database_url=f"sqlite:///{path}",
-        token_pepper=TEST_PEPPER,
-        session_secret=TEST_SESSION_SECRET,
-        log_format="json",
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
+    settings = make_settings(f"sqlite:///{path}", log_format="json")
     database = Database(make_engine(settings.database_url))
     runtime = Runtime.from_settings(settings, database)
     make_site(runtime, "Locked", slug="locked")

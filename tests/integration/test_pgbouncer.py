@@ -19,10 +19,15 @@ from starlette.testclient import TestClient
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.reads import PostgresReads
 from sitescim.services.runtime import Runtime
-from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET, _truncate_all
-from tests.factories import bearer, make_site, make_user, sign_in
+from tests.databases import truncate_all
+from tests.factories import (
+    bearer,
+    make_settings,
+    make_site,
+    make_user,
+    sign_in,
+)
 from tests.integration.pgbouncer import PgBouncer, available, pgbouncer
 
 pytestmark = [pytest.mark.postgresql_only, pytest.mark.slow]
@@ -39,7 +44,7 @@ PASSWORD = "correct horse battery staple"
 def bouncer(postgres_url: str) -> Iterator[PgBouncer]:
     if not available():
         pytest.fail("pgbouncer is not installed: .ci/run installs Debian's package")
-    _truncate_all(postgres_url)
+    truncate_all(postgres_url)
     upstream = make_url(postgres_url)
     with pgbouncer((upstream.host or "127.0.0.1", upstream.port or 5432)) as running:
         yield running
@@ -51,14 +56,7 @@ def through_bouncer(
 ) -> Iterator[tuple[TestClient, Database]]:
     url = make_url(postgres_url).set(host="127.0.0.1", port=bouncer.port)
     url = url.update_query_dict({"prepare_threshold": "none"})
-    settings = Settings(
-        database_url=url.render_as_string(hide_password=False),
-        token_pepper=TEST_PEPPER,
-        session_secret=TEST_SESSION_SECRET,
-        log_format="json",
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
+    settings = make_settings(url.render_as_string(hide_password=False), log_format="json")
     database = Database(make_engine(settings.database_url))
     runtime = Runtime.from_settings(settings, database)
     make_site(runtime, "Bounced", slug="bounced")
@@ -75,14 +73,19 @@ def _ok(response: Any, status: int) -> dict[str, Any]:
     return response.json() if response.content else {}
 
 
-def test_scim_smoke_flow_runs_through_pgbouncer_in_transaction_pooling(
-    through_bouncer: tuple[TestClient, Database], bouncer: PgBouncer
-) -> None:
-    client, database = through_bouncer
+def act_as_identity_provider(client: TestClient) -> None:
+    """A token issued through the API by the site's Promaster; the client then sends it."""
     sign_in(client, "bounced", "admin@bounced.example.com", PASSWORD)
     token = _ok(client.post("/api/v1/tokens", json={"description": "Okta", "scope": "scim"}), 201)
     client.cookies.clear()
     client.headers.update({**bearer(token["token"]), **SCIM})
+
+
+def test_scim_smoke_flow_runs_through_pgbouncer_in_transaction_pooling(
+    through_bouncer: tuple[TestClient, Database], bouncer: PgBouncer
+) -> None:
+    client, database = through_bouncer
+    act_as_identity_provider(client)
 
     users = []
     for n in range(ROUNDS):
@@ -154,10 +157,7 @@ def test_a_paused_pgbouncer_answers_503_then_recovers_on_resume(
     through_bouncer: tuple[TestClient, Database], bouncer: PgBouncer
 ) -> None:
     client, _database = through_bouncer
-    sign_in(client, "bounced", "admin@bounced.example.com", PASSWORD)
-    token = _ok(client.post("/api/v1/tokens", json={"description": "Okta", "scope": "scim"}), 201)
-    client.cookies.clear()
-    client.headers.update({**bearer(token["token"]), **SCIM})
+    act_as_identity_provider(client)
     user = {"schemas": [USER], "userName": "paused@bounced.example.com"}
     created = _ok(client.post("/scim/v2/Users", json=user), 201)
 

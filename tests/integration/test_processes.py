@@ -14,9 +14,15 @@ import pytest
 
 from sitescim.db.engine import Database, make_engine
 from sitescim.services.runtime import Runtime
-from sitescim.settings import Settings
-from tests.conftest import TEST_PEPPER, TEST_SESSION_SECRET, _truncate_all
-from tests.factories import bearer, make_site, make_user
+from tests.databases import truncate_all
+from tests.factories import (
+    TEST_PEPPER,
+    TEST_SESSION_SECRET,
+    bearer,
+    make_settings,
+    make_site,
+    make_user,
+)
 from tests.integration.servers import serve_processes
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql_only]
@@ -27,14 +33,8 @@ PASSWORD = "correct horse battery staple"
 @pytest.fixture
 def shared_postgres(postgres_url: str) -> Iterator[Runtime]:
     """The run's PostgreSQL database, emptied, with a runtime of the test's own."""
-    _truncate_all(postgres_url)
-    settings = Settings(
-        database_url=postgres_url,
-        token_pepper=TEST_PEPPER,
-        session_secret=TEST_SESSION_SECRET,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
-    )
+    truncate_all(postgres_url)
+    settings = make_settings(postgres_url)
     database = Database(make_engine(postgres_url))
     assert database.dialect == "postgresql"
     yield Runtime.from_settings(settings, database)

@@ -16,13 +16,12 @@ from sqlalchemy import func, select
 
 from sitescim.db.models import AuditEvent
 from sitescim.services.audit import requested_attributes
-from tests.conftest import START
-from tests.factories import bearer, make_token, sign_in
+from tests.factories import bearer, make_token, patch_body, sign_in
+from tests.world import START
 
 AUDIT = "/api/v1/audit"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 PASSWORD = "a long enough passphrase"
 OTHER_PASSWORD = "another long passphrase"
@@ -47,10 +46,6 @@ def promaster(client, world):
 
 def user_body(user_name: str, **extra: Any) -> dict[str, Any]:
     return {"schemas": [USER_URN], "userName": user_name, **extra}
-
-
-def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_URN], "Operations": list(operations)}
 
 
 def events(client, **params: Any) -> list[dict[str, Any]]:

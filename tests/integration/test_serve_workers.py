@@ -16,6 +16,7 @@ from contextlib import closing
 
 import pytest
 
+from tests.factories import bearer
 from tests.integration.killable import SCIM, killable_server, service_env, serving_pid, site_token
 from tests.integration.killable import user_payload as payload
 
@@ -28,7 +29,7 @@ CLIENTS = 8
 def _request(
     connection: Connection, method: str, path: str, token: str, body: object = None
 ) -> tuple[int, dict[str, object]]:
-    headers = {"Authorization": f"Bearer {token}", "Accept": SCIM}
+    headers = {**bearer(token), "Accept": SCIM}
     data = None
     if body is not None:
         headers["Content-Type"] = SCIM

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 from bench.seed import email_rows, user_rows
-from sqlalchemy import Engine, create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, insert, text
 
 from sitescim.db import migrations
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.models import User, UserValue
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_unavailable_reason
+from tests.databases import (
+    create_postgres_database,
+    find_postgres_unavailable_reason,
+)
 
 USERS = 3000
 SITE_ID = "00000000-0000-0000-0000-000000000001"
@@ -25,25 +26,18 @@ SITE_ID = "00000000-0000-0000-0000-000000000001"
 @pytest.fixture
 def fresh_postgres() -> Iterator[Engine]:
     """A database of this test's own, migrated, with every statistic reset to 'never'."""
-    reason = _postgres_unavailable_reason()
+    reason = find_postgres_unavailable_reason()
     if reason is not None:
         pytest.skip(reason)
-    name = f"sitescim_stats_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(url)
-    try:
-        migrations.upgrade(engine)
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("SELECT pg_stat_reset()"))
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with create_postgres_database("sitescim_stats") as url:
+        engine = make_engine(url)
+        try:
+            migrations.upgrade(engine)
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text("SELECT pg_stat_reset()"))
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def _insert_users(engine: Engine, count: int) -> None:

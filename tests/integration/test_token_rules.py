@@ -33,8 +33,8 @@ from sitescim.logs import request_id
 from sitescim.services import sites
 from sitescim.services import tokens as token_service
 from sitescim.web.app import create_app
-from tests.conftest import START
 from tests.factories import bearer, make_token, sign_in
+from tests.world import START
 
 SCP = "/scim/v2/ServiceProviderConfig"
 TOKENS = "/api/v1/tokens"
@@ -386,16 +386,34 @@ def test_token_value_appears_only_in_the_create_response(client, world, database
     assert is_well_formed(value)
     assert created.headers["cache-control"] == "no-store"
 
-    client.get(SCP, headers=bearer(value))
+    token_id = created.json()["id"]
+    used = client.get(SCP, headers=bearer(value))
     listing = client.get(TOKENS)
     conflict = create(client, "Second")
-    revoked = client.delete(f"{TOKENS}/{created.json()['id']}")
-    client.get(SCP, headers=bearer(value))
+    revoked = client.delete(f"{TOKENS}/{token_id}")
+    refused = client.get(SCP, headers=bearer(value))
     audit = client.get(AUDIT)
 
-    for response in (listing, conflict, revoked, audit):
-        assert response.status_code in (200, 409)
-        assert value not in response.text
+    responses = {
+        "used": used,
+        "listing": listing,
+        "conflict": conflict,
+        "revoked": revoked,
+        "refused": refused,
+        "audit": audit,
+    }
+    assert {name: response.status_code for name, response in responses.items()} == {
+        "used": 200,
+        "listing": 200,
+        "conflict": 409,
+        "revoked": 200,
+        "refused": 401,
+        "audit": 200,
+    }
+    assert token_id in listing.text
+    assert {"token.create", "token.revoke"} <= {event["action"] for event in audit.json()["events"]}
+    for name, response in responses.items():
+        assert value not in response.text, name
     for record in caplog.records:
         assert value not in record.getMessage()
         assert value not in repr(vars(record))

@@ -1,64 +1,13 @@
-"""Sealed cursors and the shape every JSON body must have, checked without a server."""
+"""The shape every JSON body must have, checked without a server (cursors: test_cursors)."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import pytest
-from scim2_models import InvalidCursorException
 
 from sitescim.domain.documents import MAX_DEPTH, check_document
 from sitescim.domain.errors import InvalidInputError
-from sitescim.scim import cursors
-
-KEY = b"k" * 32
-
-
-def _sealed(key: object, id_: object = "id-1") -> str:
-    """A cursor sealed with the right key around a position of any shape."""
-    seal = cursors.fingerprint(KEY, "User", None, "userName", False)
-    position = cursors.json.dumps([key, id_], separators=(",", ":")).encode()
-    return f"{cursors._b64(position)}.{cursors._b64(seal.tag(position))}"
-
-
-@pytest.mark.parametrize(
-    "key",
-    [2**63, -(2**63) - 1, float("nan"), [1], {"t": "2026-01-01"}, {"t": 5}, {"x": 1}, "a\x00"],
-    ids=repr,
-)
-def test_a_sealed_cursor_with_a_key_no_column_holds_is_refused(key):
-    seal = cursors.fingerprint(KEY, "User", None, "userName", False)
-    with pytest.raises(InvalidCursorException):
-        cursors.decode(seal, _sealed(key))
-
-
-@pytest.mark.parametrize("id_", [1, None, "", "x" * 37, "a\x00"], ids=repr)
-def test_a_sealed_cursor_with_an_id_no_resource_has_is_refused(id_):
-    seal = cursors.fingerprint(KEY, "User", None, "userName", False)
-    with pytest.raises(InvalidCursorException):
-        cursors.decode(seal, _sealed("a", id_))
-
-
-@pytest.mark.parametrize(
-    "key", [None, True, "walker", 7, datetime(2026, 3, 1, tzinfo=UTC)], ids=repr
-)
-def test_a_cursor_round_trips_under_its_own_seal_only(key):
-    seal = cursors.fingerprint(KEY, "User", None, "userName", False)
-    cursor = cursors.encode(seal, key, "id-1")
-    assert cursors.decode(seal, cursor) == cursors.Position(key=key, id="id-1")
-    for other in (
-        cursors.fingerprint(b"x" * 32, "User", None, "userName", False),
-        cursors.fingerprint(KEY, "User", None, "displayName", False),
-        cursors.fingerprint(KEY, "Group", None, "userName", False),
-    ):
-        with pytest.raises(InvalidCursorException):
-            cursors.decode(other, cursor)
-
-
-def test_cursors_cannot_be_sealed_without_a_key():
-    with pytest.raises(ValueError, match="cursor key"):
-        cursors.fingerprint(b"", "User")
 
 
 def test_a_document_at_the_depth_limit_passes_and_one_deeper_is_refused():

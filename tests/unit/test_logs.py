@@ -35,16 +35,20 @@ def _environment(log_format: str | None) -> dict[str, str]:
     return env
 
 
-def _stderr_through_pipe(log_format: str | None) -> str:
-    done = subprocess.run(
+def _run_script(log_format: str | None, *, check: bool) -> subprocess.CompletedProcess[str]:
+    """SCRIPT in a fresh interpreter, its stderr a pipe as under a process manager."""
+    return subprocess.run(
         [sys.executable, "-c", SCRIPT],
         env=_environment(log_format),
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
+        check=check,
     )
-    return done.stderr
+
+
+def _stderr_through_pipe(log_format: str | None) -> str:
+    return _run_script(log_format, check=True).stderr
 
 
 def _stderr_through_terminal(log_format: str | None) -> str:
@@ -107,13 +111,6 @@ def test_json_format_is_kept_on_a_terminal_when_asked_for() -> None:
 
 @pytest.mark.parametrize("log_format", ["yaml", "JSON lines"])
 def test_unknown_log_format_is_refused_at_start(log_format: str) -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env=_environment(log_format),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run_script(log_format, check=False)
     assert done.returncode != 0
     assert "log_format" in done.stderr

@@ -14,7 +14,6 @@ from starlette.testclient import TestClient
 
 from sitescim.db.models import AuditEvent, Group, Membership, Site, User
 from sitescim.web.app import create_app
-from tests.factories import bearer, make_token
 
 BULK = "/scim/v2/Bulk"
 BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -24,16 +23,6 @@ USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-
-@pytest.fixture
-def headers_a(world):
-    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
-
-
-@pytest.fixture
-def headers_b(world):
-    return bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
 
 
 @contextmanager
@@ -138,16 +127,16 @@ def counting_commits(database) -> Iterator[list[int]]:
 
 
 def test_thousand_users_and_a_group_of_them_are_one_commit(
-    settings, clock, database, world, headers_a
+    settings, clock, database, world, auth_a
 ):
     operations = [post_user(f"u{n}", f"bulk{n}@bulk.test") for n in range(1000)]
     operations.append(post_group("staff", "Staff", [f"bulkId:u{n}" for n in range(1000)]))
     body = bulk(*operations)
     with app_with(settings, clock, database, bulk_max_operations=1001) as client:
         # The token's first use is written once (last used at); not part of the bulk.
-        assert client.get("/scim/v2/ServiceProviderConfig", headers=headers_a).status_code == 200
+        assert client.get("/scim/v2/ServiceProviderConfig", headers=auth_a).status_code == 200
         with counting_commits(database) as commits:
-            results = run(client, headers_a, body)
+            results = run(client, auth_a, body)
     assert commits[0] == 1
     assert [result["status"] for result in results] == ["201"] * 1001
     assert [result["bulkId"] for result in results] == [f"u{n}" for n in range(1000)] + ["staff"]
@@ -162,7 +151,7 @@ def test_thousand_users_and_a_group_of_them_are_one_commit(
     assert {f"bulk{n}@bulk.test" for n in range(1000)} <= user_names(database)
 
 
-def test_a_run_of_creations_is_written_in_a_few_statements(client, database, world, headers_a):
+def test_a_run_of_creations_is_written_in_a_few_statements(client, database, world, auth_a):
     statements: list[str] = []
 
     def note(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
@@ -171,7 +160,7 @@ def test_a_run_of_creations_is_written_in_a_few_statements(client, database, wor
     body = bulk(*[post_user(f"u{n}", f"batch{n}@bulk.test") for n in range(200)])
     event.listen(database.engine, "before_cursor_execute", note)
     try:
-        results = run(client, headers_a, body)
+        results = run(client, auth_a, body)
     finally:
         event.remove(database.engine, "before_cursor_execute", note)
     assert [result["status"] for result in results] == ["201"] * 200
@@ -181,10 +170,10 @@ def test_a_run_of_creations_is_written_in_a_few_statements(client, database, wor
     assert len(statements) < 20
 
 
-def test_a_group_may_name_users_created_later_in_the_request(client, database, world, headers_a):
+def test_a_group_may_name_users_created_later_in_the_request(client, database, world, auth_a):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_group("team", "Team", ["bulkId:ann", "bulkId:ben"]),
             post_user("ann"),
@@ -193,16 +182,16 @@ def test_a_group_may_name_users_created_later_in_the_request(client, database, w
     )
     assert [r["bulkId"] for r in results] == ["team", "ann", "ben"]
     assert [r["status"] for r in results] == ["201", "201", "201"]
-    group = client.get(f"/scim/v2/Groups/{id_of(results[0]['location'])}", headers=headers_a).json()
+    group = client.get(f"/scim/v2/Groups/{id_of(results[0]['location'])}", headers=auth_a).json()
     assert sorted(m["value"] for m in group["members"]) == sorted(
         id_of(r["location"]) for r in results[1:]
     )
 
 
-def test_bulk_id_references_resolve_in_paths_and_in_patch_values(client, world, headers_a):
+def test_bulk_id_references_resolve_in_paths_and_in_patch_values(client, world, auth_a):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_user("ann"),
             post_user("boss"),
@@ -236,9 +225,9 @@ def test_bulk_id_references_resolve_in_paths_and_in_patch_values(client, world, 
     ann, boss, team = (id_of(r["location"]) for r in results[:3])
     assert id_of(results[3]["location"]) == team
     assert id_of(results[4]["location"]) == ann
-    group = client.get(f"/scim/v2/Groups/{team}", headers=headers_a).json()
+    group = client.get(f"/scim/v2/Groups/{team}", headers=auth_a).json()
     assert [m["value"] for m in group["members"]] == [ann]
-    user = client.get(f"/scim/v2/Users/{ann}", headers=headers_a).json()
+    user = client.get(f"/scim/v2/Users/{ann}", headers=auth_a).json()
     enterprise = user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
     assert enterprise["manager"]["value"] == boss
 
@@ -247,11 +236,11 @@ def test_bulk_id_references_resolve_in_paths_and_in_patch_values(client, world, 
 
 
 def test_fail_on_errors_stops_at_the_first_error_and_applies_nothing_after(
-    client, database, world, headers_a
+    client, database, world, auth_a
 ):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_user("first"),
             post_user("clash", "first@bulk.test"),
@@ -266,10 +255,10 @@ def test_fail_on_errors_stops_at_the_first_error_and_applies_nothing_after(
     assert "third@bulk.test" not in names
 
 
-def test_fail_on_errors_counts_errors_before_it_stops(client, database, world, headers_a):
+def test_fail_on_errors_counts_errors_before_it_stops(client, database, world, auth_a):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_user("one"),
             post_nameless_user("bad"),
@@ -286,11 +275,11 @@ def test_fail_on_errors_counts_errors_before_it_stops(client, database, world, h
 
 
 def test_without_fail_on_errors_a_failed_operation_rolls_back_only_itself(
-    client, database, world, headers_a
+    client, database, world, auth_a
 ):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_user("one"),
             post_user("weak", "weak@bulk.test", password="short"),
@@ -317,12 +306,12 @@ def manager_of(reference: str) -> dict[str, Any]:
     }
 
 
-def test_a_run_of_creations_answers_and_audits_as_one_by_one(client, database, world, headers_a):
+def test_a_run_of_creations_answers_and_audits_as_one_by_one(client, database, world, auth_a):
     """Creations are written as a batch; the ones it cannot take get their single answer."""
     taken = world.user_a  # a userName the site already has
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_user(
                 "one", "One@bulk.test", emails=[{"value": "one@example.com", "primary": True}]
@@ -359,16 +348,14 @@ def test_a_run_of_creations_answers_and_audits_as_one_by_one(client, database, w
     assert sorted(outcome for _, outcome, _ in events if outcome != "success") == ["refused"] * 3
 
 
-def test_a_run_of_group_creations_answers_as_one_by_one(
-    client, database, world, headers_a, headers_b
-):
-    users = run(client, headers_a, bulk(post_user("m1"), post_user("m2")))
+def test_a_run_of_group_creations_answers_as_one_by_one(client, database, world, auth_a, auth_b):
+    users = run(client, auth_a, bulk(post_user("m1"), post_user("m2")))
     m1, m2 = (id_of(result["location"]) for result in users)
-    other_site = run(client, headers_b, bulk(post_user("far")))
+    other_site = run(client, auth_b, bulk(post_user("far")))
     far = id_of(other_site[0]["location"])
     first = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_group("g1", "One", [m1, m2]),
             post_group("g2", "Two", [m2]),
@@ -379,7 +366,7 @@ def test_a_run_of_group_creations_answers_as_one_by_one(
     # A member of another site in the run: the batch is undone and each runs alone.
     second = run(
         client,
-        headers_a,
+        auth_a,
         bulk(post_group("g4", "Four", [m1]), post_group("g5", "Five", [m1, far])),
     )
     assert [r["status"] for r in second] == ["201", "400"]
@@ -402,10 +389,10 @@ def test_a_run_of_group_creations_answers_as_one_by_one(
 # The result list (RFC 7644 §3.7.3)
 
 
-def test_results_follow_the_rfc_format(client, database, world, headers_a):
-    created = run(client, headers_a, bulk(post_user("ann")))[0]
+def test_results_follow_the_rfc_format(client, database, world, auth_a):
+    created = run(client, auth_a, bulk(post_user("ann")))[0]
     ann = id_of(created["location"])
-    etag = client.get(f"/scim/v2/Users/{ann}", headers=headers_a).headers["etag"]
+    etag = client.get(f"/scim/v2/Users/{ann}", headers=auth_a).headers["etag"]
     assert created == {
         "location": f"http://testserver/scim/v2/Users/{ann}",
         "method": "POST",
@@ -416,7 +403,7 @@ def test_results_follow_the_rfc_format(client, database, world, headers_a):
 
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             {
                 "method": "PUT",
@@ -462,13 +449,13 @@ def test_results_follow_the_rfc_format(client, database, world, headers_a):
         "method": "DELETE",
         "status": "204",
     }
-    assert client.get(f"/scim/v2/Users/{ann}", headers=headers_a).status_code == 404
+    assert client.get(f"/scim/v2/Users/{ann}", headers=auth_a).status_code == 404
 
 
-def test_group_operations_report_their_version(client, world, headers_a):
+def test_group_operations_report_their_version(client, world, auth_a):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_user("ann"),
             post_group("team", "Team", ["bulkId:ann"]),
@@ -480,7 +467,7 @@ def test_group_operations_report_their_version(client, world, headers_a):
         ),
     )
     team = id_of(results[1]["location"])
-    response = client.get(f"/scim/v2/Groups/{team}", headers=headers_a)
+    response = client.get(f"/scim/v2/Groups/{team}", headers=auth_a)
     assert response.json()["displayName"] == "Crew"
     assert results[2]["version"] == response.headers["etag"]
     assert results[1]["version"] != results[2]["version"]
@@ -489,10 +476,10 @@ def test_group_operations_report_their_version(client, world, headers_a):
 # bulkId references that cannot be resolved
 
 
-def test_a_reference_to_an_undeclared_bulk_id_is_refused(client, database, world, headers_a):
+def test_a_reference_to_an_undeclared_bulk_id_is_refused(client, database, world, auth_a):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(post_user("ann"), post_group("team", "Team", ["bulkId:ann", "bulkId:nobody"])),
     )
     assert results[0]["status"] == "201"
@@ -502,10 +489,10 @@ def test_a_reference_to_an_undeclared_bulk_id_is_refused(client, database, world
     assert row_counts(database)[1] == 0
 
 
-def test_circular_references_are_refused_with_409(client, database, world, headers_a):
+def test_circular_references_are_refused_with_409(client, database, world, auth_a):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(
             post_group("a", "A", ["bulkId:b"]),
             post_group("b", "B", ["bulkId:a"]),
@@ -523,10 +510,10 @@ def test_circular_references_are_refused_with_409(client, database, world, heade
     assert row_counts(database)[1] == 0
 
 
-def test_a_reference_to_a_failed_post_is_refused(client, database, world, headers_a):
+def test_a_reference_to_a_failed_post_is_refused(client, database, world, auth_a):
     results = run(
         client,
-        headers_a,
+        auth_a,
         bulk(post_nameless_user("bad"), post_group("team", "Team", ["bulkId:bad"])),
     )
     assert [r["status"] for r in results] == ["400", "409"]
@@ -537,21 +524,21 @@ def test_a_reference_to_a_failed_post_is_refused(client, database, world, header
 # Limits (RFC 7644 §3.7.4)
 
 
-def test_discovery_declares_the_configured_limits(settings, clock, database, world, headers_a):
+def test_discovery_declares_the_configured_limits(settings, clock, database, world, auth_a):
     limits = {"bulk_max_operations": 7, "bulk_max_payload_bytes": 65_536}
     with app_with(settings, clock, database, **limits) as client:
-        config = client.get("/scim/v2/ServiceProviderConfig", headers=headers_a).json()
+        config = client.get("/scim/v2/ServiceProviderConfig", headers=auth_a).json()
     assert config["bulk"] == {"supported": True, "maxOperations": 7, "maxPayloadSize": 65_536}
 
 
 def test_more_operations_than_max_operations_is_413_too_many(
-    settings, clock, database, world, headers_a
+    settings, clock, database, world, auth_a
 ):
     before = row_counts(database)
     with app_with(settings, clock, database, bulk_max_operations=3) as client:
-        assert run(client, headers_a, bulk(*(post_user(f"u{n}") for n in range(3))))
+        assert run(client, auth_a, bulk(*(post_user(f"u{n}") for n in range(3))))
         response = client.post(
-            BULK, json=bulk(*(post_user(f"v{n}") for n in range(4))), headers=headers_a
+            BULK, json=bulk(*(post_user(f"v{n}") for n in range(4))), headers=auth_a
         )
     assert response.status_code == 413
     assert response.headers["content-type"].startswith("application/scim+json")
@@ -563,13 +550,13 @@ def test_more_operations_than_max_operations_is_413_too_many(
     assert row_counts(database)[0] == before[0] + 3
 
 
-def test_a_body_over_max_payload_size_is_413_too_large(settings, clock, database, world, headers_a):
+def test_a_body_over_max_payload_size_is_413_too_large(settings, clock, database, world, auth_a):
     padding = "x" * 5000
     body = bulk(post_user("ann", displayName=padding))
     limits = {"bulk_max_payload_bytes": 4096, "max_body_bytes": 65_536}
     before = row_counts(database)
     with app_with(settings, clock, database, **limits) as client:
-        response = client.post(BULK, json=body, headers=headers_a)
+        response = client.post(BULK, json=body, headers=auth_a)
 
         def chunks() -> Iterator[bytes]:
             encoded = json.dumps(body).encode()
@@ -577,7 +564,7 @@ def test_a_body_over_max_payload_size_is_413_too_large(settings, clock, database
                 yield encoded[start : start + 1000]
 
         chunked = client.post(
-            BULK, content=chunks(), headers={**headers_a, "content-type": "application/scim+json"}
+            BULK, content=chunks(), headers={**auth_a, "content-type": "application/scim+json"}
         )
     for answer in (response, chunked):
         assert answer.status_code == 413
@@ -592,18 +579,18 @@ def test_a_body_over_max_payload_size_is_413_too_large(settings, clock, database
 
 
 def test_max_payload_size_may_be_larger_than_other_endpoints_bodies(
-    settings, clock, database, world, headers_a
+    settings, clock, database, world, auth_a
 ):
     padding = "x" * 3000
     limits = {"bulk_max_payload_bytes": 65_536, "max_body_bytes": 2048}
     with app_with(settings, clock, database, **limits) as client:
         body = bulk(*(post_user(f"u{n}", displayName=f"User {n}") for n in range(30)))
         assert len(json.dumps(body)) > 2048
-        results = run(client, headers_a, body)
+        results = run(client, auth_a, body)
         single = client.post(
             "/scim/v2/Users",
             json={"schemas": [USER_URN], "userName": "ben@bulk.test", "displayName": padding},
-            headers=headers_a,
+            headers=auth_a,
         )
     assert [result["status"] for result in results] == ["201"] * 30
     assert single.status_code == 413
@@ -658,12 +645,10 @@ MALFORMED: dict[str, tuple[Any, str]] = {
 
 
 @pytest.mark.parametrize("case", MALFORMED, ids=list(MALFORMED))
-def test_a_malformed_bulk_request_is_400_and_writes_nothing(
-    client, database, world, headers_a, case
-):
+def test_a_malformed_bulk_request_is_400_and_writes_nothing(client, database, world, auth_a, case):
     body, scim_type = MALFORMED[case]
     before = row_counts(database)
-    response = client.post(BULK, json=body, headers=headers_a)
+    response = client.post(BULK, json=body, headers=auth_a)
     assert response.status_code == 400, response.text
     error = response.json()
     assert error["schemas"] == [ERROR]
@@ -674,17 +659,17 @@ def test_a_malformed_bulk_request_is_400_and_writes_nothing(
     assert "fine@bulk.test" not in user_names(database)
 
 
-def test_a_body_that_is_not_json_is_400(client, database, world, headers_a):
+def test_a_body_that_is_not_json_is_400(client, database, world, auth_a):
     response = client.post(
         BULK,
         content=b'{"schemas": [',
-        headers={**headers_a, "content-type": "application/scim+json"},
+        headers={**auth_a, "content-type": "application/scim+json"},
     )
     assert response.status_code == 400
     assert response.json()["scimType"] == "invalidSyntax"
 
 
-def test_attribute_names_and_methods_are_case_insensitive(client, database, world, headers_a):
+def test_attribute_names_and_methods_are_case_insensitive(client, database, world, auth_a):
     body = {
         "SCHEMAS": [BULK_REQUEST.upper()],
         "operations": [
@@ -696,7 +681,7 @@ def test_attribute_names_and_methods_are_case_insensitive(client, database, worl
             }
         ],
     }
-    results = run(client, headers_a, body)
+    results = run(client, auth_a, body)
     assert results[0]["method"] == "POST"
     assert results[0]["status"] == "201"
     assert results[0]["location"].startswith("http://testserver/scim/v2/Users/")
@@ -705,22 +690,22 @@ def test_attribute_names_and_methods_are_case_insensitive(client, database, worl
 # Authentication and the site of the token (T10)
 
 
-def test_bulk_needs_a_token_and_only_answers_post(client, world, headers_a):
+def test_bulk_needs_a_token_and_only_answers_post(client, world, auth_a):
     assert client.post(BULK, json=bulk(VALID)).status_code == 401
-    response = client.get(BULK, headers=headers_a)
+    response = client.get(BULK, headers=auth_a)
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
 
 
 def test_a_token_of_site_b_cannot_touch_site_a_through_bulk(
-    client, database, world, headers_a, headers_b
+    client, database, world, auth_a, auth_b
 ):
-    created = run(client, headers_a, bulk(post_user("ann"), post_group("team", "Team", [])))
+    created = run(client, auth_a, bulk(post_user("ann"), post_group("team", "Team", [])))
     ann, team = (id_of(r["location"]) for r in created)
-    etag = client.get(f"/scim/v2/Users/{ann}", headers=headers_a).headers["etag"]
+    etag = client.get(f"/scim/v2/Users/{ann}", headers=auth_a).headers["etag"]
     results = run(
         client,
-        headers_b,
+        auth_b,
         bulk(
             {
                 "method": "PUT",
@@ -746,9 +731,9 @@ def test_a_token_of_site_b_cannot_touch_site_a_through_bulk(
     for result in results[:5]:
         assert result["response"]["status"] == "404"
     assert "ann@bulk.test" not in json.dumps(results)
-    after = client.get(f"/scim/v2/Users/{ann}", headers=headers_a)
+    after = client.get(f"/scim/v2/Users/{ann}", headers=auth_a)
     assert after.status_code == 200
     assert after.headers["etag"] == etag
     assert after.json()["active"] is True
-    assert client.get(f"/scim/v2/Groups/{team}", headers=headers_a).status_code == 200
+    assert client.get(f"/scim/v2/Groups/{team}", headers=auth_a).status_code == 200
     assert row_counts(database)[1] == 1

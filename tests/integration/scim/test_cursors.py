@@ -18,14 +18,8 @@ from starlette.testclient import TestClient
 from sitescim.db.models import Site
 from sitescim.db.models import User as UserRow
 from sitescim.web.app import create_app
-from tests.factories import bearer, make_token
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def headers_a(world):
-    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
 
 
 def site_id(world, slug: str) -> str:
@@ -77,9 +71,9 @@ def walk(client, headers, path: str = "/scim/v2/Users", **params) -> list[dict]:
         assert all(ch.isalnum() or ch in "-._~" for ch in cursor)  # RFC 3986 unreserved
 
 
-def test_a_walk_sees_every_user_once_in_creation_order(client, world, headers_a):
+def test_a_walk_sees_every_user_once_in_creation_order(client, world, auth_a):
     seeded = seed(world, "site-a", 23)
-    pages = walk(client, headers_a, count="5", filter='userName sw "walker"')
+    pages = walk(client, auth_a, count="5", filter='userName sw "walker"')
     assert [len(page["Resources"]) for page in pages] == [5, 5, 5, 5, 3]
     assert {page["totalResults"] for page in pages} == {23}
     names = [user["userName"] for page in pages for user in page["Resources"]]
@@ -87,11 +81,11 @@ def test_a_walk_sees_every_user_once_in_creation_order(client, world, headers_a)
     assert {user["id"] for page in pages for user in page["Resources"]} == seeded
 
 
-def test_a_walk_follows_sort_by_and_order(client, world, headers_a):
+def test_a_walk_follows_sort_by_and_order(client, world, auth_a):
     seed(world, "site-a", 12)
     pages = walk(
         client,
-        headers_a,
+        auth_a,
         count="5",
         sortBy="userName",
         sortOrder="descending",
@@ -102,17 +96,17 @@ def test_a_walk_follows_sort_by_and_order(client, world, headers_a):
     assert len(names) == 12
 
 
-def test_a_walk_sorted_on_an_attribute_some_users_lack_keeps_every_user(client, world, headers_a):
+def test_a_walk_sorted_on_an_attribute_some_users_lack_keeps_every_user(client, world, auth_a):
     """Users without a displayName sort last ascending; the keyset must cross NULLs."""
     for index in range(7):
         body = {"userName": f"named{index}@a.test"}
         if index % 2:
             body["displayName"] = f"Person {index}"
-        assert client.post("/scim/v2/Users", json=body, headers=headers_a).status_code == 201
+        assert client.post("/scim/v2/Users", json=body, headers=auth_a).status_code == 201
     for order in ("ascending", "descending"):
         pages = walk(
             client,
-            headers_a,
+            auth_a,
             count="2",
             sortBy="displayName",
             sortOrder=order,
@@ -129,16 +123,16 @@ def test_a_walk_sorted_on_an_attribute_some_users_lack_keeps_every_user(client, 
             assert shown[:4] == missing
 
 
-def test_groups_walk_with_cursors_too(client, world, headers_a):
+def test_groups_walk_with_cursors_too(client, world, auth_a):
     for index in range(5):
         body = {"displayName": f"Team {index}"}
-        assert client.post("/scim/v2/Groups", json=body, headers=headers_a).status_code == 201
-    pages = walk(client, headers_a, "/scim/v2/Groups", count="2", excludedAttributes="members")
+        assert client.post("/scim/v2/Groups", json=body, headers=auth_a).status_code == 201
+    pages = walk(client, auth_a, "/scim/v2/Groups", count="2", excludedAttributes="members")
     names = [group["displayName"] for page in pages for group in page["Resources"]]
     assert sorted(names) == [f"Team {index}" for index in range(5)]
 
 
-def test_search_request_body_takes_a_cursor(client, world, headers_a):
+def test_search_request_body_takes_a_cursor(client, world, auth_a):
     seed(world, "site-a", 4)
     body = {
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
@@ -146,10 +140,10 @@ def test_search_request_body_takes_a_cursor(client, world, headers_a):
         "count": 3,
         "cursor": "",
     }
-    first = client.post("/scim/v2/Users/.search", json=body, headers=headers_a).json()
+    first = client.post("/scim/v2/Users/.search", json=body, headers=auth_a).json()
     assert len(first["Resources"]) == 3
     second = client.post(
-        "/scim/v2/Users/.search", json={**body, "cursor": first["nextCursor"]}, headers=headers_a
+        "/scim/v2/Users/.search", json={**body, "cursor": first["nextCursor"]}, headers=auth_a
     ).json()
     assert len(second["Resources"]) == 1
     assert "nextCursor" not in second
@@ -164,44 +158,41 @@ def test_search_request_body_takes_a_cursor(client, world, headers_a):
         ({"cursor": "", "startIndex": "2"}, "invalidValue"),
     ],
 )
-def test_bad_cursors_are_refused(client, world, headers_a, params, scim_type):
-    response = client.get("/scim/v2/Users", params=params, headers=headers_a)
+def test_bad_cursors_are_refused(client, world, auth_a, params, scim_type):
+    response = client.get("/scim/v2/Users", params=params, headers=auth_a)
     assert response.status_code == 400
     assert response.json()["scimType"] == scim_type
 
 
-def test_a_cursor_is_bound_to_its_query(client, world, headers_a):
+def test_a_cursor_is_bound_to_its_query(client, world, auth_a):
     seed(world, "site-a", 6)
     first = client.get(
         "/scim/v2/Users",
         params={"cursor": "", "count": "2", "filter": 'userName sw "walker"'},
-        headers=headers_a,
+        headers=auth_a,
     ).json()
     other = client.get(
         "/scim/v2/Users",
         params={"cursor": first["nextCursor"], "count": "2", "sortBy": "userName"},
-        headers=headers_a,
+        headers=auth_a,
     )
     assert other.status_code == 400
     assert other.json()["scimType"] == "invalidCursor"
 
 
-def test_a_cursor_of_one_site_reads_nothing_of_another(client, world, headers_a):
+def test_a_cursor_of_one_site_reads_nothing_of_another(client, world, auth_a, auth_b):
     seed(world, "site-b", 5)
-    headers_b = bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
-    first = client.get(
-        "/scim/v2/Users", params={"cursor": "", "count": "2"}, headers=headers_b
-    ).json()
+    first = client.get("/scim/v2/Users", params={"cursor": "", "count": "2"}, headers=auth_b).json()
     ids_b = {user["id"] for user in first["Resources"]}
     page = client.get(
-        "/scim/v2/Users", params={"cursor": first["nextCursor"], "count": "50"}, headers=headers_a
+        "/scim/v2/Users", params={"cursor": first["nextCursor"], "count": "50"}, headers=auth_a
     ).json()
     assert not ids_b & {user["id"] for user in page["Resources"]}
     assert all(user["userName"].endswith("@a.test") for user in page["Resources"])
 
 
 @pytest.mark.slow
-def test_ten_thousand_users_each_seen_once_while_another_client_inserts(client, world, headers_a):
+def test_ten_thousand_users_each_seen_once_while_another_client_inserts(client, world, auth_a):
     """Rows inserted during the walk land before and after its position; none of
     the users present at the start is skipped or repeated."""
     present = seed(world, "site-a", 10_000)
@@ -222,7 +213,7 @@ def test_ten_thousand_users_each_seen_once_while_another_client_inserts(client, 
     writer.start()
     try:
         pages = walk(
-            client, headers_a, count="1000", filter='userName sw "walker"', attributes="userName"
+            client, auth_a, count="1000", filter='userName sw "walker"', attributes="userName"
         )
     finally:
         done.set()
@@ -249,7 +240,7 @@ FORGED_KEYS = [True, 1, 1.5, 2**63, -(2**63) - 1, {"t": "not a date"}, {"t": "20
 
 @pytest.mark.parametrize("sort_by", [None, "userName", "meta.created", "active"])
 @pytest.mark.parametrize("key", FORGED_KEYS, ids=repr)
-def test_a_forged_cursor_is_an_invalid_cursor_not_a_500(client, world, headers_a, sort_by, key):
+def test_a_forged_cursor_is_an_invalid_cursor_not_a_500(client, world, auth_a, sort_by, key):
     """Built the way the old unkeyed fingerprint allowed, with key values of every
     type a column does not hold."""
     seed(world, "site-a", 3)
@@ -257,17 +248,17 @@ def test_a_forged_cursor_is_an_invalid_cursor_not_a_500(client, world, headers_a
     params = {"cursor": _unkeyed(print_, key, "00000000-0000-0000-0000-000000000000")}
     if sort_by is not None:
         params["sortBy"] = sort_by
-    response = client.get("/scim/v2/Users", params=params, headers=headers_a)
+    response = client.get("/scim/v2/Users", params=params, headers=auth_a)
     assert response.status_code == 400, response.text
     assert response.json()["scimType"] == "invalidCursor"
 
 
-def test_a_cursor_altered_in_any_way_is_refused(client, world, headers_a):
+def test_a_cursor_altered_in_any_way_is_refused(client, world, auth_a):
     seed(world, "site-a", 4)
     first = client.get(
         "/scim/v2/Users",
         params={"cursor": "", "count": "1", "sortBy": "userName"},
-        headers=headers_a,
+        headers=auth_a,
     ).json()
     cursor = first["nextCursor"]
     body, _, tag = cursor.partition(".")
@@ -278,7 +269,7 @@ def test_a_cursor_altered_in_any_way_is_refused(client, world, headers_a):
             response = client.get(
                 "/scim/v2/Users",
                 params={"cursor": forged, "count": "1", "sortBy": "userName"},
-                headers=headers_a,
+                headers=auth_a,
             )
             assert response.status_code == 400, (key, response.text)
             assert response.json()["scimType"] == "invalidCursor"
@@ -286,36 +277,35 @@ def test_a_cursor_altered_in_any_way_is_refused(client, world, headers_a):
     response = client.get(
         "/scim/v2/Users",
         params={"cursor": flipped, "count": "1", "sortBy": "userName"},
-        headers=headers_a,
+        headers=auth_a,
     )
     assert response.json()["scimType"] == "invalidCursor"
     genuine = client.get(
         "/scim/v2/Users",
         params={"cursor": cursor, "count": "1", "sortBy": "userName"},
-        headers=headers_a,
+        headers=auth_a,
     )
     assert genuine.status_code == 200, genuine.text
 
 
-def test_a_cursor_sealed_with_another_servers_key_is_refused(settings, database, clock, world):
+def test_a_cursor_sealed_with_another_servers_key_is_refused(
+    settings, database, clock, world, auth_a
+):
     seed(world, "site-a", 3)
-    token = make_token(world.runtime, "site-a", world.promaster_a).value
     params = {"cursor": "", "count": "1"}
     other = settings.model_copy(update={"session_secret": SecretStr("another-secret-" + "o" * 40)})
     with TestClient(create_app(other, clock=clock, database=database)) as elsewhere:
-        cursor = elsewhere.get("/scim/v2/Users", params=params, headers=bearer(token)).json()[
-            "nextCursor"
-        ]
+        cursor = elsewhere.get("/scim/v2/Users", params=params, headers=auth_a).json()["nextCursor"]
     with TestClient(create_app(settings, clock=clock, database=database)) as here:
         response = here.get(
-            "/scim/v2/Users", params={"cursor": cursor, "count": "1"}, headers=bearer(token)
+            "/scim/v2/Users", params={"cursor": cursor, "count": "1"}, headers=auth_a
         )
         assert response.status_code == 400
         assert response.json()["scimType"] == "invalidCursor"
-        mine = here.get("/scim/v2/Users", params=params, headers=bearer(token)).json()["nextCursor"]
+        mine = here.get("/scim/v2/Users", params=params, headers=auth_a).json()["nextCursor"]
         assert (
             here.get(
-                "/scim/v2/Users", params={"cursor": mine, "count": "1"}, headers=bearer(token)
+                "/scim/v2/Users", params={"cursor": mine, "count": "1"}, headers=auth_a
             ).status_code
             == 200
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.factories import bearer, make_token
+from tests.factories import bearer
 
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -14,13 +14,8 @@ CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BASE = "http://testserver/scim/v2"
 
 
-@pytest.fixture
-def auth(world):
-    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
-
-
-def test_service_provider_config_declares_what_this_release_supports(client, auth):
-    response = client.get("/scim/v2/ServiceProviderConfig", headers=auth)
+def test_service_provider_config_declares_what_this_release_supports(client, auth_a):
+    response = client.get("/scim/v2/ServiceProviderConfig", headers=auth_a)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/scim+json")
     config = response.json()
@@ -45,8 +40,8 @@ def test_service_provider_config_declares_what_this_release_supports(client, aut
     assert config["meta"]["location"] == f"{BASE}/ServiceProviderConfig"
 
 
-def test_resource_types_list_users_with_both_extensions_and_groups(client, auth):
-    response = client.get("/scim/v2/ResourceTypes", headers=auth)
+def test_resource_types_list_users_with_both_extensions_and_groups(client, auth_a):
+    response = client.get("/scim/v2/ResourceTypes", headers=auth_a)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/scim+json")
     body = response.json()
@@ -75,15 +70,15 @@ def test_resource_types_list_users_with_both_extensions_and_groups(client, auth)
 
 
 @pytest.mark.parametrize("resource_id", ["User", "Group"])
-def test_each_resource_type_is_served_by_id_as_in_the_list(client, auth, resource_id):
-    listed = client.get("/scim/v2/ResourceTypes", headers=auth).json()["Resources"]
-    response = client.get(f"/scim/v2/ResourceTypes/{resource_id}", headers=auth)
+def test_each_resource_type_is_served_by_id_as_in_the_list(client, auth_a, resource_id):
+    listed = client.get("/scim/v2/ResourceTypes", headers=auth_a).json()["Resources"]
+    response = client.get(f"/scim/v2/ResourceTypes/{resource_id}", headers=auth_a)
     assert response.status_code == 200
     assert response.json() == next(r for r in listed if r["id"] == resource_id)
 
 
-def test_schemas_list_core_enterprise_sitescim_and_group(client, auth):
-    response = client.get("/scim/v2/Schemas", headers=auth)
+def test_schemas_list_core_enterprise_sitescim_and_group(client, auth_a):
+    response = client.get("/scim/v2/Schemas", headers=auth_a)
     assert response.status_code == 200
     body = response.json()
     assert body["schemas"] == [LIST_RESPONSE]
@@ -99,9 +94,11 @@ def test_schemas_list_core_enterprise_sitescim_and_group(client, auth):
         }
 
 
-def test_every_resource_type_names_schemas_that_are_published(client, auth):
-    published = {s["id"] for s in client.get("/scim/v2/Schemas", headers=auth).json()["Resources"]}
-    for resource_type in client.get("/scim/v2/ResourceTypes", headers=auth).json()["Resources"]:
+def test_every_resource_type_names_schemas_that_are_published(client, auth_a):
+    published = {
+        s["id"] for s in client.get("/scim/v2/Schemas", headers=auth_a).json()["Resources"]
+    }
+    for resource_type in client.get("/scim/v2/ResourceTypes", headers=auth_a).json()["Resources"]:
         assert resource_type["schema"] in published
         for extension in resource_type.get("schemaExtensions", []):
             assert extension["schema"] in published
@@ -115,8 +112,8 @@ def _sub_attributes(attribute):
     return {sub["name"]: sub for sub in attribute["subAttributes"]}
 
 
-def test_sitescim_extension_declares_privilege_read_only(client, auth):
-    response = client.get(f"/scim/v2/Schemas/{SITESCIM_USER}", headers=auth)
+def test_sitescim_extension_declares_privilege_read_only(client, auth_a):
+    response = client.get(f"/scim/v2/Schemas/{SITESCIM_USER}", headers=auth_a)
     assert response.status_code == 200
     attributes = _attributes(response.json())
     assert set(attributes) == {"privilege"}
@@ -129,8 +126,8 @@ def test_sitescim_extension_declares_privilege_read_only(client, auth):
     assert privilege["returned"] == "default"
 
 
-def test_user_schema_declares_the_rfc_attributes_and_a_write_only_password(client, auth):
-    schema = client.get(f"/scim/v2/Schemas/{CORE_USER}", headers=auth).json()
+def test_user_schema_declares_the_rfc_attributes_and_a_write_only_password(client, auth_a):
+    schema = client.get(f"/scim/v2/Schemas/{CORE_USER}", headers=auth_a).json()
     attributes = _attributes(schema)
     for name in (
         "userName",
@@ -163,8 +160,10 @@ def test_user_schema_declares_the_rfc_attributes_and_a_write_only_password(clien
     assert "meta" not in attributes
 
 
-def test_enterprise_and_group_schemas_declare_their_attributes(client, auth):
-    enterprise = _attributes(client.get(f"/scim/v2/Schemas/{ENTERPRISE_USER}", headers=auth).json())
+def test_enterprise_and_group_schemas_declare_their_attributes(client, auth_a):
+    enterprise = _attributes(
+        client.get(f"/scim/v2/Schemas/{ENTERPRISE_USER}", headers=auth_a).json()
+    )
     assert {
         "employeeNumber",
         "costCenter",
@@ -173,7 +172,7 @@ def test_enterprise_and_group_schemas_declare_their_attributes(client, auth):
         "department",
         "manager",
     } <= set(enterprise)
-    group = _attributes(client.get(f"/scim/v2/Schemas/{CORE_GROUP}", headers=auth).json())
+    group = _attributes(client.get(f"/scim/v2/Schemas/{CORE_GROUP}", headers=auth_a).json())
     assert group["displayName"]["required"] is True
     members = _sub_attributes(group["members"])
     assert {"value", "$ref", "type", "display"} <= set(members)
@@ -182,8 +181,8 @@ def test_enterprise_and_group_schemas_declare_their_attributes(client, auth):
     assert members["display"]["mutability"] == "readOnly"
 
 
-def test_schema_ids_are_matched_without_regard_to_case(client, auth):
-    response = client.get(f"/scim/v2/Schemas/{CORE_USER.upper()}", headers=auth)
+def test_schema_ids_are_matched_without_regard_to_case(client, auth_a):
+    response = client.get(f"/scim/v2/Schemas/{CORE_USER.upper()}", headers=auth_a)
     assert response.status_code == 200
     assert response.json()["id"] == CORE_USER
 
@@ -195,8 +194,8 @@ def test_schema_ids_are_matched_without_regard_to_case(client, auth):
         "/scim/v2/ResourceTypes/Widget",
     ],
 )
-def test_unknown_discovery_id_is_a_scim_404(client, auth, path):
-    response = client.get(path, headers=auth)
+def test_unknown_discovery_id_is_a_scim_404(client, auth_a, path):
+    response = client.get(path, headers=auth_a)
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/scim+json")
     body = response.json()
@@ -206,8 +205,8 @@ def test_unknown_discovery_id_is_a_scim_404(client, auth, path):
 
 @pytest.mark.parametrize("path", ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas"])
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
-def test_discovery_endpoints_refuse_writes_with_405(client, auth, path, method):
-    response = client.request(method, f"/scim/v2{path}", headers=auth, json={})
+def test_discovery_endpoints_refuse_writes_with_405(client, auth_a, path, method):
+    response = client.request(method, f"/scim/v2{path}", headers=auth_a, json={})
     assert response.status_code == 405
     assert response.headers["allow"] == "GET"
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
@@ -216,8 +215,8 @@ def test_discovery_endpoints_refuse_writes_with_405(client, auth, path, method):
 @pytest.mark.parametrize(
     "path", ["/ServiceProviderConfig", "/ResourceTypes", "/ResourceTypes/User", "/Schemas"]
 )
-def test_discovery_with_a_filter_is_forbidden(client, auth, path):
-    response = client.get(f"/scim/v2{path}", params={"filter": 'name eq "User"'}, headers=auth)
+def test_discovery_with_a_filter_is_forbidden(client, auth_a, path):
+    response = client.get(f"/scim/v2{path}", params={"filter": 'name eq "User"'}, headers=auth_a)
     assert response.status_code == 403
     assert response.json()["status"] == "403"
 
@@ -239,42 +238,41 @@ def test_discovery_needs_the_token(client, world, path):
     assert client.get(f"/scim/v2{path}", headers=bad).status_code == 401
 
 
-def test_locations_follow_the_configured_public_base_url(settings, database, clock, world):
+def test_locations_follow_the_configured_public_base_url(settings, database, clock, auth_a):
     from starlette.testclient import TestClient
 
     from sitescim.web.app import create_app
 
     public = settings.model_copy(update={"public_base_url": "https://scim.example.com/"})
-    token = make_token(world.runtime, "site-a", world.promaster_a).value
     with TestClient(create_app(public, clock=clock, database=database)) as other:
-        body = other.get("/scim/v2/Schemas", headers=bearer(token)).json()
+        body = other.get("/scim/v2/Schemas", headers=auth_a).json()
     assert body["Resources"][0]["meta"]["location"] == (
         f"https://scim.example.com/scim/v2/Schemas/{CORE_USER}"
     )
 
 
-def test_published_schemas_parse_back_into_scim2_models(client, auth):
+def test_published_schemas_parse_back_into_scim2_models(client, auth_a):
     """A client building models from /Schemas (as scim2-client does) gets working ones."""
     from scim2_models import ResourceType, Schema, ScimProvider
 
     schemas = [
         Schema.model_validate(s)
-        for s in client.get("/scim/v2/Schemas", headers=auth).json()["Resources"]
+        for s in client.get("/scim/v2/Schemas", headers=auth_a).json()["Resources"]
     ]
     types = [
         ResourceType.model_validate(t)
-        for t in client.get("/scim/v2/ResourceTypes", headers=auth).json()["Resources"]
+        for t in client.get("/scim/v2/ResourceTypes", headers=auth_a).json()["Resources"]
     ]
     provider = ScimProvider.from_discovery(schemas, types)
     names = {model.__name__ for model in provider.models}
     assert {"User", "Group", "EnterpriseUser", "SitescimUser"} <= names
 
 
-def test_search_at_the_server_root_is_not_implemented(client, auth):
+def test_search_at_the_server_root_is_not_implemented(client, auth_a):
     response = client.post(
         "/scim/v2/.search",
         json={"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]},
-        headers=auth,
+        headers=auth_a,
     )
     assert response.status_code == 501
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
@@ -295,15 +293,15 @@ def test_search_at_the_server_root_is_not_implemented(client, auth):
     ],
     ids=["Users", "Groups"],
 )
-def test_lists_honour_the_declared_default_page_size(client, auth, endpoint, payload):
+def test_lists_honour_the_declared_default_page_size(client, auth_a, endpoint, payload):
     """ServiceProviderConfig.pagination.defaultPageSize is what a list without count gets."""
-    declared = client.get("/scim/v2/ServiceProviderConfig", headers=auth).json()["pagination"]
+    declared = client.get("/scim/v2/ServiceProviderConfig", headers=auth_a).json()["pagination"]
     page_size = declared["defaultPageSize"]
-    existing = client.get(endpoint, params={"count": 0}, headers=auth).json()["totalResults"]
+    existing = client.get(endpoint, params={"count": 0}, headers=auth_a).json()["totalResults"]
     for n in range(page_size + 1 - existing):
-        created = client.post(endpoint, json=payload(n), headers=auth)
+        created = client.post(endpoint, json=payload(n), headers=auth_a)
         assert created.status_code == 201, created.text
-    listed = client.get(endpoint, headers=auth).json()
+    listed = client.get(endpoint, headers=auth_a).json()
     assert listed["totalResults"] == max(existing, page_size + 1)
     assert listed["itemsPerPage"] == page_size
     assert len(listed["Resources"]) == page_size

@@ -15,7 +15,6 @@ from sqlalchemy import select
 
 from sitescim.db.models import Group, User
 from sitescim.scim.etags import matches_if_none_match
-from tests.factories import bearer, make_token
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
@@ -60,11 +59,6 @@ GROUPS = Kind(
 KINDS = pytest.mark.parametrize("kind", [USERS, GROUPS], ids=["users", "groups"])
 
 
-@pytest.fixture
-def auth(world):
-    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
-
-
 def stored(database, kind: Kind, resource_id: str) -> tuple[int, str] | None:
     """(version, name) as the database holds them, or None once deleted."""
     with database.transaction(write=False) as session:
@@ -76,28 +70,28 @@ def stored(database, kind: Kind, resource_id: str) -> tuple[int, str] | None:
         return None if row is None else (row[0], row[1])
 
 
-def create(client, auth, kind: Kind) -> tuple[str, str]:
-    response = client.post(f"/scim/v2/{kind.collection}", json=kind.create, headers=auth)
+def create(client, auth_a, kind: Kind) -> tuple[str, str]:
+    response = client.post(f"/scim/v2/{kind.collection}", json=kind.create, headers=auth_a)
     assert response.status_code == 201, response.text
     return response.json()["id"], response.headers["ETag"]
 
 
-def send(client, auth, kind: Kind, method: str, resource_id: str, if_match: str | None):
+def send(client, auth_a, kind: Kind, method: str, resource_id: str, if_match: str | None):
     url = f"/scim/v2/{kind.collection}/{resource_id}"
-    headers = dict(auth) if if_match is None else {**auth, "If-Match": if_match}
+    headers = dict(auth_a) if if_match is None else {**auth_a, "If-Match": if_match}
     body = {"PUT": kind.replace, "PATCH": kind.patch}.get(method)
     return client.request(method, url, json=body, headers=headers)
 
 
 @KINDS
-def test_every_resource_response_carries_its_etag(client, auth, database, kind):
-    created = client.post(f"/scim/v2/{kind.collection}", json=kind.create, headers=auth)
+def test_every_resource_response_carries_its_etag(client, auth_a, database, kind):
+    created = client.post(f"/scim/v2/{kind.collection}", json=kind.create, headers=auth_a)
     resource_id = created.json()["id"]
     responses = [
         created,
-        client.get(f"/scim/v2/{kind.collection}/{resource_id}", headers=auth),
-        send(client, auth, kind, "PUT", resource_id, None),
-        send(client, auth, kind, "PATCH", resource_id, None),
+        client.get(f"/scim/v2/{kind.collection}/{resource_id}", headers=auth_a),
+        send(client, auth_a, kind, "PUT", resource_id, None),
+        send(client, auth_a, kind, "PATCH", resource_id, None),
     ]
 
     tags = []
@@ -113,11 +107,11 @@ def test_every_resource_response_carries_its_etag(client, auth, database, kind):
 
 @KINDS
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
-def test_stale_if_match_is_412_and_changes_nothing(client, auth, database, kind, method):
-    resource_id, first = create(client, auth, kind)
-    send(client, auth, kind, "PATCH", resource_id, None)  # someone else wrote version 2
+def test_stale_if_match_is_412_and_changes_nothing(client, auth_a, database, kind, method):
+    resource_id, first = create(client, auth_a, kind)
+    send(client, auth_a, kind, "PATCH", resource_id, None)  # someone else wrote version 2
 
-    response = send(client, auth, kind, method, resource_id, first)
+    response = send(client, auth_a, kind, method, resource_id, first)
 
     assert response.status_code == 412, response.text
     body = response.json()
@@ -129,7 +123,7 @@ def test_stale_if_match_is_412_and_changes_nothing(client, auth, database, kind,
 @KINDS
 @pytest.mark.parametrize("method", ["PUT", "PATCH", "DELETE"])
 def test_if_match_that_names_the_current_version_lets_the_write_through(
-    client, auth, database, kind, method
+    client, auth_a, database, kind, method
 ):
     """The current tag as sent, ``*``, its strong form, or within a list of tags."""
     for spell in (
@@ -138,9 +132,9 @@ def test_if_match_that_names_the_current_version_lets_the_write_through(
         lambda etag: etag.removeprefix("W/"),
         lambda etag: f'W/"41", {etag}',
     ):
-        resource_id, etag = create(client, auth, kind)
+        resource_id, etag = create(client, auth_a, kind)
 
-        response = send(client, auth, kind, method, resource_id, spell(etag))
+        response = send(client, auth_a, kind, method, resource_id, spell(etag))
 
         expected = {"DELETE": 204, "PATCH": kind.patch_status}.get(method, 200)
         assert response.status_code == expected, response.text
@@ -151,23 +145,23 @@ def test_if_match_that_names_the_current_version_lets_the_write_through(
             assert after is not None
             assert after[0] == 2
             assert response.headers["ETag"] == 'W/"2"'
-            send(client, auth, kind, "DELETE", resource_id, None)  # userName free again
+            send(client, auth_a, kind, "DELETE", resource_id, None)  # userName free again
 
 
 @KINDS
-def test_without_if_match_writes_are_unconditional(client, auth, database, kind):
-    resource_id, _ = create(client, auth, kind)
-    assert send(client, auth, kind, "PATCH", resource_id, None).status_code == kind.patch_status
-    assert send(client, auth, kind, "DELETE", resource_id, None).status_code == 204
+def test_without_if_match_writes_are_unconditional(client, auth_a, database, kind):
+    resource_id, _ = create(client, auth_a, kind)
+    assert send(client, auth_a, kind, "PATCH", resource_id, None).status_code == kind.patch_status
+    assert send(client, auth_a, kind, "DELETE", resource_id, None).status_code == 204
     assert stored(database, kind, resource_id) is None
 
 
 @KINDS
-def test_if_none_match_with_the_current_version_is_304(client, auth, kind):
-    resource_id, etag = create(client, auth, kind)
+def test_if_none_match_with_the_current_version_is_304(client, auth_a, kind):
+    resource_id, etag = create(client, auth_a, kind)
     url = f"/scim/v2/{kind.collection}/{resource_id}"
 
-    response = client.get(url, headers={**auth, "If-None-Match": etag})
+    response = client.get(url, headers={**auth_a, "If-None-Match": etag})
 
     assert response.status_code == 304
     assert response.headers["ETag"] == etag
@@ -175,12 +169,12 @@ def test_if_none_match_with_the_current_version_is_304(client, auth, kind):
 
 
 @KINDS
-def test_if_none_match_with_an_old_version_returns_the_resource(client, auth, kind):
-    resource_id, first = create(client, auth, kind)
-    send(client, auth, kind, "PATCH", resource_id, None)
+def test_if_none_match_with_an_old_version_returns_the_resource(client, auth_a, kind):
+    resource_id, first = create(client, auth_a, kind)
+    send(client, auth_a, kind, "PATCH", resource_id, None)
     url = f"/scim/v2/{kind.collection}/{resource_id}"
 
-    response = client.get(url, headers={**auth, "If-None-Match": first})
+    response = client.get(url, headers={**auth_a, "If-None-Match": first})
 
     assert response.status_code == 200
     assert response.headers["ETag"] == 'W/"2"'
@@ -189,19 +183,19 @@ def test_if_none_match_with_an_old_version_returns_the_resource(client, auth, ki
 
 @KINDS
 @pytest.mark.parametrize("tag", ["*", "strong form"])
-def test_if_none_match_compares_weakly_and_takes_a_star(client, auth, kind, tag):
-    resource_id, etag = create(client, auth, kind)
+def test_if_none_match_compares_weakly_and_takes_a_star(client, auth_a, kind, tag):
+    resource_id, etag = create(client, auth_a, kind)
     header = "*" if tag == "*" else etag.removeprefix("W/")
 
     response = client.get(
-        f"/scim/v2/{kind.collection}/{resource_id}", headers={**auth, "If-None-Match": header}
+        f"/scim/v2/{kind.collection}/{resource_id}", headers={**auth_a, "If-None-Match": header}
     )
 
     assert response.status_code == 304
 
 
-def test_service_provider_config_declares_etags(client, auth):
-    config = client.get("/scim/v2/ServiceProviderConfig", headers=auth).json()
+def test_service_provider_config_declares_etags(client, auth_a):
+    config = client.get("/scim/v2/ServiceProviderConfig", headers=auth_a).json()
     assert config["etag"] == {"supported": True}
 
 

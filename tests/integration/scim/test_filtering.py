@@ -6,14 +6,12 @@ Rows are written straight through the ORM and queried through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import pytest
 from scim2_models import InvalidFilterException, InvalidPathException, InvalidValueException
 from sqlalchemy import select, text
-from sqlalchemy.orm import Session
+from starlette.testclient import TestClient
 
 from sitescim.db import listings
 from sitescim.db.engine import Database
@@ -22,52 +20,14 @@ from sitescim.scim import listing
 from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG
 from sitescim.scim.filtering import user_filter
 from sitescim.services.runtime import Runtime
+from sitescim.settings import Settings
+from sitescim.web.app import create_app
 from tests.factories import make_site
+from tests.integration.scim.rows import T0, insert_user
+from tests.integration.statements import explain, recorded_statements, statements_with
+from tests.world import FakeClock, World
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-
-ValueSpec = tuple[str, str | None, str | None, bool]  # attribute, value, type, primary
-
-
-def insert_user(
-    session: Session,
-    site_id: str,
-    user_name: str,
-    *,
-    values: Sequence[ValueSpec] = (),
-    updated_at: datetime = T0,
-    **columns: Any,
-) -> User:
-    """A user row (and its value rows) as mapping.user_from_scim would write them."""
-    user = User(
-        site_id=site_id,
-        user_name=user_name,
-        user_name_key=user_name.casefold(),
-        created_at=T0,
-        updated_at=updated_at,
-        **columns,
-    )
-    if user.display_name is not None:
-        user.display_name_key = user.display_name.casefold()
-    session.add(user)
-    session.flush()
-    for position, (attribute, value, kind, primary) in enumerate(values):
-        session.add(
-            UserValue(
-                user_id=user.id,
-                site_id=site_id,
-                attribute=attribute,
-                position=position,
-                value=value,
-                value_key=None if value is None else value.casefold(),
-                type=kind,
-                primary=primary,
-                extra={},
-            )
-        )
-    session.flush()
-    return user
 
 
 @pytest.fixture
@@ -422,15 +382,6 @@ def test_excluded_members_is_signalled() -> None:
 # Indexes: the lookups identity providers send most must not scan the table.
 
 
-def _plan(session: Session, dialect: str, statement: Any) -> str:
-    compiled = statement.compile(
-        dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True}
-    )
-    prefix = "EXPLAIN QUERY PLAN " if dialect == "sqlite" else "EXPLAIN "
-    rows = session.execute(text(prefix + str(compiled))).all()
-    return "\n".join(" ".join(str(cell) for cell in row) for row in rows)
-
-
 @pytest.mark.parametrize(
     ("filter_text", "index"),
     [
@@ -444,9 +395,16 @@ def _plan(session: Session, dialect: str, statement: Any) -> str:
     ],
 )
 def test_equality_lookups_use_their_index(
-    database: Database, sites: tuple[str, str], filter_text: str, index: str
+    settings: Settings,
+    database: Database,
+    clock: FakeClock,
+    world: World,
+    auth_a: dict[str, str],
+    filter_text: str,
+    index: str,
 ) -> None:
-    site_a, site_b = sites
+    """Planned from the statements a GET /Users with the filter really sends."""
+    site_a, site_b = world.site_a, world.site_b
     with database.transaction(write=True) as session:
         for site_id in (site_a, site_b):
             session.execute(
@@ -484,11 +442,15 @@ def test_equality_lookups_use_their_index(
                 ],
             )
         session.execute(text("ANALYZE"))
-    with database.transaction(write=False) as session:
-        plan = _plan(
-            session, database.dialect, select(User.id).where(user_filter(site_a, filter_text))
-        )
+    app = create_app(settings, clock=clock, database=database)
+    with recorded_statements() as sent, TestClient(app) as client:
+        response = client.get("/scim/v2/Users", params={"filter": filter_text}, headers=auth_a)
+    assert response.status_code == 200, response.text
+    assert [user["id"] for user in response.json()["Resources"]] == [f"{site_a[:8]}-123"]
+    lookups = statements_with(sent, filter_text.split('"')[1])
+    assert lookups, [statement.sql[:80] for statement in sent]
+    for statement in lookups:
+        plan = explain(database.engine, statement)
         assert any(name in plan for name in index.split("|")), plan
         assert "SCAN users" not in plan, plan
         assert "Seq Scan on users" not in plan, plan
-    assert matching(database, site_a, filter_text) == {f"{site_a[:8]}-123"}

@@ -17,30 +17,17 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import pytest
 from sqlalchemy import event, select, text
 
 from sitescim.db.engine import Database
 from sitescim.db.models import AuditEvent, Group
 from sitescim.services import groups as group_service
 from sitescim.services.tokens import AuthenticatedToken
-from tests.factories import make_token
-from tests.integration.scim.test_groups import PATCH_URN, add_member_rows, add_users, member_count
+from tests.factories import PATCH_URN
+from tests.integration.scim.rows import add_member_rows, add_users, member_count
 
 SMALL, LARGE = 10, 2_000
 STEP = 10  # SQLite VM instructions per progress-handler call
-
-
-@pytest.fixture
-def token(world) -> AuthenticatedToken:
-    issued = make_token(world.runtime, "site-a", world.promaster_a)
-    return AuthenticatedToken(
-        token_id=issued.id,
-        site_id=world.site_a,
-        site_slug="site-a",
-        scope="scim",
-        description=issued.description,
-    )
 
 
 @dataclass
@@ -124,13 +111,13 @@ def patch_one_in_one_out(runtime, token, group_id: str, new: list[str], old: str
     return work
 
 
-def test_one_member_in_one_out_costs_the_same_at_10_and_2000_members(world, database, token):
+def test_one_member_in_one_out_costs_the_same_at_10_and_2000_members(world, database, token_a):
     runtime = world.runtime
     users = add_users(database, world.site_a, LARGE + 4)
-    small, large = add_group(runtime, token, "Small"), add_group(runtime, token, "Large")
+    small, large = add_group(runtime, token_a, "Small"), add_group(runtime, token_a, "Large")
     nested = {
-        small: add_group(runtime, token, "In small"),
-        large: add_group(runtime, token, "In large"),
+        small: add_group(runtime, token_a, "In small"),
+        large: add_group(runtime, token_a, "In large"),
     }
     add_member_rows(database, world.site_a, small, users[:SMALL])
     add_member_rows(database, world.site_a, large, users[:LARGE])
@@ -139,7 +126,7 @@ def test_one_member_in_one_out_costs_the_same_at_10_and_2000_members(world, data
     # One user and one group in (so the cycle check runs), one user out.
     costs = {
         size: patch_one_in_one_out(
-            runtime, token, group_id, [users[LARGE + n], nested[group_id]], users[0]
+            runtime, token_a, group_id, [users[LARGE + n], nested[group_id]], users[0]
         )
         for n, (size, group_id) in enumerate(((SMALL, small), (LARGE, large)))
     }
@@ -171,11 +158,11 @@ def test_one_member_in_one_out_costs_the_same_at_10_and_2000_members(world, data
     ]
 
 
-def test_remove_by_a_filter_on_type_or_display_deletes_in_one_statement(world, database, token):
+def test_remove_by_a_filter_on_type_or_display_deletes_in_one_statement(world, database, token_a):
     """members[type eq "Group"] cannot name its rows up front: the database picks them."""
     runtime = world.runtime
     users = add_users(database, world.site_a, 3)
-    group, inner = add_group(runtime, token, "Outer"), add_group(runtime, token, "Inner")
+    group, inner = add_group(runtime, token_a, "Outer"), add_group(runtime, token_a, "Inner")
     add_member_rows(database, world.site_a, group, users)
     body = {
         "schemas": [PATCH_URN],
@@ -185,8 +172,8 @@ def test_remove_by_a_filter_on_type_or_display_deletes_in_one_statement(world, d
         ],
     }
     with measured(runtime.db) as work, runtime.db.transaction(write=True) as session:
-        group_service.patch_group(session, runtime, token, group, body, with_members=False)
+        group_service.patch_group(session, runtime, token_a, group, body, with_members=False)
     assert not [s for s in work.statements if s.lstrip().upper().startswith("SELECT group_members")]
     with database.transaction(write=False) as session:
-        left = group_service.get_group(session, token, group).members or []
+        left = group_service.get_group(session, token_a, group).members or []
     assert {member.value for member in left} == {users[0], users[2]}

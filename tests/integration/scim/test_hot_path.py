@@ -17,18 +17,12 @@ from sitescim.db.repositories import users as users_repo
 from sitescim.scim import lookups
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.user_documents import user_document
-from tests.factories import bearer, make_token
 
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 BASE = "http://testserver/scim/v2"
-
-
-@pytest.fixture
-def auth(world):
-    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
 
 
 def rich_user(name: str) -> dict[str, object]:
@@ -61,14 +55,14 @@ def document_through_sqlalchemy(database, site_id: str, user_id: str) -> dict[st
     return user_document(user, values, groups, BASE)
 
 
-def test_hot_reader_builds_the_document_sqlalchemy_rows_build(client, world, database, auth):
-    response = client.post("/scim/v2/Users", json=rich_user("rich@example.com"), headers=auth)
+def test_hot_reader_builds_the_document_sqlalchemy_rows_build(client, world, database, auth_a):
+    response = client.post("/scim/v2/Users", json=rich_user("rich@example.com"), headers=auth_a)
     assert response.status_code == 201, response.text
     created = response.json()
     member = {"value": created["id"]}
     for name in ("Zeta", "alpha"):
         group = {"schemas": [GROUP_URN], "displayName": name, "members": [member]}
-        assert client.post("/scim/v2/Groups", json=group, headers=auth).status_code == 201
+        assert client.post("/scim/v2/Groups", json=group, headers=auth_a).status_code == 201
 
     async def read() -> object:
         reads = await open_reads(database.engine)
@@ -82,7 +76,7 @@ def test_hot_reader_builds_the_document_sqlalchemy_rows_build(client, world, dat
     hot = user_document(snapshot.user, snapshot.values, snapshot.groups, BASE)
     assert hot == document_through_sqlalchemy(database, world.site_a, created["id"])
     assert [group["display"] for group in hot["groups"]] == ["alpha", "Zeta"]
-    served = client.get(f"/scim/v2/Users/{created['id']}", headers=auth)
+    served = client.get(f"/scim/v2/Users/{created['id']}", headers=auth_a)
     assert served.json() == hot
     assert served.headers["etag"] == hot["meta"]["version"]
 
@@ -130,40 +124,41 @@ def test_equality_lookup_leaves_other_pages_to_the_general_engine(query):
         'externalId eq "shared"',
     ],
 )
-def test_equality_lookup_answers_what_the_general_engine_answers(client, world, auth, filter_text):
-    client.post("/scim/v2/Users", json=rich_user("rich@example.com"), headers=auth)
+def test_equality_lookup_answers_what_the_general_engine_answers(
+    client, world, auth_a, filter_text
+):
+    client.post("/scim/v2/Users", json=rich_user("rich@example.com"), headers=auth_a)
     for n in range(3):
         body = {"schemas": [USER_URN], "userName": f"twin{n}@a.test", "externalId": "shared"}
-        assert client.post("/scim/v2/Users", json=body, headers=auth).status_code == 201
+        assert client.post("/scim/v2/Users", json=body, headers=auth_a).status_code == 201
 
-    fast = client.get("/scim/v2/Users", params={"filter": filter_text}, headers=auth)
+    fast = client.get("/scim/v2/Users", params={"filter": filter_text}, headers=auth_a)
     # sortBy takes the general engine; creation order and sorting by id agree for one match.
     general = client.post(
         "/scim/v2/Users/.search",
         json={"filter": f"({filter_text})", "count": 100},
-        headers=auth,
+        headers=auth_a,
     )
 
     assert fast.status_code == general.status_code == 200
     assert fast.json() == general.json()
 
 
-def test_equality_lookup_with_more_matches_than_a_page_counts_them_all(client, world, auth):
+def test_equality_lookup_with_more_matches_than_a_page_counts_them_all(client, world, auth_a):
     for n in range(3):
         body = {"schemas": [USER_URN], "userName": f"many{n}@a.test", "externalId": "many"}
-        assert client.post("/scim/v2/Users", json=body, headers=auth).status_code == 201
+        assert client.post("/scim/v2/Users", json=body, headers=auth_a).status_code == 201
 
     page = client.get(
-        "/scim/v2/Users", params={"filter": 'externalId eq "many"', "count": 2}, headers=auth
+        "/scim/v2/Users", params={"filter": 'externalId eq "many"', "count": 2}, headers=auth_a
     ).json()
 
     assert (page["totalResults"], page["itemsPerPage"]) == (3, 2)
 
 
-def test_equality_lookup_never_crosses_sites(client, world, auth):
+def test_equality_lookup_never_crosses_sites(client, auth_a, auth_b):
     body = {"schemas": [USER_URN], "userName": "only-a@a.test"}
-    assert client.post("/scim/v2/Users", json=body, headers=auth).status_code == 201
-    auth_b = bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
+    assert client.post("/scim/v2/Users", json=body, headers=auth_a).status_code == 201
 
     page = client.get(
         "/scim/v2/Users", params={"filter": 'userName eq "only-a@a.test"'}, headers=auth_b
@@ -184,8 +179,8 @@ def test_equality_lookup_never_crosses_sites(client, world, auth):
         ("GET", "/scim/v2/Users/.search", "POST"),
     ],
 )
-def test_known_path_with_another_method_is_405_with_allow(client, auth, method, path, allow):
-    response = client.request(method, path, headers=auth)
+def test_known_path_with_another_method_is_405_with_allow(client, auth_a, method, path, allow):
+    response = client.request(method, path, headers=auth_a)
 
     assert response.status_code == 405, response.text
     assert response.headers["allow"] == allow
@@ -198,7 +193,7 @@ def test_405_is_answered_only_after_authentication(client):
     assert "allow" not in response.headers
 
 
-def test_concurrent_patches_of_one_user_each_take_their_own_version(client, world, auth):
+def test_concurrent_patches_of_one_user_each_take_their_own_version(client, world, auth_a):
     """Every PATCH starts from the version the one before it wrote: none is lost."""
     import threading
     from concurrent.futures import ThreadPoolExecutor
@@ -209,9 +204,9 @@ def test_concurrent_patches_of_one_user_each_take_their_own_version(client, worl
     from sitescim.services.tokens import check_token_sync
 
     body = {"schemas": [USER_URN], "userName": "racer@example.com", "displayName": "start"}
-    created = client.post("/scim/v2/Users", json=body, headers=auth).json()
+    created = client.post("/scim/v2/Users", json=body, headers=auth_a).json()
     runtime = world.runtime
-    token = check_token_sync(runtime, auth["Authorization"].removeprefix("Bearer ")).found
+    token = check_token_sync(runtime, auth_a["Authorization"].removeprefix("Bearer ")).found
     assert token is not None
     racers = 12
     barrier = threading.Barrier(racers, timeout=30)
@@ -249,18 +244,18 @@ def test_concurrent_patches_of_one_user_each_take_their_own_version(client, worl
         'externalId eq "shared"',
     ],
 )
-def test_group_lookup_answers_what_the_general_engine_answers(client, world, auth, filter_text):
+def test_group_lookup_answers_what_the_general_engine_answers(client, world, auth_a, filter_text):
     groups = [("Research", "g-1"), ("Ops", "shared"), ("Sales", "shared")]
     for name, external in groups:
         body = {"schemas": [GROUP_URN], "displayName": name, "externalId": external}
-        assert client.post("/scim/v2/Groups", json=body, headers=auth).status_code == 201
+        assert client.post("/scim/v2/Groups", json=body, headers=auth_a).status_code == 201
     params = {"filter": filter_text, "excludedAttributes": "members"}
 
-    fast = client.get("/scim/v2/Groups", params=params, headers=auth)
+    fast = client.get("/scim/v2/Groups", params=params, headers=auth_a)
     general = client.post(
         "/scim/v2/Groups/.search",
         json={"filter": f"({filter_text})", "excludedAttributes": ["members"]},
-        headers=auth,
+        headers=auth_a,
     )
 
     assert fast.status_code == general.status_code == 200
@@ -285,16 +280,16 @@ def test_group_lookup_is_recognised_only_in_its_exact_shape(text, expected):
     assert (None if lookup is None else (lookup.column, lookup.value)) == expected
 
 
-def test_group_read_without_members_is_the_group_less_its_members(client, world, auth):
+def test_group_read_without_members_is_the_group_less_its_members(client, auth_a, auth_b):
     member = client.post(
-        "/scim/v2/Users", json={"schemas": [USER_URN], "userName": "m@example.com"}, headers=auth
+        "/scim/v2/Users", json={"schemas": [USER_URN], "userName": "m@example.com"}, headers=auth_a
     ).json()["id"]
     body = {"schemas": [GROUP_URN], "displayName": "Readers", "members": [{"value": member}]}
-    group = client.post("/scim/v2/Groups", json=body, headers=auth).json()
+    group = client.post("/scim/v2/Groups", json=body, headers=auth_a).json()
     url = f"/scim/v2/Groups/{group['id']}"
 
-    whole = client.get(url, headers=auth)
-    bare = client.get(url, params={"excludedAttributes": "members"}, headers=auth)
+    whole = client.get(url, headers=auth_a)
+    bare = client.get(url, params={"excludedAttributes": "members"}, headers=auth_a)
 
     assert bare.status_code == 200
     assert bare.json() == {key: value for key, value in whole.json().items() if key != "members"}
@@ -302,13 +297,12 @@ def test_group_read_without_members_is_the_group_less_its_members(client, world,
     unchanged = client.get(
         url,
         params={"excludedAttributes": "members"},
-        headers={**auth, "If-None-Match": group["meta"]["version"]},
+        headers={**auth_a, "If-None-Match": group["meta"]["version"]},
     )
     assert unchanged.status_code == 304
     missing = client.get(
-        "/scim/v2/Groups/no-such-group", params={"excludedAttributes": "members"}, headers=auth
+        "/scim/v2/Groups/no-such-group", params={"excludedAttributes": "members"}, headers=auth_a
     )
     assert missing.status_code == 404
-    auth_b = bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
     other_site = client.get(url, params={"excludedAttributes": "members"}, headers=auth_b)
     assert other_site.status_code == 404

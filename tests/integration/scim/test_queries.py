@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.factories import bearer, make_token
-
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 
-@pytest.fixture
-def auth_a(world):
-    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
-
-
-@pytest.fixture
-def auth_b(world):
-    return bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
-
-
-def add_user(client, auth, user_name, *, email=None, given="Ann", active=True):
+def add_user(client, auth_a, user_name, *, email=None, given="Ann", active=True):
     body = {"schemas": [USER], "userName": user_name, "name": {"givenName": given}}
     body["active"] = active
     if email:
         body["emails"] = [{"value": email, "type": "work", "primary": True}]
-    response = client.post("/scim/v2/Users", json=body, headers=auth)
+    response = client.post("/scim/v2/Users", json=body, headers=auth_a)
     assert response.status_code == 201, response.text
     return response.json()["id"]
 

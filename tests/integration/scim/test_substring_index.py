@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,14 +20,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scim2_models import ScimFilter
-from sqlalchemy import Connection, delete, event, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
+from starlette.testclient import TestClient
 
 from sitescim.db.dialect import quote_trigram_query
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.models import USER_VALUE_TRIGRAMS, Site, User, UserValue
 from sitescim.scim.filtering import user_filter
 from sitescim.scim.schemas import VALUE_KEY_LIMIT
-from tests.integration.scim.test_filtering import T0, insert_user
+from sitescim.settings import Settings
+from sitescim.web.app import create_app
+from tests.integration.scim.rows import T0, insert_user
+from tests.integration.statements import explain, recorded_statements, statements_with
+from tests.world import FakeClock, World
 
 ALPHABET = 'aAbB"*ß%_ ^:(-'
 HOSTILE = ['"', '""', "*", "a*", "NEAR(", "NEAR(a b)", "OR", "a OR b", 'x" OR "y', "^ab", "ab:c"]
@@ -202,22 +206,18 @@ def test_the_index_follows_updates_and_deletes(database: Database, dataset: Data
         assert indexed == searchable
 
 
-# EXPLAIN at a few thousand rows.
+# EXPLAIN at a few thousand rows, of the statements a real request sends.
 
 MANY = 3_000
 
 
 @pytest.fixture
-def many_users(database: Database) -> str:
-    with database.transaction(write=True) as session:
-        site = Site(slug=f"m-{uuid.uuid4().hex[:12]}", name="Many", created_at=T0)
-        session.add(site)
-        session.flush()
-        site_id = site.id
+def many_users(database: Database, world: World) -> None:
+    """MANY users with an e-mail each in site-a, written straight to the tables."""
     users = [
         {
             "id": str(uuid.uuid4()),
-            "site_id": site_id,
+            "site_id": world.site_a,
             "user_name": f"user{index}@many.test",
             "user_name_key": f"user{index}@many.test",
             "active": True,
@@ -231,7 +231,7 @@ def many_users(database: Database) -> str:
     emails = [
         {
             "user_id": user["id"],
-            "site_id": site_id,
+            "site_id": world.site_a,
             "attribute": "emails",
             "position": 0,
             "value": f"Person{index}@Corp.example",
@@ -243,76 +243,79 @@ def many_users(database: Database) -> str:
     with database.engine.begin() as connection:
         connection.execute(insert(User), users)
         connection.execute(insert(UserValue), emails)
-    return site_id
-
-
-def _plan(connection: Connection, statement: Any) -> str:
-    """EXPLAIN of ``statement`` as the driver receives it (same SQL, same parameters)."""
-    sent: list[tuple[str, Any]] = []
-
-    def capture(conn: Any, cursor: Any, sql: str, parameters: Any, *args: Any) -> None:
-        sent.append((sql, parameters))
-
-    event.listen(connection, "before_cursor_execute", capture)
-    try:
-        connection.execute(statement).all()
-    finally:
-        event.remove(connection, "before_cursor_execute", capture)
-    sql, parameters = sent[-1]
-    prefix = "EXPLAIN " if connection.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN "
-    rows = connection.exec_driver_sql(prefix + sql, parameters).all()
-    return "\n".join(str(row[-1]) for row in rows)
-
-
-@pytest.fixture
-def planning(database: Database, many_users: str) -> Iterator[tuple[Connection, str]]:
-    with database.engine.connect() as connection:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("ANALYZE users")
             connection.exec_driver_sql("ANALYZE user_values")
-        yield connection, many_users
-        connection.rollback()
+
+
+def _plans_of_request(
+    settings: Settings,
+    database: Database,
+    clock: FakeClock,
+    auth: dict[str, str],
+    filter_text: str,
+    operand: str,
+) -> tuple[dict[str, Any], list[str]]:
+    """GET /Users with ``filter_text`` through the app; its answer and the plans of the
+    statements it sent with ``operand`` among their parameters."""
+    app = create_app(settings, clock=clock, database=database)
+    with recorded_statements() as sent, TestClient(app) as client:
+        response = client.get("/scim/v2/Users", params={"filter": filter_text}, headers=auth)
+    assert response.status_code == 200, response.text
+    filtering = statements_with(sent, operand)
+    assert filtering, [statement.sql[:80] for statement in sent]
+    return response.json(), [explain(database.engine, statement) for statement in filtering]
 
 
 @pytest.mark.parametrize(
-    ("filter_text", "postgresql_index", "sqlite_table"),
+    ("filter_text", "operand", "postgresql_index", "sqlite_table"),
     [
-        ('emails.value co "son2345@"', "ix_user_values_folded_value_trgm", "user_value_trigrams"),
         (
-            'emails.value ew "2345@corp.example"',
+            'emails.value co "son2345@"',
+            "son2345@",
             "ix_user_values_folded_value_trgm",
             "user_value_trigrams",
         ),
-        ('userName co "er2345@"', "ix_users_user_name_key_trgm", "user_name_trigrams"),
+        (
+            'emails.value ew "2345@corp.example"',
+            "2345@corp.example",
+            "ix_user_values_folded_value_trgm",
+            "user_value_trigrams",
+        ),
+        ('userName co "er2345@"', "er2345@", "ix_users_user_name_key_trgm", "user_name_trigrams"),
     ],
 )
 def test_substring_filters_use_the_index(
-    planning: tuple[Connection, str], filter_text: str, postgresql_index: str, sqlite_table: str
+    settings: Settings,
+    database: Database,
+    clock: FakeClock,
+    auth_a: dict[str, str],
+    many_users: None,
+    filter_text: str,
+    operand: str,
+    postgresql_index: str,
+    sqlite_table: str,
 ) -> None:
-    connection, site_id = planning
-    statement = select(User.id).where(user_filter(site_id, filter_text))
-    assert len(connection.execute(statement).all()) == 1
-    plan = _plan(connection, statement)
-    if connection.dialect.name == "sqlite":
-        # The trigram matches drive: rowid lookups, no walk over the site's rows.
-        assert f"SCAN {sqlite_table} VIRTUAL TABLE" in plan, plan
-        assert "(site_id=?" not in plan, plan
-        return
-    if postgresql_index not in plan:
-        # At this size the planner may still prefer a sequential scan; prove the
-        # index can serve the filter (this connection only).
-        connection.exec_driver_sql("SET enable_seqscan = off")
-        plan = _plan(connection, statement)
-    assert postgresql_index in plan, plan
+    body, plans = _plans_of_request(settings, database, clock, auth_a, filter_text, operand)
+    assert body["totalResults"] == 1
+    for plan in plans:
+        if database.dialect == "sqlite":
+            assert f"SCAN {sqlite_table} VIRTUAL TABLE" in plan, plan
+        else:
+            assert postgresql_index in plan, plan
 
 
-def test_a_short_substring_is_answered_by_the_scan(planning: tuple[Connection, str]) -> None:
-    connection, site_id = planning
-    statement = select(User.id).where(user_filter(site_id, 'emails.value co "99"'))
-    expected = sum("99" in str(index) for index in range(MANY))
-    assert len(connection.execute(statement).all()) == expected
-    if connection.dialect.name == "sqlite":
-        assert "user_value_trigrams" not in _plan(connection, statement)
+def test_a_short_substring_is_answered_by_the_scan(
+    settings: Settings,
+    database: Database,
+    clock: FakeClock,
+    auth_a: dict[str, str],
+    many_users: None,
+) -> None:
+    body, plans = _plans_of_request(settings, database, clock, auth_a, 'emails.value co "99"', "99")
+    assert body["totalResults"] == sum("99" in str(index) for index in range(MANY))
+    for plan in plans:
+        assert "trigram" not in plan, plan
 
 
 @pytest.mark.postgresql_only

@@ -10,25 +10,29 @@ Each list statement must keep a linear plan shape whatever the estimates.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from bench.seed import email_rows, user_rows
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 from starlette.testclient import TestClient
 
 from sitescim.db import migrations
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.models import User, UserValue
 from sitescim.services.runtime import Runtime
-from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import POSTGRES_ADMIN_URL, TEST_PEPPER, TEST_SESSION_SECRET, FakeClock
-from tests.factories import bearer, make_site, make_token, make_user
+from tests.databases import create_postgres_database
+from tests.factories import (
+    bearer,
+    make_settings,
+    make_site,
+    make_token,
+    make_user,
+)
+from tests.world import FakeClock
 
 pytestmark = pytest.mark.postgresql_only
 
@@ -41,44 +45,31 @@ machines; the old deferred join took several times it at this size."""
 @pytest.fixture
 def unanalysed(postgres_url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
     """A new database, migrated, with USERS users bulk-inserted and no ANALYZE since."""
-    name = f"sitescim_unanalysed_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    database = Database(make_engine(url))
-    try:
-        migrations.upgrade(database.engine)
-        settings = Settings(
-            database_url=url,
-            token_pepper=TEST_PEPPER,
-            session_secret=TEST_SESSION_SECRET,
-            argon2_time_cost=1,
-            argon2_memory_kib=1024,
-        )
-        clock = FakeClock()
-        runtime = Runtime.from_settings(settings, database, clock=clock)
-        site_id = make_site(runtime, "Site A", slug="site-a")
-        make_user(runtime, "site-a", "ada@a.test", "promaster", "correct horse battery staple")
-        auth = bearer(make_token(runtime, "site-a", "ada@a.test").value)
-        first = datetime.now(UTC) - timedelta(days=1)
-        with database.engine.begin() as connection:
-            for start in range(0, USERS, 1_000):
-                users = user_rows(site_id, start, min(start + 1_000, USERS), first)
-                connection.execute(insert(User.__table__), users)  # type: ignore[arg-type]
-                connection.execute(insert(UserValue.__table__), email_rows(site_id, users))  # type: ignore[arg-type]
-        with database.engine.connect() as connection:
-            reltuples = connection.execute(
-                text("SELECT reltuples FROM pg_class WHERE relname IN ('users', 'user_values')")
-            ).scalars()
-            assert all(value <= 0 for value in reltuples), "the tables were analysed"
-        with TestClient(create_app(settings, clock=clock, database=database)) as client:
-            yield client, auth
-    finally:
-        database.dispose()
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with create_postgres_database("sitescim_unanalysed") as url:
+        database = Database(make_engine(url))
+        try:
+            migrations.upgrade(database.engine)
+            settings = make_settings(url)
+            clock = FakeClock()
+            runtime = Runtime.from_settings(settings, database, clock=clock)
+            site_id = make_site(runtime, "Site A", slug="site-a")
+            make_user(runtime, "site-a", "ada@a.test", "promaster", "correct horse battery staple")
+            auth = bearer(make_token(runtime, "site-a", "ada@a.test").value)
+            first = datetime.now(UTC) - timedelta(days=1)
+            with database.engine.begin() as connection:
+                for start in range(0, USERS, 1_000):
+                    users = user_rows(site_id, start, min(start + 1_000, USERS), first)
+                    connection.execute(insert(User.__table__), users)  # type: ignore[arg-type]
+                    connection.execute(insert(UserValue.__table__), email_rows(site_id, users))  # type: ignore[arg-type]
+            with database.engine.connect() as connection:
+                reltuples = connection.execute(
+                    text("SELECT reltuples FROM pg_class WHERE relname IN ('users', 'user_values')")
+                ).scalars()
+                assert all(value <= 0 for value in reltuples), "the tables were analysed"
+            with TestClient(create_app(settings, clock=clock, database=database)) as client:
+                yield client, auth
+        finally:
+            database.dispose()
 
 
 def _timed_get(client: TestClient, auth: dict[str, str], params: dict[str, Any]) -> float:

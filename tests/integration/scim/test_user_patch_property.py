@@ -20,13 +20,11 @@ from scim2_models import Context, PatchOp
 from sitescim.scim import user_patch
 from sitescim.scim.mapping import ReadOnlyPrivilegeUser
 from sitescim.scim.schemas import ENTERPRISE_USER_SCHEMA, PATCH_OP_SCHEMA
-from sitescim.services import tokens as token_service
 from sitescim.services import user_creation
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
-from tests.conftest import World
-from tests.factories import make_token
+from tests.world import World
 
 BASE = "https://scim.example/scim/v2"
 STRINGS = [
@@ -130,14 +128,6 @@ def _expected(stored: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     return _comparable(dumped)
 
 
-@pytest.fixture
-def token(world: World) -> AuthenticatedToken:
-    issued = make_token(world.runtime, "site-a", world.promaster_a)
-    found = token_service.check_token_sync(world.runtime, issued.value).found
-    assert found is not None
-    return found
-
-
 def _create(runtime: Runtime, token: AuthenticatedToken, name: str) -> dict[str, Any]:
     body = {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_USER_SCHEMA],
@@ -155,24 +145,24 @@ def _create(runtime: Runtime, token: AuthenticatedToken, name: str) -> dict[str,
 @settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(body=patch_body)
 def test_everyday_patch_equals_scim2_models(
-    world: World, token: AuthenticatedToken, body: dict[str, Any]
+    world: World, token_a: AuthenticatedToken, body: dict[str, Any]
 ) -> None:
     runtime = world.runtime
     suffix = str(next(_examples))
     body = _unique_names(body, suffix)
-    stored = _create(runtime, token, f"patch-{suffix}@example.com")
+    stored = _create(runtime, token_a, f"patch-{suffix}@example.com")
     assert user_patch.column_changes(body) is not None
     expected = _expected(stored, body)
     with runtime.db.transaction(write=True) as session:
         patched = user_service.patch_user(
-            session, runtime, token, stored["id"], body, base_url=BASE
+            session, runtime, token_a, stored["id"], body, base_url=BASE
         )
     assert _comparable(patched) == expected
     with runtime.db.transaction(write=True) as session:  # and it is what was stored
         again = user_service.patch_user(
             session,
             runtime,
-            token,
+            token_a,
             stored["id"],
             {
                 "schemas": [PATCH_OP_SCHEMA],

@@ -13,7 +13,7 @@ import pytest
 
 from sitescim.db.repositories import directory as directory_repo
 from sitescim.services import activity, directory, sites, tokens
-from tests.factories import bearer, make_token
+from tests.factories import make_token
 from tests.integration.ui.forms import signed_in
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -21,12 +21,11 @@ GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
 
 @pytest.fixture
-def scim(client, world):
+def scim(client, auth_a):
     """POST a SCIM resource as site A's identity provider; return its id."""
-    headers = bearer(make_token(world.runtime, "site-a", world.promaster_a2, "Okta").value)
 
     def post(kind: str, body: dict) -> str:
-        response = client.post(f"/scim/v2/{kind}", json=body, headers=headers)
+        response = client.post(f"/scim/v2/{kind}", json=body, headers=auth_a)
         assert response.status_code == 201, response.text
         return response.json()["id"]
 
@@ -156,12 +155,11 @@ def test_person_detail_shows_contact_details_and_groups(client, scim, promaster)
     assert f'href="/groups/{team}"' in page
 
 
-def test_people_and_groups_of_another_site_are_absent(client, world, promaster):
-    b_headers = bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
+def test_people_and_groups_of_another_site_are_absent(client, world, promaster, auth_b):
     b_user = client.post(
-        "/scim/v2/Users", json=user("bea", "Bea", "B", "bea@b.example.com"), headers=b_headers
+        "/scim/v2/Users", json=user("bea", "Bea", "B", "bea@b.example.com"), headers=auth_b
     ).json()["id"]
-    b_group = client.post("/scim/v2/Groups", json=group("B team"), headers=b_headers).json()["id"]
+    b_group = client.post("/scim/v2/Groups", json=group("B team"), headers=auth_b).json()["id"]
 
     assert client.get(f"/people/{b_user}").status_code == 404
     assert client.get(f"/groups/{b_group}").status_code == 404

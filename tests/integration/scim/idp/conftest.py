@@ -23,14 +23,12 @@ from sitescim.db.engine import Database
 from sitescim.db.models import Group, Membership, Site, User, UserValue
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.conftest import FakeClock
-from tests.factories import bearer, make_token
+from tests.world import FakeClock
 
 SAMPLES = Path(__file__).parents[3] / "samples" / "idp"
 USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
 ENTERPRISE_URN = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
 def sample(name: str, **ids: str) -> dict[str, Any]:
@@ -41,15 +39,6 @@ def sample(name: str, **ids: str) -> dict[str, Any]:
     assert "{{" not in text, f"{name}: a placeholder is left unfilled"
     payload: dict[str, Any] = json.loads(text)
     return payload
-
-
-def patch_body(*operations: dict[str, Any]) -> dict[str, Any]:
-    return {"schemas": [PATCH_URN], "Operations": list(operations)}
-
-
-@pytest.fixture
-def auth(world) -> dict[str, str]:
-    return bearer(make_token(world.runtime, "site-a", world.promaster_a).value)
 
 
 @pytest.fixture

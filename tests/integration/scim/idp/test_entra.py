@@ -10,27 +10,30 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from tests.integration.scim.idp.conftest import ENTERPRISE_URN, USER_URN, patch_body, sample
+from tests.factories import patch_body
+from tests.integration.scim.idp.conftest import ENTERPRISE_URN, USER_URN, sample
 
 
-def query(client, auth, collection: str, filter_: str, extra: str = ""):
-    response = client.get(f"/scim/v2/{collection}?filter={quote(filter_)}{extra}", headers=auth)
+def query(client, auth_a, collection: str, filter_: str, extra: str = ""):
+    response = client.get(f"/scim/v2/{collection}?filter={quote(filter_)}{extra}", headers=auth_a)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def test_user_lifecycle_create_query_update_disable_delete(client, auth, store):
+def test_user_lifecycle_create_query_update_disable_delete(client, auth_a, store):
     # Entra looks the user up first; an empty result is a 200 ListResponse.
     user_name = "grace.hopper@contoso.example.com"
     for filter_ in (
         f'userName eq "{user_name}"',
         'externalId eq "a7e2c1d0-5b8f-4c3e-9d21-entra-grace"',
     ):
-        empty = query(client, auth, "Users", filter_)
+        empty = query(client, auth_a, "Users", filter_)
         assert empty["totalResults"] == 0
         assert empty["Resources"] == []
 
-    created = client.post("/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth)
+    created = client.post(
+        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth_a
+    )
     assert created.status_code == 201, created.text
     user_id = created.json()["id"]
     row = store.user(user_id)
@@ -41,17 +44,17 @@ def test_user_lifecycle_create_query_update_disable_delete(client, auth, store):
     assert (row.row.department, row.row.employee_number) == ("Research", "1906")
     assert row.emails() == [("work", user_name)]
 
-    found = query(client, auth, "Users", f'userName eq "{user_name}"')
+    found = query(client, auth_a, "Users", f'userName eq "{user_name}"')
     assert [resource["id"] for resource in found["Resources"]] == [user_id]
     by_external = query(
-        client, auth, "Users", 'externalId eq "a7e2c1d0-5b8f-4c3e-9d21-entra-grace"'
+        client, auth_a, "Users", 'externalId eq "a7e2c1d0-5b8f-4c3e-9d21-entra-grace"'
     )
     assert by_external["totalResults"] == 1
 
     updated = client.patch(
         f"/scim/v2/Users/{user_id}",
         json=sample("entra-02-user-update-multivalued.json"),
-        headers=auth,
+        headers=auth_a,
     )
     assert updated.status_code == 200, updated.text
     row = store.user(user_id)
@@ -64,36 +67,36 @@ def test_user_lifecycle_create_query_update_disable_delete(client, auth, store):
         json=sample(
             "entra-03-user-update-singlevalued.json", user_name="ghopper@contoso.example.com"
         ),
-        headers=auth,
+        headers=auth_a,
     )
     assert renamed.status_code == 200, renamed.text
     assert store.user(user_id).row.user_name == "ghopper@contoso.example.com"
 
     disabled = client.patch(
-        f"/scim/v2/Users/{user_id}", json=sample("entra-06-user-disable.json"), headers=auth
+        f"/scim/v2/Users/{user_id}", json=sample("entra-06-user-disable.json"), headers=auth_a
     )
     assert disabled.status_code == 200, disabled.text
     assert disabled.json()["active"] is False
     row = store.user(user_id)
     assert row.row.active is False
     assert row.row.user_name == "ghopper@contoso.example.com"  # deactivated, not deleted
-    assert query(client, auth, "Users", f'id eq "{user_id}"')["totalResults"] == 1
+    assert query(client, auth_a, "Users", f'id eq "{user_id}"')["totalResults"] == 1
 
-    deleted = client.delete(f"/scim/v2/Users/{user_id}", headers=auth)
+    deleted = client.delete(f"/scim/v2/Users/{user_id}", headers=auth_a)
     assert deleted.status_code == 204
     assert store.user(user_id) is None
-    assert client.get(f"/scim/v2/Users/{user_id}", headers=auth).status_code == 404
+    assert client.get(f"/scim/v2/Users/{user_id}", headers=auth_a).status_code == 404
 
 
-def test_pathless_replace_with_dotted_and_extension_keys_sets_each_attribute(client, auth, store):
+def test_pathless_replace_with_dotted_and_extension_keys_sets_each_attribute(client, auth_a, store):
     user_id = client.post(
-        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth
+        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth_a
     ).json()["id"]
 
     response = client.patch(
         f"/scim/v2/Users/{user_id}",
         json=sample("entra-04-user-replace-attributes-pathless.json"),
-        headers=auth,
+        headers=auth_a,
     )
 
     assert response.status_code == 200, response.text
@@ -105,20 +108,20 @@ def test_pathless_replace_with_dotted_and_extension_keys_sets_each_attribute(cli
     assert row.emails() == [("work", "grace@navy.example.com")]
 
 
-def test_manager_sent_as_a_plain_id_is_stored_as_the_manager(client, auth, store, world):
+def test_manager_sent_as_a_plain_id_is_stored_as_the_manager(client, auth_a, store, world):
     manager_id = client.post(
         "/scim/v2/Users",
         json={"schemas": [USER_URN], "userName": "boss@contoso.example.com", "displayName": "Boss"},
-        headers=auth,
+        headers=auth_a,
     ).json()["id"]
     user_id = client.post(
-        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth
+        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth_a
     ).json()["id"]
 
     response = client.patch(
         f"/scim/v2/Users/{user_id}",
         json=sample("entra-05-user-set-manager.json", manager=manager_id),
-        headers=auth,
+        headers=auth_a,
     )
 
     assert response.status_code == 200, response.text
@@ -131,7 +134,7 @@ def test_manager_sent_as_a_plain_id_is_stored_as_the_manager(client, auth, store
     cleared = client.patch(
         f"/scim/v2/Users/{user_id}",
         json=patch_body({"op": "Replace", "path": f"{ENTERPRISE_URN}:manager", "value": ""}),
-        headers=auth,
+        headers=auth_a,
     )
     assert cleared.status_code == 200, cleared.text
     row = store.user(user_id).row
@@ -139,14 +142,14 @@ def test_manager_sent_as_a_plain_id_is_stored_as_the_manager(client, auth, store
     assert row.department == "Research"
 
 
-def test_add_of_a_work_mail_that_does_not_exist_yet_creates_it(client, auth, store):
+def test_add_of_a_work_mail_that_does_not_exist_yet_creates_it(client, auth_a, store):
     user_id = client.post(
-        "/scim/v2/Users", json=sample("entra-07-user-create-without-mail.json"), headers=auth
+        "/scim/v2/Users", json=sample("entra-07-user-create-without-mail.json"), headers=auth_a
     ).json()["id"]
     assert store.user(user_id).values == {}
 
     response = client.patch(
-        f"/scim/v2/Users/{user_id}", json=sample("entra-08-user-add-work-mail.json"), headers=auth
+        f"/scim/v2/Users/{user_id}", json=sample("entra-08-user-add-work-mail.json"), headers=auth_a
     )
 
     assert response.status_code == 200, response.text
@@ -164,24 +167,24 @@ def test_add_of_a_work_mail_that_does_not_exist_yet_creates_it(client, auth, sto
                 "value": "kj@nasa.example.com",
             }
         ),
-        headers=auth,
+        headers=auth_a,
     )
     assert again.status_code == 200, again.text
     assert store.user(user_id).emails() == [("work", "kj@nasa.example.com")]  # replaced, not added
 
 
-def test_renaming_user_name_onto_an_existing_one_is_409_uniqueness(client, auth, store):
+def test_renaming_user_name_onto_an_existing_one_is_409_uniqueness(client, auth_a, store):
     taken = client.post(
-        "/scim/v2/Users", json=sample("entra-07-user-create-without-mail.json"), headers=auth
+        "/scim/v2/Users", json=sample("entra-07-user-create-without-mail.json"), headers=auth_a
     ).json()
     user_id = client.post(
-        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth
+        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth_a
     ).json()["id"]
 
     response = client.patch(
         f"/scim/v2/Users/{user_id}",
         json=sample("entra-03-user-update-singlevalued.json", user_name=taken["userName"].upper()),
-        headers=auth,
+        headers=auth_a,
     )
 
     assert response.status_code == 409
@@ -190,16 +193,16 @@ def test_renaming_user_name_onto_an_existing_one_is_409_uniqueness(client, auth,
     assert (row.user_name, row.version) == ("grace.hopper@contoso.example.com", 1)
 
 
-def test_group_lifecycle_create_query_rename_members_delete(client, auth, store):
+def test_group_lifecycle_create_query_rename_members_delete(client, auth_a, store):
     first = client.post(
-        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth
+        "/scim/v2/Users", json=sample("entra-01-user-create.json"), headers=auth_a
     ).json()["id"]
     second = client.post(
-        "/scim/v2/Users", json=sample("entra-07-user-create-without-mail.json"), headers=auth
+        "/scim/v2/Users", json=sample("entra-07-user-create-without-mail.json"), headers=auth_a
     ).json()["id"]
 
     created = client.post(
-        "/scim/v2/Groups", json=sample("entra-09-group-create.json"), headers=auth
+        "/scim/v2/Groups", json=sample("entra-09-group-create.json"), headers=auth_a
     )
     assert created.status_code == 201, created.text
     group_id = created.json()["id"]
@@ -208,16 +211,18 @@ def test_group_lifecycle_create_query_rename_members_delete(client, auth, store)
     assert store.members(group_id) == set()
 
     listed = query(
-        client, auth, "Groups", 'displayName eq "Research"', "&excludedAttributes=members"
+        client, auth_a, "Groups", 'displayName eq "Research"', "&excludedAttributes=members"
     )
     assert [resource["id"] for resource in listed["Resources"]] == [group_id]
     assert "members" not in listed["Resources"][0]
-    read = client.get(f"/scim/v2/Groups/{group_id}?excludedAttributes=members", headers=auth)
+    read = client.get(f"/scim/v2/Groups/{group_id}?excludedAttributes=members", headers=auth_a)
     assert read.status_code == 200
     assert "members" not in read.json()
 
     renamed = client.patch(
-        f"/scim/v2/Groups/{group_id}", json=sample("entra-10-group-update-name.json"), headers=auth
+        f"/scim/v2/Groups/{group_id}",
+        json=sample("entra-10-group-update-name.json"),
+        headers=auth_a,
     )
     assert renamed.status_code == 204, renamed.text
     assert store.group(group_id).display_name == "Research and Development"
@@ -225,7 +230,7 @@ def test_group_lifecycle_create_query_rename_members_delete(client, auth, store)
     added = client.patch(
         f"/scim/v2/Groups/{group_id}",
         json=sample("entra-11-group-add-members.json", first=first, second=second),
-        headers=auth,
+        headers=auth_a,
     )
     assert added.status_code == 204, added.text
     assert store.members(group_id) == {first, second}
@@ -233,24 +238,24 @@ def test_group_lifecycle_create_query_rename_members_delete(client, auth, store)
     removed = client.patch(
         f"/scim/v2/Groups/{group_id}",
         json=sample("entra-12-group-remove-members.json", member=first),
-        headers=auth,
+        headers=auth_a,
     )
     assert removed.status_code == 204, removed.text
     assert store.members(group_id) == {second}  # only the member named, never all
 
-    deleted = client.delete(f"/scim/v2/Groups/{group_id}", headers=auth)
+    deleted = client.delete(f"/scim/v2/Groups/{group_id}", headers=auth_a)
     assert deleted.status_code == 204
     assert store.group(group_id) is None
     assert store.members(group_id) == set()
     assert store.user(second) is not None  # members outlive the group
 
 
-def test_remove_of_members_naming_several_in_value_removes_exactly_those(client, auth, store):
+def test_remove_of_members_naming_several_in_value_removes_exactly_those(client, auth_a, store):
     ids = [
         client.post(
             "/scim/v2/Users",
             json={"schemas": [USER_URN], "userName": f"member{n}@contoso.example.com"},
-            headers=auth,
+            headers=auth_a,
         ).json()["id"]
         for n in range(4)
     ]
@@ -261,7 +266,7 @@ def test_remove_of_members_naming_several_in_value_removes_exactly_those(client,
             "displayName": "Everyone",
             "members": [{"value": member} for member in ids],
         },
-        headers=auth,
+        headers=auth_a,
     ).json()["id"]
 
     response = client.patch(
@@ -269,16 +274,16 @@ def test_remove_of_members_naming_several_in_value_removes_exactly_those(client,
         json=patch_body(
             {"op": "Remove", "path": "members", "value": [{"value": ids[0]}, {"value": ids[2]}]}
         ),
-        headers=auth,
+        headers=auth_a,
     )
 
     assert response.status_code == 204, response.text
     assert store.members(group_id) == {ids[1], ids[3]}
 
 
-def test_remove_of_members_with_an_empty_value_list_removes_nobody(client, auth, store):
+def test_remove_of_members_with_an_empty_value_list_removes_nobody(client, auth_a, store):
     member = client.post(
-        "/scim/v2/Users", json=sample("entra-07-user-create-without-mail.json"), headers=auth
+        "/scim/v2/Users", json=sample("entra-07-user-create-without-mail.json"), headers=auth_a
     ).json()["id"]
     group_id = client.post(
         "/scim/v2/Groups",
@@ -287,13 +292,13 @@ def test_remove_of_members_with_an_empty_value_list_removes_nobody(client, auth,
             "displayName": "Keepers",
             "members": [{"value": member}],
         },
-        headers=auth,
+        headers=auth_a,
     ).json()["id"]
 
     response = client.patch(
         f"/scim/v2/Groups/{group_id}",
         json=patch_body({"op": "Remove", "path": "members", "value": []}),
-        headers=auth,
+        headers=auth_a,
     )
 
     assert response.status_code == 204, response.text

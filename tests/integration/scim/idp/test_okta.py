@@ -21,12 +21,12 @@ OKTA_HEADERS = {
 }
 
 
-def headers(auth: dict[str, str]) -> dict[str, str]:
-    return {**OKTA_HEADERS, **auth}
+def headers(auth_a: dict[str, str]) -> dict[str, str]:
+    return {**OKTA_HEADERS, **auth_a}
 
 
-def test_connection_test_lists_users_as_a_list_response(client, auth):
-    response = client.get("/scim/v2/Users?count=2&startIndex=1", headers=headers(auth))
+def test_connection_test_lists_users_as_a_list_response(client, auth_a):
+    response = client.get("/scim/v2/Users?count=2&startIndex=1", headers=headers(auth_a))
 
     assert response.status_code == 200
     body = response.json()
@@ -37,16 +37,16 @@ def test_connection_test_lists_users_as_a_list_response(client, auth):
     assert len(body["Resources"]) == 2
 
 
-def test_user_lifecycle_lookup_create_update_deactivate_reactivate(client, auth, store):
+def test_user_lifecycle_lookup_create_update_deactivate_reactivate(client, auth_a, store):
     user_name = "ada.lovelace@okta.example.com"
     wanted = quote(f'userName eq "{user_name}"')
     lookup = f"/scim/v2/Users?filter={wanted}&startIndex=1&count=100"
-    missing = client.get(lookup, headers=headers(auth))
+    missing = client.get(lookup, headers=headers(auth_a))
     assert missing.status_code == 200
     assert (missing.json()["totalResults"], missing.json()["Resources"]) == (0, [])
 
     created = client.post(
-        "/scim/v2/Users", json=sample("okta-01-user-create.json"), headers=headers(auth)
+        "/scim/v2/Users", json=sample("okta-01-user-create.json"), headers=headers(auth_a)
     )
     assert created.status_code == 201, created.text
     body = created.json()
@@ -63,7 +63,7 @@ def test_user_lifecycle_lookup_create_update_deactivate_reactivate(client, auth,
     assert row.row.active is True
 
     duplicate = client.post(
-        "/scim/v2/Users", json=sample("okta-01-user-create.json"), headers=headers(auth)
+        "/scim/v2/Users", json=sample("okta-01-user-create.json"), headers=headers(auth_a)
     )
     assert duplicate.status_code == 409
     assert duplicate.json()["scimType"] == "uniqueness"
@@ -72,17 +72,17 @@ def test_user_lifecycle_lookup_create_update_deactivate_reactivate(client, auth,
         == 1
     )
 
-    found = client.get(lookup, headers=headers(auth)).json()
+    found = client.get(lookup, headers=headers(auth_a)).json()
     assert [resource["id"] for resource in found["Resources"]] == [user_id]
-    assert client.get(f"/scim/v2/Users/{user_id}", headers=headers(auth)).status_code == 200
-    unknown = client.get("/scim/v2/Users/010101-not-a-user", headers=headers(auth))
+    assert client.get(f"/scim/v2/Users/{user_id}", headers=headers(auth_a)).status_code == 200
+    unknown = client.get("/scim/v2/Users/010101-not-a-user", headers=headers(auth_a))
     assert unknown.status_code == 404
     assert unknown.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
 
     replaced = client.put(
         f"/scim/v2/Users/{user_id}",
         json=sample("okta-02-user-replace.json", id=user_id),
-        headers=headers(auth),
+        headers=headers(auth_a),
     )
     assert replaced.status_code == 200, replaced.text
     row = store.user(user_id)
@@ -96,18 +96,18 @@ def test_user_lifecycle_lookup_create_update_deactivate_reactivate(client, auth,
     deactivated = client.patch(
         f"/scim/v2/Users/{user_id}",
         json=sample("okta-03-user-deactivate.json"),
-        headers=headers(auth),
+        headers=headers(auth_a),
     )
     assert deactivated.status_code == 200, deactivated.text
     assert deactivated.json()["active"] is False
     assert store.user(user_id).row.active is False
-    still_listed = client.get(lookup, headers=headers(auth)).json()
+    still_listed = client.get(lookup, headers=headers(auth_a)).json()
     assert still_listed["Resources"][0]["active"] is False
 
     reactivated = client.patch(
         f"/scim/v2/Users/{user_id}",
         json=sample("okta-04-user-reactivate.json"),
-        headers=headers(auth),
+        headers=headers(auth_a),
     )
     assert reactivated.status_code == 200, reactivated.text
     row = store.user(user_id).row
@@ -115,12 +115,12 @@ def test_user_lifecycle_lookup_create_update_deactivate_reactivate(client, auth,
     assert row.display_name == "Ada King"  # nothing else moved
 
 
-def test_paging_with_start_index_and_count_sees_every_user_once(client, auth, store):
+def test_paging_with_start_index_and_count_sees_every_user_once(client, auth_a, store):
     for n in range(9):
         response = client.post(
             "/scim/v2/Users",
             json={"schemas": [USER_URN], "userName": f"page{n}@okta.example.com"},
-            headers=headers(auth),
+            headers=headers(auth_a),
         )
         assert response.status_code == 201
     expected = store.user_ids("site-a")
@@ -131,7 +131,7 @@ def test_paging_with_start_index_and_count_sees_every_user_once(client, auth, st
         start = 1
         while True:
             page = client.get(
-                f"/scim/v2/Users?startIndex={start}&count={count}", headers=headers(auth)
+                f"/scim/v2/Users?startIndex={start}&count={count}", headers=headers(auth_a)
             ).json()
             assert page["totalResults"] == len(expected)
             assert page["startIndex"] == start
@@ -144,22 +144,22 @@ def test_paging_with_start_index_and_count_sees_every_user_once(client, auth, st
     by_five = walk(5)
     assert sorted(by_five) == sorted(expected)  # each user exactly once
     assert walk(2) == by_five  # the same order whatever the page size
-    past_the_end = client.get("/scim/v2/Users?startIndex=100&count=5", headers=headers(auth))
+    past_the_end = client.get("/scim/v2/Users?startIndex=100&count=5", headers=headers(auth_a))
     assert past_the_end.json()["Resources"] == []
 
 
-def test_group_push_create_rename_members_replace_delete(client, auth, store):
+def test_group_push_create_rename_members_replace_delete(client, auth_a, store):
     users = [
         client.post(
             "/scim/v2/Users",
             json={"schemas": [USER_URN], "userName": f"analyst{n}@okta.example.com"},
-            headers=headers(auth),
+            headers=headers(auth_a),
         ).json()["id"]
         for n in range(3)
     ]
 
     created = client.post(
-        "/scim/v2/Groups", json=sample("okta-05-group-create.json"), headers=headers(auth)
+        "/scim/v2/Groups", json=sample("okta-05-group-create.json"), headers=headers(auth_a)
     )
     assert created.status_code == 201, created.text
     group_id = created.json()["id"]
@@ -169,7 +169,7 @@ def test_group_push_create_rename_members_replace_delete(client, auth, store):
     renamed = client.patch(
         f"/scim/v2/Groups/{group_id}",
         json=sample("okta-06-group-rename.json", id=group_id),
-        headers=headers(auth),
+        headers=headers(auth_a),
     )
     assert renamed.status_code == 204, renamed.text
     assert store.group(group_id).display_name == "Analysts (EMEA)"
@@ -180,7 +180,7 @@ def test_group_push_create_rename_members_replace_delete(client, auth, store):
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "add", "path": "members", "value": [{"value": users[0]}]}],
         },
-        headers=headers(auth),
+        headers=headers(auth_a),
     )
     assert store.members(group_id) == {users[0]}
     swapped = client.patch(
@@ -191,7 +191,7 @@ def test_group_push_create_rename_members_replace_delete(client, auth, store):
             joining=users[1],
             joining_name="analyst1@okta.example.com",
         ),
-        headers=headers(auth),
+        headers=headers(auth_a),
     )
     assert swapped.status_code == 204, swapped.text
     assert store.members(group_id) == {users[1]}
@@ -199,7 +199,7 @@ def test_group_push_create_rename_members_replace_delete(client, auth, store):
     pushed = client.patch(
         f"/scim/v2/Groups/{group_id}",
         json=sample("okta-08-group-members-replace.json", first=users[0], second=users[2]),
-        headers=headers(auth),
+        headers=headers(auth_a),
     )
     assert pushed.status_code == 204, pushed.text
     assert store.members(group_id) == {users[0], users[2]}
@@ -207,14 +207,14 @@ def test_group_push_create_rename_members_replace_delete(client, auth, store):
     put = client.put(
         f"/scim/v2/Groups/{group_id}",
         json=sample("okta-09-group-replace.json", id=group_id, member=users[1]),
-        headers=headers(auth),
+        headers=headers(auth_a),
     )
     assert put.status_code == 200, put.text
     group = store.group(group_id)
     assert group.display_name == "Analysts (Global)"
     assert store.members(group_id) == {users[1]}
 
-    deleted = client.delete(f"/scim/v2/Groups/{group_id}", headers=headers(auth))
+    deleted = client.delete(f"/scim/v2/Groups/{group_id}", headers=headers(auth_a))
     assert deleted.status_code == 204
     assert store.group(group_id) is None
     assert all(store.user(user) is not None for user in users)

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sitescim.db.models import User, UserValue
 from sitescim.domain.errors import InvalidInputError
 from sitescim.services import sites
-from tests.factories import bearer, make_token, make_user
-from tests.integration.scim.idp.conftest import ENTERPRISE_URN, USER_URN, patch_body, sample
+from tests.factories import bearer, make_token, make_user, patch_body
+from tests.integration.scim.idp.conftest import ENTERPRISE_URN, USER_URN, sample
 
 
 def _user(user_name: str, **attributes: object) -> dict[str, object]:
@@ -36,13 +36,13 @@ def _stored_user(database, user_id: str) -> User:
 
 
 def test_oktas_test_suite_user_on_okta_local_with_its_password_is_created(
-    client, world, auth, database
+    client, world, auth_a, database
 ):
     random = uuid.uuid4().hex[:8]
     response = client.post(
         "/scim/v2/Users",
         json=sample("okta-10-test-suite-user-create.json", random=random),
-        headers=auth,
+        headers=auth_a,
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -64,25 +64,27 @@ def test_oktas_test_suite_user_on_okta_local_with_its_password_is_created(
         "first.last+tag@sub.domain.lan",
     ],
 )
-def test_addresses_on_internal_and_special_use_domains_are_stored(client, auth, database, address):
+def test_addresses_on_internal_and_special_use_domains_are_stored(
+    client, auth_a, database, address
+):
     created = client.post(
-        "/scim/v2/Users", json=_user("u-" + address, emails=[{"value": address}]), headers=auth
+        "/scim/v2/Users", json=_user("u-" + address, emails=[{"value": address}]), headers=auth_a
     )
     assert created.status_code == 201, created.text
     assert created.json()["emails"][0]["value"] == address
     added = client.patch(
         f"/scim/v2/Users/{created.json()['id']}",
         json=patch_body({"op": "add", "path": "emails", "value": [{"value": "x." + address}]}),
-        headers=auth,
+        headers=auth_a,
     )
     assert added.status_code == 200, added.text
     assert {e["value"] for e in added.json()["emails"]} == {address, "x." + address}
 
 
 @pytest.mark.parametrize("address", ["not-an-address", "a@", "@b.local", "a b@c.local", "a@@b"])
-def test_addresses_that_are_not_plausible_are_still_refused(client, auth, database, address):
+def test_addresses_that_are_not_plausible_are_still_refused(client, auth_a, database, address):
     response = client.post(
-        "/scim/v2/Users", json=_user("bad", emails=[{"value": address}]), headers=auth
+        "/scim/v2/Users", json=_user("bad", emails=[{"value": address}]), headers=auth_a
     )
     assert response.status_code == 400, response.text
     assert response.json()["scimType"] == "invalidValue"
@@ -90,13 +92,13 @@ def test_addresses_that_are_not_plausible_are_still_refused(client, auth, databa
 
 
 @pytest.mark.parametrize("password", ["1mz050nq", "aaaaaaaa", "12345678", "ünïcødé!"])
-def test_the_default_policy_takes_any_8_characters(client, auth, password):
-    response = client.post("/scim/v2/Users", json=_user("p", password=password), headers=auth)
+def test_the_default_policy_takes_any_8_characters(client, auth_a, password):
+    response = client.post("/scim/v2/Users", json=_user("p", password=password), headers=auth_a)
     assert response.status_code == 201, response.text
 
 
-def test_the_default_policy_refuses_7_characters_without_echoing_them(client, auth, database):
-    response = client.post("/scim/v2/Users", json=_user("p", password="1mz050n"), headers=auth)
+def test_the_default_policy_refuses_7_characters_without_echoing_them(client, auth_a, database):
+    response = client.post("/scim/v2/Users", json=_user("p", password="1mz050n"), headers=auth_a)
     assert response.status_code == 400
     assert "at least 8 characters" in response.json()["detail"]
     assert "1mz050n" not in response.text
@@ -106,11 +108,13 @@ def test_a_site_may_raise_its_password_policy(client, world):
     with world.runtime.db.transaction(write=True) as session:
         sites.create_site(session, world.runtime, "Strict", slug="strict", password_min_length=12)
     make_user(world.runtime, "strict", "root@strict.test", "promaster", "long enough passphrase")
-    auth = bearer(make_token(world.runtime, "strict", "root@strict.test").value)
-    refused = client.post("/scim/v2/Users", json=_user("p", password="1mz050nq"), headers=auth)
+    auth_a = bearer(make_token(world.runtime, "strict", "root@strict.test").value)
+    refused = client.post("/scim/v2/Users", json=_user("p", password="1mz050nq"), headers=auth_a)
     assert refused.status_code == 400
     assert "at least 12 characters" in refused.json()["detail"]
-    accepted = client.post("/scim/v2/Users", json=_user("p", password="1mz050nq1234"), headers=auth)
+    accepted = client.post(
+        "/scim/v2/Users", json=_user("p", password="1mz050nq1234"), headers=auth_a
+    )
     assert accepted.status_code == 201, accepted.text
 
 
@@ -130,13 +134,8 @@ def _manager(value: str) -> dict[str, object]:
     return {"schemas": [USER_URN, ENTERPRISE_URN], ENTERPRISE_URN: {"manager": {"value": value}}}
 
 
-@pytest.fixture
-def auth_b(world) -> dict[str, str]:
-    return bearer(make_token(world.runtime, "site-b", world.promaster_b).value)
-
-
-def test_a_manager_of_another_site_or_of_none_is_refused(client, world, auth, auth_b, database):
-    boss_a = client.post("/scim/v2/Users", json=_user("boss"), headers=auth).json()["id"]
+def test_a_manager_of_another_site_or_of_none_is_refused(client, world, auth_a, auth_b, database):
+    boss_a = client.post("/scim/v2/Users", json=_user("boss"), headers=auth_a).json()["id"]
     worker_b = client.post("/scim/v2/Users", json=_user("worker"), headers=auth_b).json()["id"]
     for value in (boss_a, str(uuid.uuid4()), "x" * 300):
         manager = _manager(value)
@@ -161,11 +160,11 @@ def test_a_manager_of_another_site_or_of_none_is_refused(client, world, auth, au
         assert session.scalar(select(func.count()).where(User.user_name == "new-b")) == 0
 
 
-def test_a_manager_of_the_same_site_is_stored_with_its_display_name(client, auth):
+def test_a_manager_of_the_same_site_is_stored_with_its_display_name(client, auth_a):
     boss = client.post(
-        "/scim/v2/Users", json=_user("boss", displayName="The Boss"), headers=auth
+        "/scim/v2/Users", json=_user("boss", displayName="The Boss"), headers=auth_a
     ).json()["id"]
-    created = client.post("/scim/v2/Users", json={**_user("w"), **_manager(boss)}, headers=auth)
+    created = client.post("/scim/v2/Users", json={**_user("w"), **_manager(boss)}, headers=auth_a)
     assert created.status_code == 201, created.text
     manager = created.json()[ENTERPRISE_URN]["manager"]
     assert manager["value"] == boss
@@ -184,24 +183,26 @@ def test_a_manager_of_the_same_site_is_stored_with_its_display_name(client, auth
         ("roles", lambda i: {"value": f"role-{i}"}),
     ],
 )
-def test_more_than_100_values_of_an_attribute_are_refused(client, auth, database, attribute, entry):
+def test_more_than_100_values_of_an_attribute_are_refused(
+    client, auth_a, database, attribute, entry
+):
     too_many = [entry(i) for i in range(101)]
     before = _count(database, User)
     response = client.post(
-        "/scim/v2/Users", json=_user("many", **{attribute: too_many}), headers=auth
+        "/scim/v2/Users", json=_user("many", **{attribute: too_many}), headers=auth_a
     )
     assert response.status_code == 400, response.text
     assert response.json()["scimType"] == "invalidValue"
     assert "100" in response.json()["detail"]
     assert _count(database, User) == before
     created = client.post(
-        "/scim/v2/Users", json=_user("many", **{attribute: too_many[:100]}), headers=auth
+        "/scim/v2/Users", json=_user("many", **{attribute: too_many[:100]}), headers=auth_a
     )
     assert created.status_code == 201, created.text
     one_more = client.patch(
         f"/scim/v2/Users/{created.json()['id']}",
         json=patch_body({"op": "add", "path": attribute, "value": [too_many[100]]}),
-        headers=auth,
+        headers=auth_a,
     )
     assert one_more.status_code == 400, one_more.text
     assert "100" in one_more.json()["detail"]

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
+from tests.factories import patch_body
 from tests.integration.scim.idp.conftest import (
     ENTERPRISE_URN,
     GROUP_URN,
     USER_URN,
-    patch_body,
     sample,
 )
 
@@ -32,12 +32,12 @@ class Setup:
 
 
 @pytest.fixture
-def setup(strict_client, auth) -> Setup:
+def setup(strict_client, auth_a) -> Setup:
     def user(name: str) -> str:
         response = strict_client.post(
             "/scim/v2/Users",
             json={"schemas": [USER_URN], "userName": name, "active": True},
-            headers=auth,
+            headers=auth_a,
         )
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
@@ -46,7 +46,7 @@ def setup(strict_client, auth) -> Setup:
     group = strict_client.post(
         "/scim/v2/Groups",
         json={"schemas": [GROUP_URN], "displayName": "Strict", "members": [{"value": member}]},
-        headers=auth,
+        headers=auth_a,
     )
     assert group.status_code == 201, group.text
     return Setup(member, manager, group.json()["id"])
@@ -181,13 +181,13 @@ def snapshot(store, setup: Setup) -> tuple[Any, ...]:
 
 @pytest.mark.parametrize("name", list(QUIRKS))
 def test_strict_mode_refuses_the_quirk_and_changes_nothing(
-    strict_client, client, auth, store, setup, name
+    strict_client, client, auth_a, store, setup, name
 ):
     quirk = QUIRKS[name]
     before = snapshot(store, setup)
     url = quirk.url.format(user=setup.user, group=setup.group)
 
-    response = strict_client.request(quirk.method, url, json=quirk.body(setup), headers=auth)
+    response = strict_client.request(quirk.method, url, json=quirk.body(setup), headers=auth_a)
 
     assert response.status_code == 400, response.text
     body = response.json()
@@ -195,12 +195,12 @@ def test_strict_mode_refuses_the_quirk_and_changes_nothing(
     assert body["scimType"] == quirk.scim_type, body
     assert snapshot(store, setup) == before
     # The same request to the default service (same database) is accepted.
-    accepted = client.request(quirk.method, url, json=quirk.body(setup), headers=auth)
+    accepted = client.request(quirk.method, url, json=quirk.body(setup), headers=auth_a)
     assert accepted.status_code in (200, 201, 204), accepted.text
     assert snapshot(store, setup) != before
 
 
-def test_strict_mode_still_reads_attribute_names_in_any_case(strict_client, auth, store):
+def test_strict_mode_still_reads_attribute_names_in_any_case(strict_client, auth_a, store):
     created = strict_client.post(
         "/scim/v2/Users/",
         content=json.dumps(
@@ -211,14 +211,14 @@ def test_strict_mode_still_reads_attribute_names_in_any_case(strict_client, auth
                 ENTERPRISE_URN.upper(): {"Department": "Case Studies"},
             }
         ),
-        headers={**auth, "Content-Type": "application/json"},
+        headers={**auth_a, "Content-Type": "application/json"},
     )
     assert created.status_code == 201, created.text
     user_id = created.json()["id"]
     patched = strict_client.patch(
         f"/scim/v2/Users/{user_id}/",
         json=patch_body({"op": "replace", "path": "DISPLAYNAME", "value": "Cased User"}),
-        headers=auth,
+        headers=auth_a,
     )
     assert patched.status_code == 200, patched.text
     row = store.user(user_id).row
@@ -230,11 +230,11 @@ def test_strict_mode_still_reads_attribute_names_in_any_case(strict_client, auth
     )
 
 
-def test_strict_mode_accepts_rfc_requests_unchanged(strict_client, auth, store, setup):
+def test_strict_mode_accepts_rfc_requests_unchanged(strict_client, auth_a, store, setup):
     response = strict_client.patch(
         f"/scim/v2/Groups/{setup.group}",
         json=patch_body({"op": "remove", "path": f'members[value eq "{setup.user}"]'}),
-        headers=auth,
+        headers=auth_a,
     )
     assert response.status_code == 204, response.text
     assert store.members(setup.group) == set()
@@ -251,7 +251,7 @@ def test_strict_mode_accepts_rfc_requests_unchanged(strict_client, auth, store, 
             },
             {"op": "replace", "path": "active", "value": False},
         ),
-        headers=auth,
+        headers=auth_a,
     )
     assert manager.status_code == 200, manager.text
     row = store.user(setup.user).row
