@@ -16,7 +16,7 @@ from sqlalchemy import (
     select,
     union,
 )
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from sitescim.db.dialect import starts_with
 from sitescim.db.models import (
@@ -25,6 +25,7 @@ from sitescim.db.models import (
     User,
     UserValue,
 )
+from sitescim.db.repositories import groups as groups_repo
 
 # The read-only directory of the web UI (services/directory.py): keyset pages
 # in the order of an indexed key, and prefix search on indexed keys only.
@@ -172,29 +173,15 @@ def list_group_members_page(
     session: Session, site_id: str, group_id: str, *, after_id: int | None, limit: int
 ) -> Sequence[tuple[int, str, str, str]]:
     """(row id, member id, kind, display) of a page of one group's members, in insertion order."""
-    member_group = aliased(Group)
     query = (
-        select(
-            Membership.id,
-            Membership.user_id,
-            Membership.member_group_id,
-            func.coalesce(User.display_name, User.user_name),
-            member_group.display_name,
-        )
-        .outerjoin(User, User.id == Membership.user_id)
-        .outerjoin(member_group, member_group.id == Membership.member_group_id)
+        groups_repo.select_members(Membership.id)
         .where(Membership.site_id == site_id, Membership.group_id == group_id)
         .order_by(Membership.id)
         .limit(limit)
     )
     if after_id is not None:
         query = query.where(Membership.id > after_id)
-    return [
-        (int(row_id), user_id, "User", str(user_display))
-        if user_id is not None
-        else (int(row_id), str(member_group_id), "Group", str(group_display))
-        for row_id, user_id, member_group_id, user_display, group_display in session.execute(query)
-    ]
+    return groups_repo.named_members(session.execute(query))
 
 
 @dataclass(frozen=True, slots=True)

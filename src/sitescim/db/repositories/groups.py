@@ -7,7 +7,7 @@ and never read a whole group to change it.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -162,16 +162,16 @@ def clear_memberships(session: Session, group_id: str) -> None:
     session.execute(delete(Membership).where(Membership.group_id == group_id))
 
 
-def list_group_members(
-    session: Session, site_id: str, group_ids: Sequence[str]
-) -> Sequence[tuple[str, str, str, str | None]]:
-    """(group id, member id, kind, display) of the members of some groups, in insertion order."""
-    if not group_ids:
-        return []
+def select_members(key: Any) -> Select[Any]:
+    """(``key``, user id, member group id, user display, group display) of membership rows.
+
+    The caller narrows and orders it; ``named_members`` turns its rows into
+    (key, member id, kind, display).
+    """
     member_group = aliased(Group)
-    query = (
+    return (
         select(
-            Membership.group_id,
+            key,
             Membership.user_id,
             Membership.member_group_id,
             func.coalesce(User.display_name, User.user_name),
@@ -179,17 +179,30 @@ def list_group_members(
         )
         .outerjoin(User, User.id == Membership.user_id)
         .outerjoin(member_group, member_group.id == Membership.member_group_id)
+    )
+
+
+def named_members(rows: Iterable[Any]) -> list[tuple[Any, str, str, str]]:
+    return [
+        (key, user_id, "User", str(user_display))
+        if user_id is not None
+        else (key, str(member_group_id), "Group", str(group_display))
+        for key, user_id, member_group_id, user_display, group_display in rows
+    ]
+
+
+def list_group_members(
+    session: Session, site_id: str, group_ids: Sequence[str]
+) -> Sequence[tuple[str, str, str, str | None]]:
+    """(group id, member id, kind, display) of the members of some groups, in insertion order."""
+    if not group_ids:
+        return []
+    query = (
+        select_members(Membership.group_id)
         .where(Membership.site_id == site_id, Membership.group_id.in_(group_ids))
         .order_by(Membership.group_id, Membership.id)
     )
-    return [
-        (group_id, user_id, "User", user_display)
-        if user_id is not None
-        else (group_id, str(member_group_id), "Group", group_display)
-        for group_id, user_id, member_group_id, user_display, group_display in session.execute(
-            query
-        )
-    ]
+    return named_members(session.execute(query))
 
 
 def find_ancestor_among(
