@@ -14,6 +14,7 @@ absent (404) whichever operation names it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,14 +254,9 @@ def _apply(
         else op.data
     )
     target = _target(op, created)
-    resource_id: str | None
-    version: str | None = None
-    if op.endpoint == "Users":
-        resource_id, version = _apply_to_user(
-            session, runtime, token, op, target, data, base_url, address
-        )
-    else:
-        resource_id, version = _apply_to_group(session, runtime, token, op, target, data, address)
+    resource_id, version = _run_use_case(
+        session, runtime, token, op, target, data, base_url, address
+    )
     return OperationResult(
         index=op.index,
         method=op.method.value,
@@ -272,7 +268,39 @@ def _apply(
     )
 
 
-def _apply_to_user(
+@dataclass(frozen=True, slots=True)
+class _UseCases:
+    """An endpoint's single-request use cases, and the id and version of what they return."""
+
+    create: Callable[..., Any]
+    replace: Callable[..., Any]
+    patch: Callable[..., Any]
+    delete: Callable[..., Any]
+    identify: Callable[[Any], tuple[str, str]]
+    options: Callable[[str], dict[str, Any]]  # base URL -> keywords of create/replace/patch
+
+
+_USE_CASES = {
+    "Users": _UseCases(
+        create=user_creation.create_user,
+        replace=user_service.replace_user,
+        patch=user_service.patch_user,
+        delete=user_service.delete_user,
+        identify=lambda document: (document["id"], document["meta"]["version"]),
+        options=lambda base_url: {"base_url": base_url},
+    ),
+    "Groups": _UseCases(
+        create=group_service.create_group,
+        replace=group_service.replace_group,
+        patch=group_service.patch_group,
+        delete=group_service.delete_group,
+        identify=lambda result: (result.group.id, make_etag(result.group.id, result.group.version)),
+        options=lambda _: {"with_members": False},  # a group's members are not read back
+    ),
+}
+
+
+def _run_use_case(
     session: Session,
     runtime: Runtime,
     token: AuthenticatedToken,
@@ -282,75 +310,19 @@ def _apply_to_user(
     base_url: str,
     address: str | None,
 ) -> tuple[str | None, str | None]:
+    cases = _USE_CASES[op.endpoint]
     if op.method == bulk_requests.Method.DELETE:
-        assert target is not None
-        user_service.delete_user(
-            session, runtime, token, target, if_match=op.version, address=address
-        )
+        cases.delete(session, runtime, token, target, if_match=op.version, address=address)
         return target, None
-    assert data is not None
+    shown = cases.options(base_url)
     if op.method == bulk_requests.Method.POST:
-        resource = user_creation.create_user(
-            session, runtime, token, data, base_url=base_url, address=address
-        )
+        result = cases.create(session, runtime, token, data, address=address, **shown)
     else:
-        assert target is not None
-        change = (
-            user_service.replace_user
-            if op.method == bulk_requests.Method.PUT
-            else user_service.patch_user
-        )
-        resource = change(
-            session,
-            runtime,
-            token,
-            target,
-            data,
-            base_url=base_url,
-            if_match=op.version,
-            address=address,
-        )
-    return resource["id"], resource["meta"]["version"]
-
-
-def _apply_to_group(
-    session: Session,
-    runtime: Runtime,
-    token: AuthenticatedToken,
-    op: bulk_requests.Operation,
-    target: str | None,
-    data: dict[str, Any] | None,
-    address: str | None,
-) -> tuple[str | None, str | None]:
-    if op.method == bulk_requests.Method.DELETE:
-        assert target is not None
-        group_service.delete_group(
-            session, runtime, token, target, if_match=op.version, address=address
-        )
-        return target, None
-    assert data is not None
-    if op.method == bulk_requests.Method.POST:
-        result = group_service.create_group(
-            session, runtime, token, data, with_members=False, address=address
-        )
-    else:
-        assert target is not None
-        change = (
-            group_service.replace_group
-            if op.method == bulk_requests.Method.PUT
-            else group_service.patch_group
-        )
+        change = cases.replace if op.method == bulk_requests.Method.PUT else cases.patch
         result = change(
-            session,
-            runtime,
-            token,
-            target,
-            data,
-            if_match=op.version,
-            with_members=False,
-            address=address,
+            session, runtime, token, target, data, if_match=op.version, address=address, **shown
         )
-    return result.group.id, make_etag(result.group.id, result.group.version)
+    return cases.identify(result)
 
 
 def _failed(
