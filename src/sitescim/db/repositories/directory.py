@@ -1,4 +1,4 @@
-"""The read-only directory of the web UI (services/directory.py).
+"""The read-only directory of the web UI (services/directory/).
 
 Keyset pages in the order of an indexed key, and prefix search on indexed keys only.
 """
@@ -26,9 +26,6 @@ from sitescim.db.models import (
     UserValue,
 )
 from sitescim.db.repositories import groups as groups_repo
-
-# The read-only directory of the web UI (services/directory.py): keyset pages
-# in the order of an indexed key, and prefix search on indexed keys only.
 
 
 def _by_user_name(session: Session, site_id: str, prefix: str) -> Any:

@@ -27,9 +27,6 @@ from sitescim.db.models import (
     WebSession,
 )
 
-# Web sessions (services/sessions.py). Looked up by the hash of the cookie's
-# value through the primary key; the user comes in the same query.
-
 
 def add_web_session(session: Session, row: WebSession) -> None:
     session.add(row)
