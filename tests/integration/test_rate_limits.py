@@ -186,7 +186,7 @@ def test_a_redis_outage_lets_scim_through_with_one_log_line(
 
 
 def test_the_cli_sets_and_resets_a_sites_limit(settings, world, database):
-    from tests.integration.test_cli import make_cli, ok
+    from tests.integration.cli.calls import make_cli, ok
 
     cli = make_cli(
         database_url=settings.database_url,

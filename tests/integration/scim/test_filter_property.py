@@ -18,7 +18,7 @@ Where the generator is narrower than the grammar, on purpose:
   the mapping never stores one.
 - no ``ne`` on a multi-valued attribute outside a value path: RFC 7644
   §3.4.2.2 matches when any value differs, scim2-models when no value is
-  equal; the service follows the RFC (``test_filtering`` has the examples).
+  equal; the service follows the RFC (``tests/integration/scim/filtering`` has the examples).
 """
 
 from __future__ import annotations
