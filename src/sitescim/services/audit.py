@@ -174,13 +174,10 @@ class ActingToken(Protocol):
     """The token a provisioning request acts with (services.tokens.AuthenticatedToken)."""
 
     @property
-    def token_id(self) -> str: ...
-
-    @property
     def site_id(self) -> str: ...
 
     @property
-    def description(self) -> str: ...
+    def who(self) -> Who: ...
 
 
 def record_failure(
@@ -203,7 +200,7 @@ def record_failure(
         runtime,
         site_id=token.site_id,
         action=action,
-        who=Who.token(token.token_id, token.description),
+        who=token.who,
         outcome=outcome,
         target=target,
         address=address,

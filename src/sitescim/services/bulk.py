@@ -103,7 +103,7 @@ def run_job(
         now=runtime.clock(),
         site_id=token.site_id,
         action=Action.SCIM_BULK,
-        who=audit.Who.token(token.token_id, token.description),
+        who=token.who,
         address=address,
         detail={"operations": len(job.operations), "ran": len(run.results), "errors": run.errors},
     )

@@ -79,6 +79,11 @@ class AuthenticatedToken:
     password_min_length: int = MIN_LENGTH
     scim_rate_limit: str | None = None
 
+    @property
+    def who(self) -> audit.Who:
+        """This token as the actor of an audit row."""
+        return audit.Who.token(self.token_id, self.description)
+
 
 def _view(token: AccessToken, now: datetime) -> TokenView:
     creator = token.creator

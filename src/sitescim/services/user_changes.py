@@ -224,7 +224,7 @@ def store(
         now=now,
         site_id=token.site_id,
         action=action,
-        who=rules.actor(token),
+        who=token.who,
         target=("user", user.id),
         address=address,
         detail={"attributes": names},

@@ -72,7 +72,7 @@ def _new_user(
         now=now,
         site_id=token.site_id,
         action=Action.SCIM_USER_CREATE,
-        who=rules.actor(token),
+        who=token.who,
         target=("user", user.id),
         address=address,
         detail={"attributes": names},

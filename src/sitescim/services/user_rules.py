@@ -51,10 +51,6 @@ def model_for(token: AuthenticatedToken) -> type[ScimUser]:
     return mapping.user_model(privilege_writable=token.may_set_promaster)
 
 
-def actor(token: AuthenticatedToken) -> audit.Who:
-    return audit.Who.token(token.token_id, token.description)
-
-
 def _refuse(
     session: Session,
     runtime: Runtime,
@@ -70,7 +66,7 @@ def _refuse(
         runtime,
         site_id=token.site_id,
         action=action,
-        who=actor(token),
+        who=token.who,
         target=("user", user_id),
         address=address,
         message=message,

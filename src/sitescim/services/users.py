@@ -203,7 +203,7 @@ def delete_user(
         now=runtime.clock(),
         site_id=token.site_id,
         action=Action.SCIM_USER_DELETE,
-        who=rules.actor(token),
+        who=token.who,
         target=("user", user_id),
         address=address,
         detail={"userName": user.user_name},
