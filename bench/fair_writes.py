@@ -26,24 +26,12 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import harness
+from bench.bulk_import import bulk_body
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
 TARGET_SECONDS = 2.0
-
-
-def _users_bulk(count: int) -> dict[str, Any]:
-    operations = [
-        {
-            "method": "POST",
-            "path": "/Users",
-            "bulkId": f"u{index}",
-            "data": {"schemas": [USER], "userName": f"member{index}@a.example.com"},
-        }
-        for index in range(count)
-    ]
-    return {"schemas": [BULK], "Operations": operations}
 
 
 def _groups_bulk(batch: int, groups: int, members: int, ids: list[str]) -> dict[str, Any]:
@@ -74,7 +62,11 @@ def run(database_url: str, groups: int, members: int) -> int:
         headers_a = {"Authorization": f"Bearer {site_a.token}"}
         headers_b = {"Authorization": f"Bearer {site_b.token}"}
         with httpx.Client(base_url=base + "/scim/v2", timeout=600) as client:
-            seeded = client.post("/Bulk", json=_users_bulk(1000), headers=headers_a)
+            seeded = client.post(
+                "/Bulk",
+                content=bulk_body("member", range(1000)),
+                headers={**headers_a, "Content-Type": "application/scim+json"},
+            )
             ids = [op["location"].rsplit("/", 1)[1] for op in seeded.json()["Operations"]]
         bulk_seconds: list[float] = []
         statuses: list[int] = []
