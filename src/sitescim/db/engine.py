@@ -24,6 +24,7 @@ SQLITE_READ_PRAGMAS = ("PRAGMA mmap_size=268435456", "PRAGMA cache_size=-32768")
 page cache: with the default 2 MiB, a lookup at 10,000 users read pages the one at
 1,000 users found cached, and took 1.6 times as long."""
 AFTER_TRANSACTION = "sitescim.after_transaction"
+BEFORE_COMMIT = "sitescim.before_commit"
 READER_POOL_SIZE = 4
 _WRITE_TURN = "sitescim.write_turn"
 """SQLite has one write lock per file. A writing transaction of this process first
@@ -155,6 +156,12 @@ def _make_sqlite_engine(url: str, *, pool_size: int, echo: bool, autocommit: boo
     return engine
 
 
+def before_commit(session: Session) -> list[Callable[[Session], None]]:
+    """Callables run in the transaction just before it commits (not when it rolls back)."""
+    hooks: list[Callable[[Session], None]] = session.info.setdefault(BEFORE_COMMIT, [])
+    return hooks
+
+
 def after_transaction(session: Session) -> list[Callable[[], None]]:
     hooks: list[Callable[[], None]] = session.info.setdefault(AFTER_TRANSACTION, [])
     return hooks
@@ -190,7 +197,9 @@ class Database:
     def transaction(self, *, write: bool) -> Iterator[Session]:
         """Commit on success, roll back on any exception; callers never commit.
 
-        Callables appended to ``after_transaction(session)`` run once the
+        Callables appended to ``before_commit(session)`` run last inside the
+        transaction (the event outbox numbers its rows there). Callables appended
+        to ``after_transaction(session)`` run once the
         transaction has ended either way: the audit log uses them to record a
         refusal whose own transaction is being rolled back, without waiting on
         the write lock that transaction still holds.
@@ -200,6 +209,8 @@ class Database:
         try:
             with session.begin():
                 yield session
+                for commit_hook in session.info.pop(BEFORE_COMMIT, []):
+                    commit_hook(session)
         finally:
             hooks = session.info.pop(AFTER_TRANSACTION, [])
             session.close()

@@ -349,3 +349,6 @@ class SignInFailure(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     failures: Mapped[int] = mapped_column(Integer)
+
+
+from sitescim.db import application_tables as _application_tables  # noqa: E402, F401 (registers them)

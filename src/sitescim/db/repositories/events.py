@@ -1,0 +1,99 @@
+"""The event outbox: rows written with each change, numbered as their transaction commits."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, text
+from sqlalchemy.orm import Session
+
+from sitescim.db.application_tables import Event
+from sitescim.db.dialect import is_postgresql
+from sitescim.db.models import Site
+
+_EVENTS = cast(Table, Event.__table__)
+_INSERT = insert(_EVENTS)
+
+EVENTS_LOCK = 0x5C1E_E7E5
+"""PostgreSQL advisory lock a writer holds from numbering its events until its commit
+has ended (PostgreSQL makes a commit visible before it releases its locks)."""
+
+_NUMBER = text(
+    "UPDATE events SET position = :base + numbered.n "
+    "FROM (SELECT id, row_number() OVER (ORDER BY id) AS n "
+    "      FROM events WHERE position IS NULL) AS numbered "
+    "WHERE events.id = numbered.id"
+)
+
+
+def add(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert events, unnumbered (``position`` NULL), in the caller's transaction."""
+    if rows:
+        session.connection().execute(_INSERT, list(rows))
+
+
+def number(session: Session) -> None:
+    """Give this transaction's events the next positions, last thing before it commits.
+
+    On SQLite the writing transaction holds the file's one write lock until it
+    commits, so numbering from the largest position is in commit order already.
+    On PostgreSQL writers commit concurrently: each takes ``EVENTS_LOCK`` here and
+    keeps it until its commit ends, so positions are handed out in commit order
+    there too. Other transactions' unnumbered rows are invisible to this one.
+    """
+    connection = session.connection()
+    if is_postgresql(session):
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK})
+    base = connection.execute(select(func.coalesce(func.max(_EVENTS.c.position), 0))).scalar_one()
+    connection.execute(_NUMBER, {"base": base})
+
+
+def read_after(
+    session: Session,
+    after: int,
+    *,
+    limit: int,
+    site_ids: Collection[str] | None = None,
+    types: Collection[str] | None = None,
+) -> Sequence[Row[Any]]:
+    """Events after a position, in order, each with its site's slug.
+
+    On PostgreSQL the read waits for any writer that is numbering its events to
+    commit, so no smaller position can appear after this read has passed it.
+    """
+    connection = session.connection()
+    if is_postgresql(session):
+        connection.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": EVENTS_LOCK})
+    statement = (
+        select(_EVENTS, Site.slug.label("site_slug"))
+        .join(Site, Site.id == _EVENTS.c.site_id)
+        .where(_EVENTS.c.position > after)
+        .order_by(_EVENTS.c.position)
+        .limit(limit)
+    )
+    if site_ids is not None:
+        statement = statement.where(_EVENTS.c.site_id.in_(bindparam("site_ids", expanding=True)))
+    if types is not None:
+        statement = statement.where(_EVENTS.c.type.in_(bindparam("types", expanding=True)))
+    parameters: dict[str, Any] = {}
+    if site_ids is not None:
+        parameters["site_ids"] = list(site_ids)
+    if types is not None:
+        parameters["types"] = list(types)
+    return connection.execute(statement, parameters).all()
+
+
+def last_position(session: Session) -> int:
+    value = session.connection().execute(select(func.max(_EVENTS.c.position))).scalar_one()
+    return int(value or 0)
+
+
+def prune(session: Session, before: datetime) -> int:
+    """Delete events older than ``before``, always keeping the newest: positions go on from it."""
+    newest = select(func.max(_EVENTS.c.position)).scalar_subquery()
+    result = session.connection().execute(
+        delete(_EVENTS).where(_EVENTS.c.occurred_at < before, _EVENTS.c.position < newest)
+    )
+    return int(result.rowcount or 0)
