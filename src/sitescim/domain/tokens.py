@@ -78,17 +78,20 @@ def generate_token() -> str:
     return format_token(secrets.randbits(RANDOM_BITS))
 
 
-def format_token(random_number: int) -> str:
-    """The token carrying these random bits; separate so tests can choose the bits."""
-    body = PREFIX + _base62(random_number % 2**RANDOM_BITS, RANDOM_CHARS)
+def format_token(random_number: int, *, prefix: str = PREFIX) -> str:
+    """The token carrying these random bits; separate so tests can choose the bits.
+
+    Operator API keys (domain.api_keys) share the format under their own prefix.
+    """
+    body = prefix + _base62(random_number % 2**RANDOM_BITS, RANDOM_CHARS)
     return body + _checksum(body)
 
 
-def is_well_formed(value: str) -> bool:
+def is_well_formed(value: str, *, prefix: str = PREFIX) -> bool:
     """Prefix, length, alphabet and checksum: the checks that need no database."""
-    if len(value) != TOKEN_LENGTH or not value.startswith(PREFIX):
+    if len(value) != len(prefix) + RANDOM_CHARS + CHECKSUM_CHARS or not value.startswith(prefix):
         return False
-    rest = value[len(PREFIX) :]
+    rest = value[len(prefix) :]
     if not _ALPHABET_SET.issuperset(rest):
         return False
     body, checksum = value[:-CHECKSUM_CHARS], value[-CHECKSUM_CHARS:]
