@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///sitescim.db"
 MIN_SECRET_LENGTH = 32
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class InsecureSettingsError(ValueError):
@@ -97,6 +98,11 @@ class Settings(BaseSettings):
     rate_limit_sign_in_per_account: str = "10/minute"
     # /metrics answers requests bearing this secret; without one, only loopback clients.
     metrics_token: SecretStr | None = None
+    # E-mail for token-expiry notices: smtp://, smtp+starttls:// or smtps://[user:password@]
+    # host[:port]. Secret, since it may carry a password. Unset: no e-mail is written at all.
+    smtp_url: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:
@@ -122,6 +128,15 @@ class Settings(BaseSettings):
                     "SITESCIM_PUBLIC_BASE_URL must be set in production "
                     "(for example https://scim.example.com)"
                 )
+        if self.smtp_url is not None:
+            smtp = urlsplit(self.smtp_url.get_secret_value())
+            if smtp.scheme not in SMTP_SCHEMES or not smtp.hostname:
+                # Names the schemes only: the URL itself may carry a password.
+                raise ValueError(
+                    "SITESCIM_SMTP_URL must be smtp://, smtp+starttls:// or smtps:// with a host"
+                )
+            if not self.smtp_from:
+                raise ValueError("SITESCIM_SMTP_FROM must be set when SITESCIM_SMTP_URL is")
         if self.public_base_url:
             parsed = urlsplit(self.public_base_url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:

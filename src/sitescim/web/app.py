@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.reads import Reads, open_reads
 from sitescim.domain.clock import Clock, system_clock
-from sitescim.services import sessions
+from sitescim.services import notices, sessions
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings, get_settings
@@ -55,11 +55,17 @@ async def _every(interval_seconds: float, name: str, task: Callable[[], object])
         await asyncio.sleep(interval_seconds)
 
 
-def _upkeep(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
+def _upkeep(runtime: Runtime, settings: Settings) -> list[Coroutine[Any, Any, None]]:
     """Expiry warnings (T6) and ended sessions daily; planner statistics every few
     minutes, since plans must not wait for autovacuum (a refresh with nothing
-    changed costs one query)."""
+    changed costs one query); token-expiry notices and their e-mail every few
+    minutes (until the background worker runs them)."""
     return [
+        _every(
+            notices.RUN_EVERY_SECONDS,
+            "token notices",
+            partial(notices.run_notices, runtime, settings),
+        ),
         _every(
             DAY_SECONDS, "expiry warnings", partial(token_service.warn_expiring_tokens, runtime)
         ),
@@ -86,7 +92,7 @@ def create_app(
         app.state.rate_limits = RateLimits(settings)
         # SQLite has one writer at a time: SCIM writes queue for one thread.
         app.state.write_turns = WriteTurns() if db.dialect == "sqlite" else None
-        upkeep = [asyncio.create_task(job) for job in _upkeep(runtime)]
+        upkeep = [asyncio.create_task(job) for job in _upkeep(runtime, settings)]
         sample = partial(_sample_pools, runtime.db, app.state.reads)
         upkeep.append(asyncio.create_task(_every(POOL_SAMPLE_SECONDS, "pool metrics", sample)))
         try:
