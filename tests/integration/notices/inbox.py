@@ -80,7 +80,7 @@ def smtp_server(
     """Serve SMTP on 127.0.0.1:``port`` until the block ends."""
     options: dict[str, Any] = {}
     if credentials is not None:
-        options.update(authenticator=credentials, auth_require_tls=False, auth_required=True)
+        options.update(authenticator=credentials, auth_require_tls=False)
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:

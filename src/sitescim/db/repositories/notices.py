@@ -63,9 +63,10 @@ def record_notice(session: Session, token_id: str, threshold: str, now: datetime
         upsert_for(session)(TokenNotice)
         .values(token_id=token_id, threshold=threshold, noticed_at=now)
         .on_conflict_do_nothing(index_elements=["token_id", "threshold"])
+        .returning(TokenNotice.token_id)
     )
-    result = session.execute(statement)
-    return bool(getattr(result, "rowcount", 0))
+    # RETURNING, not rowcount: a row comes back only from the insert that happened.
+    return session.execute(statement).first() is not None
 
 
 def promaster_addresses(session: Session, site_id: str) -> list[str]:
