@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from sitescim.db import migrations
 from sitescim.db.engine import Database, make_engine
@@ -56,8 +57,16 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     tab = context.new_page()
     errors: list[str] = []
-    tab.on("console", lambda message: message.type == "error" and errors.append(message.text))
-    tab.on("pageerror", lambda error: errors.append(str(error)))
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            errors.append(message.text)
+
+    def on_error(error: PlaywrightError) -> None:
+        errors.append(str(error))
+
+    tab.on("console", on_console)
+    tab.on("pageerror", on_error)
     yield tab
     context.close()
     assert errors == []
