@@ -130,6 +130,10 @@ class Settings(BaseSettings):
                 )
         if self.smtp_url is not None:
             smtp = urlsplit(self.smtp_url.get_secret_value())
+            try:
+                smtp.port  # noqa: B018 - parsing it is the check
+            except ValueError:
+                raise ValueError("SITESCIM_SMTP_URL has a port out of range") from None
             if smtp.scheme not in SMTP_SCHEMES or not smtp.hostname:
                 # Names the schemes only: the URL itself may carry a password.
                 raise ValueError(

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sitescim.domain.emails import MAX_ATTEMPTS, SmtpTarget, parse_smtp_url, retry_delay
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.notices import Threshold, due_threshold
+from sitescim.services import mail
 from sitescim.settings import Settings
 
 EXPIRY = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -98,3 +99,15 @@ def test_settings_want_a_sender_with_smtp_and_hide_the_url() -> None:
     settings = Settings(smtp_url="smtp://me:secret-pw@mail.test", smtp_from="a@b.test")
     assert "secret-pw" not in repr(settings)
     assert "secret-pw" not in str(settings.model_dump())
+
+
+def test_settings_refuse_an_smtp_port_out_of_range_without_showing_the_url() -> None:
+    with pytest.raises(ValidationError, match="port out of range") as refused:
+        Settings(smtp_url="smtp://me:secret-pw@mail.test:99999", smtp_from="a@b.test")
+    assert "secret-pw" not in str(refused.value)
+
+
+def test_a_header_with_a_line_break_is_refused_not_sent() -> None:
+    with pytest.raises(mail.SendError, match="linefeed") as refused:
+        mail.compose(sender="a@b.test", recipient="c@d.test", subject="Hi\nBcc: e@f.test", body="x")
+    assert refused.value.unreachable is False

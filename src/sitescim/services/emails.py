@@ -73,10 +73,10 @@ def _send_batch(runtime: Runtime, mailer: Mailer) -> tuple[int, int]:
         ]
     sent = 0
     for index, (message_id, attempts, recipient, subject, body) in enumerate(claimed):
-        composed = mail.compose(
-            sender=mailer.sender, recipient=recipient, subject=subject, body=body
-        )
         try:
+            composed = mail.compose(
+                sender=mailer.sender, recipient=recipient, subject=subject, body=body
+            )
             mail.send(mailer.target, composed, timeout=mailer.timeout)
         except mail.SendError as error:
             if not error.unreachable:

@@ -27,11 +27,15 @@ class SendError(Exception):
 
 
 def compose(*, sender: str, recipient: str, subject: str, body: str) -> MimeMessage:
+    """The message, or ``SendError`` for a header the e-mail library refuses (a line break)."""
     message = MimeMessage()
-    message["From"] = sender
-    message["To"] = recipient
-    message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    try:
+        message["From"] = sender
+        message["To"] = recipient
+        message["Subject"] = subject
+        message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    except ValueError as error:
+        raise SendError(f"ValueError: {error}"[:MAX_ERROR_LENGTH], unreachable=False) from None
     message.set_content(body)
     return message
 
