@@ -64,6 +64,9 @@ def send_emails(runtime: Runtime, settings: Settings) -> int:
 
 def _send_batch(runtime: Runtime, mailer: Mailer) -> tuple[int, int]:
     now = runtime.clock()
+    with runtime.db.transaction(write=False) as session:
+        if not emails_repo.any_due(session, now=now):
+            return 0, 0
     with runtime.db.transaction(write=True) as session:
         claimed = [
             (message.id, message.attempts, message.recipient, message.subject, message.body)

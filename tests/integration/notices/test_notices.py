@@ -20,6 +20,7 @@ from sitescim.settings import Settings
 from tests.factories import make_token, make_user
 from tests.integration.notices.conftest import BASE_URL, SENDER
 from tests.integration.notices.inbox import Inbox
+from tests.integration.statements import recorded_statements
 from tests.world import START, FakeClock, World
 
 EXPIRY = START + LIFETIME
@@ -191,3 +192,20 @@ def test_without_smtp_the_events_are_given_and_no_email_is_written(
     assert [e["type"] for e in token_events(runtime)] == ["token.expiring"]
     assert count(runtime, EmailMessage) == 0
     assert count(runtime, TokenNotice) == 1
+
+
+def test_a_run_with_nothing_due_only_reads(
+    world: World, clock: FakeClock, mail_settings: Settings, inbox: Inbox
+) -> None:
+    runtime = world.runtime
+    make_token(runtime, "site-a", world.promaster_a, "Okta")
+    clock.now = EXPIRY - timedelta(days=6)
+    assert notices.run_notices(runtime, mail_settings) == notices.NoticeRun(1, 2)
+
+    clock.advance(minutes=1)
+    with recorded_statements() as sent:
+        assert notices.run_notices(runtime, mail_settings) == notices.NoticeRun(0, 0)
+    statements = [s.sql.lstrip().split()[0].upper() for s in sent]
+    assert statements.count("SELECT") == 3  # tokens near expiry, their notices, e-mail due
+    assert not {"INSERT", "UPDATE", "DELETE"} & set(statements)
+    assert not any("IMMEDIATE" in s.sql.upper() for s in sent)  # no SQLite write lock

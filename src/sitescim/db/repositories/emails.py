@@ -13,6 +13,21 @@ from sitescim.db.dialect import is_postgresql
 from sitescim.domain.emails import EmailStatus
 
 
+def any_due(session: Session, *, now: datetime) -> bool:
+    """A read before the claim, so that an idle run takes no write lock."""
+    return (
+        session.scalar(
+            select(EmailMessage.id)
+            .where(
+                EmailMessage.status.in_([EmailStatus.PENDING.value, EmailStatus.SENDING.value]),
+                EmailMessage.next_attempt_at <= now,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def claim(
     session: Session, *, now: datetime, lease_until: datetime, limit: int
 ) -> Sequence[EmailMessage]:
