@@ -4,19 +4,23 @@ of the site per threshold, received by a real SMTP server; none for anyone else.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from starlette.testclient import TestClient
 
 from sitescim.db.application_tables import EmailMessage, TokenNotice
+from sitescim.db.engine import Database
 from sitescim.domain.events import EventType
 from sitescim.domain.tokens import LIFETIME, PREFIX
 from sitescim.services import events, notices, sites, users
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
+from sitescim.web.app import create_app
 from tests.factories import make_token, make_user
 from tests.integration.notices.conftest import BASE_URL, SENDER
 from tests.integration.notices.inbox import Inbox
@@ -209,3 +213,20 @@ def test_a_run_with_nothing_due_only_reads(
     assert statements.count("SELECT") == 3  # tokens near expiry, their notices, e-mail due
     assert not {"INSERT", "UPDATE", "DELETE"} & set(statements)
     assert not any("IMMEDIATE" in s.sql.upper() for s in sent)  # no SQLite write lock
+
+
+def test_serve_gives_the_notices_and_sends_their_mail_by_itself(
+    world: World, clock: FakeClock, mail_settings: Settings, inbox: Inbox, database: Database
+) -> None:
+    make_token(world.runtime, "site-a", world.promaster_a, "Okta")
+    clock.now = EXPIRY - timedelta(days=6)
+    app = create_app(mail_settings, clock=clock, database=database)
+    with TestClient(app):  # its upkeep runs the job at start, then every minute
+        deadline = time.monotonic() + 30
+        while len(inbox.snapshot()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert sorted(r for item in inbox.snapshot() for r in item.recipients) == [
+        world.promaster_a,
+        world.promaster_a2,
+    ]
+    assert [e["changes"]["threshold"] for e in token_events(world.runtime)] == ["7d"]
