@@ -97,6 +97,14 @@ class Settings(BaseSettings):
     rate_limit_sign_in_per_account: str = "10/minute"
     # /metrics answers requests bearing this secret; without one, only loopback clients.
     metrics_token: SecretStr | None = None
+    # Webhooks (spec section 6). Loopback and private addresses are refused unless allowed
+    # (tests, private networks). A sending instance leases the deliveries it claims for
+    # this long: after a crash, another takes them over once the lease ends.
+    webhooks_allow_private: bool = False
+    webhooks_lease_seconds: int = Field(default=300, ge=1)
+    # The background worker (webhook delivery, periodic jobs) inside `sitescim serve`;
+    # false when `sitescim worker` processes do that work instead.
+    worker: bool = True
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

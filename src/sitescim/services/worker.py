@@ -1,0 +1,136 @@
+"""The background worker: webhook fan-out and sending, and periodic jobs.
+
+It runs in a thread of its own inside ``sitescim serve`` (web.app starts it in
+the lifespan) and alone in ``sitescim worker``. Any number of workers may run
+against one database: they share the sending through claims
+(db.repositories.webhooks) and fan-out through a compare-and-set on each
+endpoint's mark (services.webhook_delivery).
+
+A round fans out new events, claims the due deliveries of up to ``pairs``
+(endpoint, site) pairs, sends those pairs in parallel (each pair's in order, one
+at a time) and records the results. After a round that did something the next
+starts at once; when idle the worker sleeps, twice as long each time up to
+``IDLE_MAX_SECONDS``, so new work waits at most that long.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sitescim.services import webhook_delivery
+from sitescim.services.runtime import Runtime
+from sitescim.services.webhook_sender import Sender
+from sitescim.settings import Settings
+
+log = logging.getLogger(__name__)
+
+IDLE_MIN_SECONDS = 0.05
+IDLE_MAX_SECONDS = 1.0
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodicJob:
+    """Work done every ``every`` seconds, first soon after the worker starts."""
+
+    name: str
+    every: float
+    run: Callable[[], object]
+
+
+def standard_jobs(runtime: Runtime, settings: Settings) -> list[PeriodicJob]:
+    """The periodic jobs every worker runs (token-expiry notices belong here)."""
+    del runtime, settings
+    return []
+
+
+@dataclass
+class Worker:
+    runtime: Runtime
+    allow_private: bool
+    jobs: Sequence[PeriodicJob] = ()
+    lease: timedelta = timedelta(seconds=300)
+    pairs: int = 16
+    per_pair: int = 100
+    threads: int = 8
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _next_runs: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(
+        cls, runtime: Runtime, settings: Settings, *, jobs: Sequence[PeriodicJob] | None = None
+    ) -> Worker:
+        return cls(
+            runtime=runtime,
+            allow_private=settings.webhooks_allow_private,
+            jobs=standard_jobs(runtime, settings) if jobs is None else jobs,
+            lease=timedelta(seconds=settings.webhooks_lease_seconds),
+        )
+
+    def __post_init__(self) -> None:
+        self._sender = Sender(allow_private=self.allow_private, clock=self.runtime.clock)
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="webhook-send")
+
+    def run_once(self) -> int:
+        """One round; returns how many deliveries it made and tried (0: nothing to do)."""
+        made = webhook_delivery.fan_out(self.runtime)
+        batches = webhook_delivery.claim_due(
+            self.runtime, pairs=self.pairs, per_pair=self.per_pair, lease=self.lease
+        )
+        if not batches:
+            return made
+        outcomes = list(self._pool.map(self._sender.send, batches))
+        webhook_delivery.record(self.runtime, list(zip(batches, outcomes, strict=True)))
+        return made + sum(len(sent) for sent in outcomes)
+
+    def run_periodic(self) -> None:
+        now = time.monotonic()
+        for job in self.jobs:
+            if self._next_runs.get(job.name, 0.0) > now:
+                continue
+            self._next_runs[job.name] = now + job.every
+            try:
+                job.run()
+            except Exception:
+                log.exception("periodic job failed", extra={"job": job.name})
+
+    def run_forever(self) -> None:
+        """Until ``stop()``; a failing round is logged and tried again after a pause."""
+        idle = IDLE_MIN_SECONDS
+        while not self._stop.is_set():
+            self.run_periodic()
+            try:
+                did = self.run_once()
+            except Exception:
+                log.exception("webhook delivery round failed")
+                did = 0
+                idle = IDLE_MAX_SECONDS
+            if did:
+                idle = IDLE_MIN_SECONDS
+                continue
+            self._stop.wait(idle)
+            idle = min(idle * 2, IDLE_MAX_SECONDS)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self.run_forever, name="sitescim-worker", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the round in progress (its results are recorded), then stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(STOP_TIMEOUT_SECONDS)
+        self.close()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+        self._sender.close()
