@@ -50,10 +50,18 @@ class Receiver:
         with self.lock:
             return [r for r in self.requests if r.payload is None]
 
+    local: threading.local = field(default_factory=threading.local)
+
+    def current_id(self) -> str:
+        """The webhook-id of the request this thread is answering (for ``answer``)."""
+        webhook_id: str = self.local.webhook_id
+        return webhook_id
+
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("content-length", "0"))
         body = handler.rfile.read(length)
         headers = {key.lower(): value for key, value in handler.headers.items()}
+        self.local.webhook_id = headers.get("webhook-id", "")
         payload: dict[str, Any] | None = None
         if self.secret is not None:
             try:
