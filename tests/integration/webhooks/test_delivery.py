@@ -3,14 +3,19 @@ retried on the schedule, failing when it is spent, resumed by the operator."""
 
 from __future__ import annotations
 
+import threading
+
 from sqlalchemy import text
 
+from sitescim.db.engine import Database, make_engine
 from sitescim.domain.events import EventType
 from sitescim.domain.webhooks import RETRY_SCHEDULE
 from sitescim.services import events, webhooks
 from sitescim.services.audit import Who
+from sitescim.services.runtime import Runtime
 from sitescim.services.webhooks import CreatedEndpoint
 from sitescim.services.worker import Worker
+from sitescim.settings import Settings
 from tests.integration.webhooks.receiver import Receiver, as_json, event_ids_by_site
 from tests.world import FakeClock, World
 
@@ -241,3 +246,65 @@ def test_a_refused_connection_is_an_attempt_and_no_secret_is_recorded(
         )
     secret_body = created.secret.removeprefix("whsec_")
     assert secret_body not in dump
+
+
+def test_two_workers_share_the_sending_without_sending_twice(
+    world: World, receiver: Receiver, settings: Settings, clock: FakeClock
+) -> None:
+    """Two instances (each its own engine and connections) running rounds at once."""
+    _register(world, receiver)
+    for n in range(40):
+        _emit(world, world.site_a, f"a{n}")
+        _emit(world, world.site_b, f"b{n}")
+    databases = [Database(make_engine(settings.database_url)) for _ in range(2)]
+    workers = [
+        Worker(
+            Runtime.from_settings(settings, database, clock=clock),
+            allow_private=True,
+            per_pair=5,
+        )
+        for database in databases
+    ]
+    failures: list[BaseException] = []
+
+    def drive(worker: Worker) -> None:
+        try:
+            idle = 0
+            while idle < 3:
+                idle = idle + 1 if not worker.run_once() else 0
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=drive, args=(worker,)) for worker in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    for worker, database in zip(workers, databases, strict=True):
+        worker.close()
+        database.dispose()
+    assert failures == []
+    ids = [r.webhook_id for r in receiver.delivered()]
+    assert len(ids) == len(set(ids)) == 80
+    assert event_ids_by_site(receiver.delivered()) == _feed_ids_by_site(world)
+
+
+def test_the_address_is_checked_again_when_sending(
+    world: World, receiver: Receiver, runtime: Runtime, clock: FakeClock
+) -> None:
+    """Registered while private addresses were allowed; a worker that does not allow
+    them refuses to send (as it would after DNS moved a public name to 127.0.0.1)."""
+    created = _register(world, receiver)
+    _emit(world, world.site_a, "ada")
+    strict = Worker(runtime, allow_private=False)
+    try:
+        strict.run_once()
+    finally:
+        strict.close()
+    assert receiver.requests == []
+    (delivery,) = webhooks.list_deliveries(world.runtime, created.view.id)
+    (attempt,) = webhooks.list_attempts(world.runtime, created.view.id, delivery.id)
+    assert attempt.status_code is None
+    assert attempt.error is not None
+    assert attempt.error.startswith("refused: ")
+    assert "SITESCIM_WEBHOOKS_ALLOW_PRIVATE" in attempt.error
