@@ -28,7 +28,7 @@ from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import harness  # noqa: E402
+from bench import harness
 from sitescim.db.engine import Database, make_engine
 from sitescim.domain.events import EventType
 from sitescim.services import events, webhooks
@@ -37,7 +37,7 @@ from sitescim.services.runtime import Runtime
 from sitescim.services.worker import Worker
 from sitescim.settings import Settings
 
-SECRET_ENV = "BENCH_WEBHOOK_SECRET"
+SECRET_ENV = "BENCH_WEBHOOK_SECRET"  # noqa: S105 - the name of a variable, not a secret
 EMIT_BATCH = 500
 
 Scope = MutableMapping[str, Any]
