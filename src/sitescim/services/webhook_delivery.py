@@ -26,6 +26,7 @@ from sitescim.services.runtime import Runtime
 from sitescim.services.webhooks import secret_box
 
 FANOUT_BATCH = 1000
+HISTORY_RETENTION = timedelta(days=30)
 
 
 class _LostRaceError(Exception):
@@ -121,6 +122,17 @@ class Outcome:
     @property
     def delivered(self) -> bool:
         return self.error is None
+
+
+def has_due(runtime: Runtime) -> bool:
+    with runtime.db.reading() as connection:
+        return hooks_repo.has_due(connection, now=runtime.clock())
+
+
+def prune(runtime: Runtime, retention: timedelta = HISTORY_RETENTION) -> int:
+    """Delivered deliveries and their attempts are kept ``retention``, as events are."""
+    with runtime.db.transaction(write=True) as session:
+        return hooks_repo.prune_delivered(session, before=runtime.clock() - retention)
 
 
 def claim_due(runtime: Runtime, *, pairs: int, per_pair: int, lease: timedelta) -> list[Batch]:

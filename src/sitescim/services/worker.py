@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 
 from sitescim.services import webhook_delivery
 from sitescim.services.runtime import Runtime
@@ -44,10 +45,15 @@ class PeriodicJob:
     run: Callable[[], object]
 
 
+HOUR_SECONDS = 3600.0
+
+
 def standard_jobs(runtime: Runtime, settings: Settings) -> list[PeriodicJob]:
-    """The periodic jobs every worker runs (token-expiry notices belong here)."""
-    del runtime, settings
-    return []
+    """The periodic jobs every worker runs; token-expiry notices belong here too."""
+    del settings
+    return [
+        PeriodicJob("webhook history", HOUR_SECONDS, partial(webhook_delivery.prune, runtime)),
+    ]
 
 
 @dataclass
@@ -81,6 +87,8 @@ class Worker:
     def run_once(self) -> int:
         """One round; returns how many deliveries it made and tried (0: nothing to do)."""
         made = webhook_delivery.fan_out(self.runtime)
+        if not webhook_delivery.has_due(self.runtime):
+            return made
         batches = webhook_delivery.claim_due(
             self.runtime, pairs=self.pairs, per_pair=self.per_pair, lease=self.lease
         )

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sitescim.db.engine import Database, make_engine
 from sitescim.domain.events import EventType
 from sitescim.domain.webhooks import RETRY_SCHEDULE
-from sitescim.services import events, webhooks
+from sitescim.services import events, webhook_delivery, webhooks
 from sitescim.services.audit import Who
 from sitescim.services.runtime import Runtime
 from sitescim.services.webhooks import CreatedEndpoint
@@ -308,3 +308,19 @@ def test_the_address_is_checked_again_when_sending(
     assert attempt.error is not None
     assert attempt.error.startswith("refused: ")
     assert "SITESCIM_WEBHOOKS_ALLOW_PRIVATE" in attempt.error
+
+
+def test_delivered_history_is_pruned_after_thirty_days_and_pending_is_kept(
+    world: World, receiver: Receiver, worker: Worker, clock: FakeClock
+) -> None:
+    created = _register(world, receiver)
+    _emit(world, world.site_a, "old")
+    _drain(worker, clock)
+    receiver.answer = lambda _path: 500
+    clock.advance(days=31)
+    _emit(world, world.site_a, "stuck")
+    worker.run_once()
+    assert webhook_delivery.prune(world.runtime) == 1
+    (left,) = webhooks.list_deliveries(world.runtime, created.view.id)
+    assert left.status == "pending"
+    assert len(webhooks.list_attempts(world.runtime, created.view.id, left.id)) == 1

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, text, update
+from sqlalchemy import Connection, and_, delete, exists, func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from sitescim.db.application_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -196,6 +196,35 @@ def counts_by_status(session: Session, endpoint_id: str | None = None) -> dict[s
     if endpoint_id is not None:
         statement = statement.where(WebhookDelivery.endpoint_id == endpoint_id)
     return {str(status): int(count) for status, count in session.execute(statement).all()}
+
+
+def has_due(connection: Connection, *, now: datetime) -> bool:
+    """Whether any pending delivery of an active endpoint is due: one cheap read, so
+    an idle worker never takes the write lock."""
+    statement = select(
+        exists().where(
+            WebhookDelivery.status == PENDING,
+            WebhookDelivery.next_attempt_at <= now,
+            WebhookEndpoint.id == WebhookDelivery.endpoint_id,
+            WebhookEndpoint.status == str(EndpointStatus.ACTIVE),
+        )
+    )
+    return bool(connection.execute(statement).scalar_one())
+
+
+def prune_delivered(session: Session, *, before: datetime) -> int:
+    """Forget deliveries delivered before ``before`` (their attempts go with them)."""
+    old = select(WebhookDelivery.id).where(
+        WebhookDelivery.status == str(DeliveryStatus.DELIVERED),
+        WebhookDelivery.delivered_at < before,
+    )
+    session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_id.in_(old)))
+    result = session.execute(
+        delete(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(old))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def next_due(session: Session) -> datetime | None:
