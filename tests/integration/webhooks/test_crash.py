@@ -134,6 +134,8 @@ def test_a_killed_sender_loses_nothing_and_resends_with_the_same_id(
             server.stop()
 
     assert receiver.unverified() == []
+    logs = " ".join(path.read_text(errors="replace") for path in tmp_path.glob("*.log"))
+    assert created.secret.removeprefix("whsec_") not in logs
     feed = events.read_feed(world.runtime, events.FeedQuery(limit=events.MAX_PAGE)).events
     expected: dict[str, list[str]] = {}
     for event in feed:
