@@ -73,26 +73,39 @@ def claim(
     ones follow while they are due too. Every claimed row is leased.
     """
     d = aliased(WebhookDelivery)
-    earlier = aliased(WebhookDelivery)
-    waiting = exists().where(
-        earlier.endpoint_id == d.endpoint_id,
-        earlier.site_id == d.site_id,
-        earlier.status == PENDING,
-        earlier.event_position < d.event_position,
+    # Each pair's oldest pending position: one pass over the pending part of the index.
+    oldest = (
+        select(
+            WebhookDelivery.endpoint_id,
+            WebhookDelivery.site_id,
+            func.min(WebhookDelivery.event_position).label("position"),
+        )
+        .where(WebhookDelivery.status == PENDING)
+        .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.site_id)
+        .subquery()
     )
     heads_query = (
         select(d)
+        .join(
+            oldest,
+            and_(
+                d.endpoint_id == oldest.c.endpoint_id,
+                d.site_id == oldest.c.site_id,
+                d.event_position == oldest.c.position,
+            ),
+        )
         .join(WebhookEndpoint, WebhookEndpoint.id == d.endpoint_id)
         .where(
             d.status == PENDING,
             d.next_attempt_at <= now,
             WebhookEndpoint.status == str(EndpointStatus.ACTIVE),
-            ~waiting,
         )
         .order_by(d.next_attempt_at, d.id)
         .limit(pairs)
     )
     if is_postgresql(session):
+        # A head another instance holds is skipped, and with it its whole pair: the
+        # pair's later deliveries are never heads while it is pending.
         heads_query = heads_query.with_for_update(skip_locked=True, of=d)
     heads = session.scalars(heads_query).all()
     batches: list[list[WebhookDelivery]] = []
