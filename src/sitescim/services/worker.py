@@ -6,10 +6,11 @@ against one database: they share the sending through claims
 (db.repositories.webhooks) and fan-out through a compare-and-set on each
 endpoint's mark (services.webhook_delivery).
 
-A round fans out new events, claims the due deliveries of up to ``pairs``
-(endpoint, site) pairs, sends those pairs in parallel (each pair's in order, one
-at a time) and records the results. After a round that did something the next
-starts at once; when idle the worker sleeps, twice as long each time up to
+A round fans out new events and hands the due deliveries of as many (endpoint,
+site) pairs as there are free sending threads to those threads; each sends its
+pair's batch in order, one request at a time, and records the results. After a
+round that did something the next starts at once; when idle the worker waits
+for a batch to finish or sleeps, twice as long each time up to
 ``IDLE_MAX_SECONDS``, so new work waits at most that long.
 """
 
@@ -19,7 +20,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent import futures
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
@@ -83,20 +85,54 @@ class Worker:
     def __post_init__(self) -> None:
         self._sender = Sender(allow_private=self.allow_private, clock=self.runtime.clock)
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="webhook-send")
+        self._in_flight: set[Future[int]] = set()
 
-    def run_once(self) -> int:
-        """One round; returns how many deliveries it made and tried (0: nothing to do)."""
-        made = webhook_delivery.fan_out(self.runtime)
-        if not webhook_delivery.has_due(self.runtime):
-            return made
-        batches = webhook_delivery.claim_due(
-            self.runtime, pairs=self.pairs, per_pair=self.per_pair, lease=self.lease
-        )
-        if not batches:
-            return made
-        outcomes = list(self._pool.map(self._sender.send, batches))
-        webhook_delivery.record(self.runtime, list(zip(batches, outcomes, strict=True)))
-        return made + sum(len(sent) for sent in outcomes)
+    def run_once(self, *, wait: bool = True) -> int:
+        """Fan out, then hand due pairs to free sending threads; returns how many
+        deliveries were made, claimed, or finished meanwhile (0: nothing happened).
+
+        Each thread sends its pair's batch and records the results itself, so pairs
+        finish independently: a slow receiver holds up only its own pairs. ``wait``
+        (what tests and the in-process benchmark use): return only once every batch
+        handed out is sent and recorded.
+        """
+        did = webhook_delivery.fan_out(self.runtime) + self._collect()
+        free = self.threads - len(self._in_flight)
+        if free > 0 and webhook_delivery.has_due(self.runtime):
+            batches = webhook_delivery.claim_due(
+                self.runtime, pairs=min(free, self.pairs), per_pair=self.per_pair, lease=self.lease
+            )
+            for batch in batches:
+                self._in_flight.add(self._pool.submit(self._deliver, batch))
+            did += sum(len(batch.deliveries) for batch in batches)
+        if wait:
+            futures.wait(self._in_flight)
+            self._collect()
+        return did
+
+    def _deliver(self, batch: webhook_delivery.Batch) -> int:
+        outcomes = self._sender.send(batch)
+        webhook_delivery.record(self.runtime, [(batch, outcomes)])
+        return len(outcomes)
+
+    def _collect(self) -> int:
+        """Settle finished batches; a failed one is logged (its lease runs out, and
+        another round sends it again)."""
+        finished = {future for future in self._in_flight if future.done()}
+        self._in_flight -= finished
+        count = 0
+        for future in finished:
+            try:
+                count += future.result()
+            except Exception:
+                log.exception("webhook batch failed")
+        return count
+
+    def _wait_for_any(self, timeout: float) -> None:
+        if self._in_flight:
+            futures.wait(self._in_flight, timeout=timeout, return_when=futures.FIRST_COMPLETED)
+        else:
+            self._stop.wait(timeout)
 
     def run_periodic(self) -> None:
         now = time.monotonic()
@@ -115,7 +151,7 @@ class Worker:
         while not self._stop.is_set():
             self.run_periodic()
             try:
-                did = self.run_once()
+                did = self.run_once(wait=False)
             except Exception:
                 log.exception("webhook delivery round failed")
                 did = 0
@@ -123,7 +159,7 @@ class Worker:
             if did:
                 idle = IDLE_MIN_SECONDS
                 continue
-            self._stop.wait(idle)
+            self._wait_for_any(idle)
             idle = min(idle * 2, IDLE_MAX_SECONDS)
 
     def start(self) -> None:
@@ -133,7 +169,7 @@ class Worker:
         self._thread.start()
 
     def stop(self) -> None:
-        """Finish the round in progress (its results are recorded), then stop."""
+        """Let the batches on their way finish (their results are recorded), then stop."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(STOP_TIMEOUT_SECONDS)
