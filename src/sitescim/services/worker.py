@@ -86,6 +86,8 @@ class Worker:
         self._sender = Sender(allow_private=self.allow_private, clock=self.runtime.clock)
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="webhook-send")
         self._in_flight: set[Future[int]] = set()
+        self._jobs_pool = ThreadPoolExecutor(1, thread_name_prefix="periodic-jobs")
+        self._job_runs: dict[str, Future[None]] = {}
 
     def run_once(self, *, wait: bool = True) -> int:
         """Fan out, then hand due pairs to free sending threads; returns how many
@@ -135,15 +137,16 @@ class Worker:
             self._stop.wait(timeout)
 
     def run_periodic(self) -> None:
+        """Start the jobs that are due, each in the jobs' own thread so that a slow one
+        (an SMTP server taking its time) never holds up delivery; a job still running
+        is not started again."""
         now = time.monotonic()
         for job in self.jobs:
-            if self._next_runs.get(job.name, 0.0) > now:
+            running = self._job_runs.get(job.name)
+            if self._next_runs.get(job.name, 0.0) > now or (running and not running.done()):
                 continue
             self._next_runs[job.name] = now + job.every
-            try:
-                job.run()
-            except Exception:
-                log.exception("periodic job failed", extra={"job": job.name})
+            self._job_runs[job.name] = self._jobs_pool.submit(_run_job, job)
 
     def run_forever(self) -> None:
         """Until ``stop()``; a failing round is logged and tried again after a pause."""
@@ -177,4 +180,12 @@ class Worker:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._jobs_pool.shutdown(wait=True)
         self._sender.close()
+
+
+def _run_job(job: PeriodicJob) -> None:
+    try:
+        job.run()
+    except Exception:
+        log.exception("periodic job failed", extra={"job": job.name})

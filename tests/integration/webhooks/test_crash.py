@@ -115,12 +115,14 @@ def test_a_killed_sender_loses_nothing_and_resends_with_the_same_id(
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(20)
         release.set()
-        with _worker_process(env, tmp_path, "worker-2"):
+        with _worker_process(env, tmp_path, "worker-2") as second:
             _wait(
                 lambda: _all_delivered(world, created.view.id),
                 "delivery",
                 tmp_path / "worker-2.log",
             )
+            os.killpg(second.pid, signal.SIGTERM)
+            assert second.wait(20) == 0, "sitescim worker did not stop cleanly on SIGTERM"
     else:
         server = KillableServer(env | {"SITESCIM_WORKER": "true"}, tmp_path, ("--workers", "1"))
         try:

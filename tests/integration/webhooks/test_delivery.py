@@ -4,6 +4,7 @@ retried on the schedule, failing when it is spent, resumed by the operator."""
 from __future__ import annotations
 
 import threading
+import time
 
 from sqlalchemy import text
 
@@ -14,7 +15,7 @@ from sitescim.services import events, webhook_delivery, webhooks
 from sitescim.services.audit import Who
 from sitescim.services.runtime import Runtime
 from sitescim.services.webhooks import CreatedEndpoint
-from sitescim.services.worker import Worker
+from sitescim.services.worker import PeriodicJob, Worker
 from sitescim.settings import Settings
 from tests.integration.webhooks.receiver import Receiver, as_json, event_ids_by_site
 from tests.world import FakeClock, World
@@ -324,3 +325,23 @@ def test_delivered_history_is_pruned_after_thirty_days_and_pending_is_kept(
     (left,) = webhooks.list_deliveries(world.runtime, created.view.id)
     assert left.status == "pending"
     assert len(webhooks.list_attempts(world.runtime, created.view.id, left.id)) == 1
+
+
+def test_periodic_jobs_run_on_their_interval_beside_delivery(runtime: Runtime) -> None:
+    ran: list[float] = []
+    started = threading.Event()
+
+    def job() -> None:
+        ran.append(time.monotonic())
+        started.set()
+
+    worker = Worker(runtime, allow_private=True, jobs=[PeriodicJob("count", 0.2, job)])
+    worker.start()
+    try:
+        assert started.wait(10)
+        deadline = time.monotonic() + 10
+        while len(ran) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert len(ran) >= 3
