@@ -345,3 +345,16 @@ def test_periodic_jobs_run_on_their_interval_beside_delivery(runtime: Runtime) -
     finally:
         worker.stop()
     assert len(ran) >= 3
+
+
+def test_a_pair_waiting_out_a_retry_is_not_due_so_an_idle_worker_only_reads(
+    world: World, receiver: Receiver, worker: Worker, clock: FakeClock
+) -> None:
+    _register(world, receiver)
+    receiver.answer = lambda _path: 500
+    _emit(world, world.site_a, "one", "two", "three")
+    worker.run_once()
+    assert len(receiver.requests) == 1  # the later two wait behind the first
+    assert not webhook_delivery.has_due(world.runtime)
+    clock.advance(seconds=RETRY_SCHEDULE[0].total_seconds())
+    assert webhook_delivery.has_due(world.runtime)

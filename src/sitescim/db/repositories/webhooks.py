@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, func, insert, select, text, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Connection, Select, and_, delete, func, insert, select, text, update
+from sqlalchemy.orm import Session
 
 from sitescim.db.application_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from sitescim.db.dialect import is_postgresql
@@ -72,41 +72,13 @@ def claim(
     A pair's batch starts at its oldest pending delivery, which must be due; later
     ones follow while they are due too. Every claimed row is leased.
     """
-    d = aliased(WebhookDelivery)
-    # Each pair's oldest pending position: one pass over the pending part of the index.
-    oldest = (
-        select(
-            WebhookDelivery.endpoint_id,
-            WebhookDelivery.site_id,
-            func.min(WebhookDelivery.event_position).label("position"),
-        )
-        .where(WebhookDelivery.status == PENDING)
-        .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.site_id)
-        .subquery()
-    )
     heads_query = (
-        select(d)
-        .join(
-            oldest,
-            and_(
-                d.endpoint_id == oldest.c.endpoint_id,
-                d.site_id == oldest.c.site_id,
-                d.event_position == oldest.c.position,
-            ),
-        )
-        .join(WebhookEndpoint, WebhookEndpoint.id == d.endpoint_id)
-        .where(
-            d.status == PENDING,
-            d.next_attempt_at <= now,
-            WebhookEndpoint.status == str(EndpointStatus.ACTIVE),
-        )
-        .order_by(d.next_attempt_at, d.id)
-        .limit(pairs)
+        _due_heads(now).order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id).limit(pairs)
     )
     if is_postgresql(session):
         # A head another instance holds is skipped, and with it its whole pair: the
         # pair's later deliveries are never heads while it is pending.
-        heads_query = heads_query.with_for_update(skip_locked=True, of=d)
+        heads_query = heads_query.with_for_update(skip_locked=True, of=WebhookDelivery)
     heads = session.scalars(heads_query).all()
     batches: list[list[WebhookDelivery]] = []
     for head in heads:
@@ -212,17 +184,41 @@ def counts_by_status(session: Session, endpoint_id: str | None = None) -> dict[s
 
 
 def has_due(connection: Connection, *, now: datetime) -> bool:
-    """Whether any pending delivery of an active endpoint is due: one cheap read, so
-    an idle worker never takes the write lock."""
-    statement = select(
-        exists().where(
+    """Whether any pair's oldest pending delivery is due: one read, so an idle worker
+    (or one waiting out a failing receiver's retry) never takes the write lock."""
+    return connection.execute(_due_heads(now).limit(1)).first() is not None
+
+
+def _due_heads(now: datetime) -> Select[WebhookDelivery]:
+    """Each (endpoint, site) pair's oldest pending delivery, when it is due and its
+    endpoint active. The oldest positions come from one pass over the index."""
+    oldest = (
+        select(
+            WebhookDelivery.endpoint_id,
+            WebhookDelivery.site_id,
+            func.min(WebhookDelivery.event_position).label("position"),
+        )
+        .where(WebhookDelivery.status == PENDING)
+        .group_by(WebhookDelivery.endpoint_id, WebhookDelivery.site_id)
+        .subquery()
+    )
+    return (
+        select(WebhookDelivery)
+        .join(
+            oldest,
+            and_(
+                WebhookDelivery.endpoint_id == oldest.c.endpoint_id,
+                WebhookDelivery.site_id == oldest.c.site_id,
+                WebhookDelivery.event_position == oldest.c.position,
+            ),
+        )
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+        .where(
             WebhookDelivery.status == PENDING,
             WebhookDelivery.next_attempt_at <= now,
-            WebhookEndpoint.id == WebhookDelivery.endpoint_id,
             WebhookEndpoint.status == str(EndpointStatus.ACTIVE),
         )
     )
-    return bool(connection.execute(statement).scalar_one())
 
 
 def prune_delivered(session: Session, *, before: datetime) -> int:
