@@ -60,6 +60,9 @@ class Receiver:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("content-length", "0"))
         body = handler.rfile.read(length)
+        if len(body) < length:
+            handler.close_connection = True  # cut off mid-body (a sender killed): no request
+            return
         headers = {key.lower(): value for key, value in handler.headers.items()}
         self.local.webhook_id = headers.get("webhook-id", "")
         payload: dict[str, Any] | None = None
