@@ -28,6 +28,7 @@ PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 def make_settings(database_url: str, **changes: Any) -> Settings:
     """Settings with the test secrets and a cheap argon2 (tests hash many passwords)."""
+    changes.setdefault("worker", False)  # a test that wants the worker starts it itself
     return Settings(
         database_url=database_url,
         token_pepper=TEST_PEPPER,

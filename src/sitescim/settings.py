@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = None
     smtp_from: str | None = None
     smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Webhooks (spec section 6). Loopback and private addresses are refused unless allowed
+    # (tests, private networks). A sending instance leases the deliveries it claims for
+    # this long: after a crash, another takes them over once the lease ends.
+    webhooks_allow_private: bool = False
+    webhooks_lease_seconds: int = Field(default=300, ge=1)
+    # The background worker (webhook delivery, periodic jobs) inside `sitescim serve`;
+    # false when `sitescim worker` processes do that work instead.
+    worker: bool = True
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Settings:

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import sys
 
-from sitescim.cli import database, serve, sites, tokens  # noqa: F401  (each registers its commands)
+from sitescim.cli import (  # noqa: F401  (each registers its commands)
+    database,
+    serve,
+    sites,
+    tokens,
+    webhooks,
+    worker,
+)
 from sitescim.cli.app import app
 from sitescim.cli.serve import worker_app
 

@@ -19,15 +19,17 @@ from starlette.staticfiles import StaticFiles
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.reads import Reads, open_reads
 from sitescim.domain.clock import Clock, system_clock
-from sitescim.services import notices, sessions
+from sitescim.services import sessions
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
+from sitescim.services.worker import Worker
 from sitescim.settings import Settings, get_settings
 from sitescim.web import errors, metrics
 from sitescim.web.api import audit as audit_api
 from sitescim.web.api import documentation
 from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
+from sitescim.web.api import webhooks as webhooks_api
 from sitescim.web.deps import SESSION_COOKIE as SESSION_COOKIE
 from sitescim.web.hosts import AllowedHostsMiddleware
 from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
@@ -58,14 +60,8 @@ async def _every(interval_seconds: float, name: str, task: Callable[[], object])
 def _upkeep(runtime: Runtime, settings: Settings) -> list[Coroutine[Any, Any, None]]:
     """Expiry warnings (T6) and ended sessions daily; planner statistics every few
     minutes, since plans must not wait for autovacuum (a refresh with nothing
-    changed costs one query); token-expiry notices and their e-mail every few
-    minutes (until the background worker runs them)."""
+    changed costs one query). Token-expiry notices are the worker's (services.worker)."""
     return [
-        _every(
-            notices.RUN_EVERY_SECONDS,
-            "token notices",
-            partial(notices.run_notices, runtime, settings),
-        ),
         _every(
             DAY_SECONDS, "expiry warnings", partial(token_service.warn_expiring_tokens, runtime)
         ),
@@ -95,9 +91,14 @@ def create_app(
         upkeep = [asyncio.create_task(job) for job in _upkeep(runtime, settings)]
         sample = partial(_sample_pools, runtime.db, app.state.reads)
         upkeep.append(asyncio.create_task(_every(POOL_SAMPLE_SECONDS, "pool metrics", sample)))
+        worker = Worker.from_settings(runtime, settings) if settings.worker else None
+        if worker is not None:
+            worker.start()  # webhook delivery and periodic jobs, in a thread of its own
         try:
             yield
         finally:
+            if worker is not None:
+                await run_in_threadpool(worker.stop)
             for task in upkeep:
                 task.cancel()
             for task in upkeep:
@@ -127,6 +128,7 @@ def create_app(
     api.include_router(session_api.router)
     api.include_router(tokens_api.router)
     api.include_router(audit_api.router)
+    api.include_router(webhooks_api.router)
     app.include_router(api)
     documentation.install(app)
 
