@@ -215,13 +215,14 @@ def test_a_run_with_nothing_due_only_reads(
     assert not any("IMMEDIATE" in s.sql.upper() for s in sent)  # no SQLite write lock
 
 
-def test_serve_gives_the_notices_and_sends_their_mail_by_itself(
+def test_serves_worker_gives_the_notices_and_sends_their_mail_by_itself(
     world: World, clock: FakeClock, mail_settings: Settings, inbox: Inbox, database: Database
 ) -> None:
     make_token(world.runtime, "site-a", world.promaster_a, "Okta")
     clock.now = EXPIRY - timedelta(days=6)
-    app = create_app(mail_settings, clock=clock, database=database)
-    with TestClient(app):  # its upkeep runs the job at start, then every minute
+    serving = mail_settings.model_copy(update={"worker": True})
+    app = create_app(serving, clock=clock, database=database)
+    with TestClient(app):  # its worker runs the job at start, then every minute
         deadline = time.monotonic() + 30
         while len(inbox.snapshot()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
