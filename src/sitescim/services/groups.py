@@ -150,7 +150,8 @@ def delete_group(
     """Its membership rows, and its rows as a member of other groups, go by cascade.
 
     Its ``group.deleted`` event shows it as it was, without members (none is
-    read), and no ``group.members_removed`` comes with it.
+    read); no ``group.members_removed`` comes with it, for its own members or
+    for the groups it was a member of.
     """
     group = _require(session, token.site_id, group_id, lock=True)
     _check_precondition(group, if_match)

@@ -194,7 +194,12 @@ def delete_user(
     if_match: str | None = None,
     address: str | None = None,
 ) -> None:
-    """``user.deleted`` shows the user as it was, groups included (read for it)."""
+    """``user.deleted`` shows the user as it was, its groups included (read for it).
+
+    The groups it leaves by cascade get no ``group.members_removed``: the
+    user's event names them, and a consumer that applies it drops the user
+    from each.
+    """
     user, before = frame.open_for_change(
         session, token, user_id, if_match=if_match, base_url=base_url
     )
