@@ -74,9 +74,11 @@ def run_job(
     """Run the job in the caller's transaction; results in request order, ran ones only.
 
     Consecutive creations of users, or of groups, that refer to no bulkId are
-    written as one batch (``user_creation.create_users``, ``group_creation.create_groups``); the
-    operations a batch leaves, and every other one, run alone in a savepoint. With ``failOnErrors`` every operation runs
-    alone, so that nothing runs after the Nth error.
+    written as one batch (``user_creation.create_users``,
+    ``group_creation.create_groups``); the operations a batch leaves, and every
+    other one, run alone in a savepoint. With ``failOnErrors`` every operation
+    runs alone, so that nothing runs after the Nth error. Each operation writes
+    its events in its savepoint, a batch all of its events in one INSERT.
     """
     order, refused = bulk_requests.plan(job)
     # The session's identity map holds rows weakly: kept referenced here, the site

@@ -39,7 +39,7 @@ class _NewUser:
     values: list[Any]
     document: dict[str, Any]
     event: AuditEvent
-    created: NewEvent
+    announced: NewEvent  # user.created
 
 
 def _new_user(
@@ -84,8 +84,8 @@ def _new_user(
         address=address,
         detail={"attributes": names},
     )
-    news = NewEvent(EventType.USER_CREATED, token.site_id, user.id, created, token.who, now)
-    return _NewUser(user, values, created, event, news)
+    announced = NewEvent(EventType.USER_CREATED, token.site_id, user.id, created, token.who, now)
+    return _NewUser(user, values, created, event, announced)
 
 
 @audit.records_failures(Action.SCIM_USER_CREATE, "user", with_id=False)
@@ -102,7 +102,7 @@ def create_user(
     with rules.unique_name(new.user):  # the unique index decides: no query before the INSERT
         users_repo.insert_users(session, [(new.user, new.values)])
     audit.record_all(session, [new.event])
-    emit(session, new.created)
+    emit(session, new.announced)
     return new.document
 
 
@@ -116,7 +116,8 @@ def create_users(
     address: str | None = None,
 ) -> list[dict[str, Any] | None]:
     """A Bulk request's run of creations as one batch: two INSERTs of users and values,
-    one of audit rows, one query for the userNames, instead of six statements each.
+    one of audit rows, one of events, one query for the userNames, instead of seven
+    statements each.
 
     Each body's document, or None for a body this batch leaves to ``create_user``
     alone: one that is refused (an invalid body, a userName already taken, by
@@ -146,7 +147,7 @@ def create_users(
             with session.begin_nested():
                 users_repo.insert_users(session, [(new.user, new.values) for new in ready])
                 audit.record_all(session, [new.event for new in ready])
-                emit(session, *(new.created for new in ready))
+                emit(session, *(new.announced for new in ready))
         except IntegrityError:
             return [None] * len(bodies)
     return [None if new is None else new.document for new in prepared]
