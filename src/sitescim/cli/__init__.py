@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from sitescim.cli import database, serve, sites, tokens  # noqa: F401  (each registers its commands)
+from sitescim.cli import api_keys, database, serve, sites, tokens  # noqa: F401  (each registers its commands)
 from sitescim.cli.app import app
 from sitescim.cli.serve import worker_app
 
