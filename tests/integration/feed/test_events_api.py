@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -60,10 +61,11 @@ def test_site_and_type_filters_narrow_and_next_moves_past_the_rest(
     emit(world, world.site_b, "b-created", type_=EventType.USER_CREATED)
     _, headers = operator(world)
 
-    def read(**params: object) -> dict[str, object]:
+    def read(**params: Any) -> dict[str, Any]:
         response = client.get("/api/v1/events", params=params, headers=headers)
         assert response.status_code == 200, response.text
-        return response.json()
+        body: dict[str, Any] = response.json()
+        return body
 
     assert names(read(site="site-b")) == ["b1", "b-created"]
     assert names(read(site=["site-a", "site-b"])) == ["a1", "b1", "a-created", "b-created"]
@@ -141,7 +143,7 @@ def test_a_site_token_is_no_operator_key(
     ],
 )
 def test_bad_input_is_400_naming_it_and_writes_nothing(
-    client: TestClient, world: World, params: dict[str, object], field: str, says: str
+    client: TestClient, world: World, params: dict[str, Any], field: str, says: str
 ) -> None:
     emit(world, world.site_a, "a1")
     _, headers = operator(world)
