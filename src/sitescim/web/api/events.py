@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from sitescim.domain.events import parse_event_id, parse_types
 from sitescim.services import events as event_service
@@ -19,6 +19,11 @@ from sitescim.web.api.operator import OperatorKeyDep
 from sitescim.web.deps import RuntimeDep
 
 router = APIRouter(tags=["events"])
+
+MAX_SITES = 10
+"""``site`` parameters in one request: enough for any consumer, and the URL stays
+within the server's request-head limit (SITESCIM_HTTP_MAX_HEADER_BYTES)."""
+SiteSlugs = Annotated[str, StringConstraints(max_length=127)]
 
 CURSOR_HELP = "The last event id read (the previous page's `next`); none: the oldest kept event"
 SITE_HELP = "Only these sites, by slug (repeat the parameter or separate slugs by commas)"
@@ -65,8 +70,10 @@ def read_events(
     response: Response,
     after: Annotated[str | None, Query(max_length=64, description=CURSOR_HELP)] = None,
     limit: Annotated[int, Query(ge=1, le=event_service.MAX_PAGE)] = event_service.DEFAULT_PAGE,
-    site: Annotated[list[str] | None, Query(max_length=1024, description=SITE_HELP)] = None,
-    types: Annotated[str | None, Query(max_length=1024, description=TYPES_HELP)] = None,
+    site: Annotated[
+        list[SiteSlugs] | None, Query(max_length=MAX_SITES, description=SITE_HELP)
+    ] = None,
+    types: Annotated[str | None, Query(max_length=512, description=TYPES_HELP)] = None,
 ) -> FeedPage:
     """Events in feed order after ``after``; a site outside the key is 404, as if absent."""
     query = event_service.FeedQuery(
