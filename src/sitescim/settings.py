@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     http_header_timeout_seconds: float = Field(default=10.0, gt=0)
     http_keep_alive_seconds: int = Field(default=5, ge=1)
     http_max_connections: int = Field(default=1000, ge=1)
+    # Events stay in the feed this long, then the daily upkeep prunes them.
+    events_retention_days: int = Field(default=30, ge=1, le=3650)
     # True: identity-provider quirks are refused with RFC errors, not normalised (scim.compat).
     scim_strict: bool = False
     log_level: str = "INFO"

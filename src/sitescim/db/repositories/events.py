@@ -107,3 +107,12 @@ def prune(session: Session, before: datetime) -> int:
         delete(_EVENTS).where(_EVENTS.c.occurred_at < before, _EVENTS.c.position < newest)
     )
     return int(result.rowcount or 0)
+
+
+LAST_POSITION_SQL = "SELECT max(position) FROM events"
+"""The feed's last position, for the hot reader (``Reads.rows``): one indexed read.
+
+A reconciliation list read after it sees every change up to it (a position is
+visible only once its transaction has committed, and positions are handed out
+in commit order); every change it misses gets a larger position.
+"""
