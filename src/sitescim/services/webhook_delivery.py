@@ -42,6 +42,10 @@ def fan_out(runtime: Runtime, *, batch: int = FANOUT_BATCH) -> int:
     plans: list[tuple[str, int, int, list[dict[str, Any]]]] = []
     with runtime.db.transaction(write=False) as session:
         for endpoint in hooks_repo.fanning_endpoints(session):
+            # Read before the events: every position up to ``last`` has committed
+            # (services.events), so the read below, whose snapshot is later (on
+            # PostgreSQL each statement takes its own), sees all of them.
+            last = events_repo.last_position(session)
             rows = events_repo.read_after(
                 session,
                 endpoint.fanout_position,
@@ -49,12 +53,8 @@ def fan_out(runtime: Runtime, *, batch: int = FANOUT_BATCH) -> int:
                 site_ids=endpoint.site_ids,
                 types=endpoint.types,
             )
-            # Read under the feed's lock (held to the end of this transaction): no
-            # event at or below ``last`` can still be on its way.
-            last = events_repo.last_position(session)
-            reached = (
-                rows[-1].position if len(rows) == batch else max(last, endpoint.fanout_position)
-            )
+            newest = rows[-1].position if rows else 0
+            reached = newest if len(rows) == batch else max(last, newest, endpoint.fanout_position)
             if reached > endpoint.fanout_position:
                 plans.append(
                     (endpoint.id, endpoint.fanout_position, reached, [r._asdict() for r in rows])

@@ -9,7 +9,7 @@ import time
 from sqlalchemy import text
 
 from sitescim.db.engine import Database, make_engine
-from sitescim.domain.events import EventType
+from sitescim.domain.events import EventType, parse_event_id
 from sitescim.domain.webhooks import RETRY_SCHEDULE
 from sitescim.services import events, webhook_delivery, webhooks
 from sitescim.services.audit import Who
@@ -43,6 +43,8 @@ def _emit(world: World, site: str, *names: str) -> None:
 
 
 def _register(world: World, receiver: Receiver, **options: object) -> CreatedEndpoint:
+    page = events.read_feed(world.runtime, events.FeedQuery(limit=events.MAX_PAGE))
+    receiver.since = parse_event_id(page.next)  # the world's own events come before
     created = webhooks.add_endpoint(
         world.runtime,
         receiver.url + "/hooks",
@@ -63,8 +65,10 @@ def _drain(worker: Worker, clock: FakeClock, *, rounds: int = 50) -> None:
     raise AssertionError("deliveries did not settle")
 
 
-def _feed_ids_by_site(world: World) -> dict[str, list[str]]:
-    page = events.read_feed(world.runtime, events.FeedQuery(limit=events.MAX_PAGE))
+def _feed_ids_by_site(world: World, receiver: Receiver) -> dict[str, list[str]]:
+    """The events the receiver's endpoint is owed: those since it was registered."""
+    query = events.FeedQuery(after=receiver.since, limit=events.MAX_PAGE)
+    page = events.read_feed(world.runtime, query)
     by_site: dict[str, list[str]] = {}
     for event in page.events:
         by_site.setdefault(event["site"]["slug"], []).append(event["id"])
@@ -87,7 +91,7 @@ def test_every_event_arrives_signed_and_in_order_per_site_after_an_outage(
         clock.advance(seconds=wait.total_seconds())
     assert receiver.delivered() == []
     assert {r.webhook_id for r in receiver.requests} == {
-        ids[0] for ids in _feed_ids_by_site(world).values()
+        ids[0] for ids in _feed_ids_by_site(world, receiver).values()
     }
     _emit(world, world.site_a, "during-outage")
 
@@ -95,7 +99,7 @@ def test_every_event_arrives_signed_and_in_order_per_site_after_an_outage(
     _drain(worker, clock)
 
     assert receiver.unverified() == []
-    assert event_ids_by_site(receiver.delivered()) == _feed_ids_by_site(world)
+    assert event_ids_by_site(receiver.delivered()) == _feed_ids_by_site(world, receiver)
     # Nothing was sent twice once delivered, and every body is the Standard Webhooks one.
     delivered_ids = [r.webhook_id for r in receiver.delivered()]
     assert len(delivered_ids) == len(set(delivered_ids)) == 6 * 3 + 1
@@ -155,7 +159,7 @@ def test_when_retries_run_out_the_endpoint_is_failing_until_resumed(
     down["on"] = False
     assert webhooks.resume_endpoint(world.runtime, created.view.id).status == "active"
     _drain(worker, clock)
-    assert event_ids_by_site(receiver.delivered()) == _feed_ids_by_site(world)
+    assert event_ids_by_site(receiver.delivered()) == _feed_ids_by_site(world, receiver)
     assert webhooks.list_endpoints(world.runtime)[0].status == "active"
 
 
@@ -287,7 +291,7 @@ def test_two_workers_share_the_sending_without_sending_twice(
     assert failures == []
     ids = [r.webhook_id for r in receiver.delivered()]
     assert len(ids) == len(set(ids)) == 80
-    assert event_ids_by_site(receiver.delivered()) == _feed_ids_by_site(world)
+    assert event_ids_by_site(receiver.delivered()) == _feed_ids_by_site(world, receiver)
 
 
 def test_the_address_is_checked_again_when_sending(
