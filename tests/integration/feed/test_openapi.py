@@ -30,9 +30,9 @@ def test_operator_operations_document_their_bodies_and_errors(tmp_path: Path) ->
     for path, statuses in expected.items():
         assert set(paths[path]["get"]["responses"]) == statuses, path
     schemas = document["components"]["schemas"]
-    assert set(schemas["FeedPage"]["properties"]) == {"events", "next"}
+    assert set(schemas["FeedPageOut"]["properties"]) == {"events", "next"}
     assert {"id", "type", "site", "occurred_at", "actor", "data", "changes"} == set(
-        schemas["FeedEvent"]["properties"]
+        schemas["FeedEventOut"]["properties"]
     )
     assert set(schemas["GroupPage"]["properties"]) == {"groups", "next", "feed_position"}
     limit = next(p for p in paths["/api/v1/events"]["get"]["parameters"] if p["name"] == "limit")

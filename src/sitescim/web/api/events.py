@@ -41,7 +41,7 @@ class ActorOfEvent(BaseModel):
     label: str | None
 
 
-class FeedEvent(BaseModel):
+class FeedEventOut(BaseModel):
     id: str = Field(description="evt_ and the feed position: ids sort as the feed does")
     type: str
     site: SiteOfEvent
@@ -53,8 +53,8 @@ class FeedEvent(BaseModel):
     )
 
 
-class FeedPage(BaseModel):
-    events: list[FeedEvent]
+class FeedPageOut(BaseModel):
+    events: list[FeedEventOut]
     next: str = Field(description="Ask again with after=next, whether or not events came")
 
 
@@ -74,7 +74,7 @@ def read_events(
         list[SiteSlugs] | None, Query(max_length=MAX_SITES, description=SITE_HELP)
     ] = None,
     types: Annotated[str | None, Query(max_length=512, description=TYPES_HELP)] = None,
-) -> FeedPage:
+) -> FeedPageOut:
     """Events in feed order after ``after``; a site outside the key is 404, as if absent."""
     query = event_service.FeedQuery(
         after=0 if after is None else parse_event_id(after),
@@ -84,4 +84,4 @@ def read_events(
     )
     page = event_service.read_feed(runtime, query)
     response.headers["Cache-Control"] = "no-store"
-    return FeedPage.model_validate({"events": page.events, "next": page.next})
+    return FeedPageOut.model_validate({"events": page.events, "next": page.next})
