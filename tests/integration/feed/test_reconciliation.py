@@ -205,7 +205,11 @@ def test_the_feed_position_is_taken_before_the_page_so_a_follower_misses_nothing
     assert [e["data"]["id"] for e in after["events"]] == ["while-listing"]
     group = _group(client, auth_a, "Staff", [])
     members = client.get(f"/api/v1/sites/site-a/groups/{group}/members", headers=headers).json()
-    assert members["feed_position"] == rest["feed_position"]
+    since_rest = client.get(
+        "/api/v1/events", params={"after": rest["feed_position"]}, headers=headers
+    ).json()
+    assert [e["type"] for e in since_rest["events"]] == ["group.created"]
+    assert members["feed_position"] == since_rest["next"]
 
 
 def test_an_empty_feed_has_position_zero(client: TestClient, world: World) -> None:
