@@ -60,14 +60,17 @@ class Sender:
             head = batch.deliveries[0]
             return [self._outcome(head, started, None, f"refused: {refused.message}")]
         signer = Webhook(batch.secret)
+        url = httpx.URL(resolved.target.url).copy_with(host=resolved.address)
         for delivery in batch.deliveries:
-            outcome = self._send_one(resolved, signer, delivery)
+            outcome = self._send_one(resolved, url, signer, delivery)
             outcomes.append(outcome)
             if not outcome.delivered:
                 break
         return outcomes
 
-    def _send_one(self, resolved: Resolved, signer: Webhook, delivery: Claimed) -> Outcome:
+    def _send_one(
+        self, resolved: Resolved, url: httpx.URL, signer: Webhook, delivery: Claimed
+    ) -> Outcome:
         data = encode(delivery.payload)
         signed_at = datetime.now(UTC)
         headers = {
@@ -77,7 +80,6 @@ class Sender:
             "webhook-signature": signer.sign(delivery.webhook_id, signed_at, data),
             "host": _host_header(resolved),
         }
-        url = httpx.URL(resolved.target.url).copy_with(host=resolved.address)
         extensions = (
             {"sni_hostname": resolved.target.host} if resolved.target.scheme == "https" else {}
         )
