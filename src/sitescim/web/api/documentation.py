@@ -37,6 +37,18 @@ ERRORS: Mapping[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/v1/tokens"): (*_BODY, 401, 403, 409),
     ("delete", "/api/v1/tokens/{token_id}"): (400, 401, 403, 404),
     ("get", "/api/v1/audit"): (400, 401, 403),
+    # Webhooks, for an operator key: 401 without a valid one, 404 outside its sites.
+    ("get", "/api/v1/webhooks"): (401,),
+    ("post", "/api/v1/webhooks"): (*_BODY, 401, 404),
+    ("delete", "/api/v1/webhooks/{endpoint_id}"): (400, 401, 404),
+    ("post", "/api/v1/webhooks/{endpoint_id}/resume"): (400, 401, 404),
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): (400, 401, 404),
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/attempts"): (400, 401, 404),
+    ("post", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): (
+        400,
+        401,
+        404,
+    ),
 }
 
 
