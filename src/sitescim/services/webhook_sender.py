@@ -10,6 +10,7 @@ that was checked, under the URL's own name (Host header, TLS server name).
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from datetime import UTC, datetime
 
@@ -36,10 +37,18 @@ class Sender:
     """Sends batches; ``clock`` only times attempts and schedules, never the signature,
     which receivers check against their own wall clock."""
 
-    def __init__(self, *, allow_private: bool, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        clock: Clock = system_clock,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        """``verify``: the certificates trusted for https (the system's by default)."""
         self.allow_private = allow_private
         self.clock = clock
         self.client = httpx.Client(
+            verify=verify,
             timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
             follow_redirects=False,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
