@@ -358,3 +358,19 @@ def test_a_pair_waiting_out_a_retry_is_not_due_so_an_idle_worker_only_reads(
     assert not webhook_delivery.has_due(world.runtime)
     clock.advance(seconds=RETRY_SCHEDULE[0].total_seconds())
     assert webhook_delivery.has_due(world.runtime)
+
+
+def test_a_removed_endpoint_gets_nothing_more(
+    world: World, receiver: Receiver, worker: Worker, clock: FakeClock
+) -> None:
+    created = _register(world, receiver)
+    _emit(world, world.site_a, "before")
+    worker.run_once()
+    _emit(world, world.site_a, "pending")
+    webhook_delivery.fan_out(world.runtime)
+    webhooks.remove_endpoint(world.runtime, created.view.id)
+    _emit(world, world.site_a, "after")
+    _drain(worker, clock)
+    assert len(receiver.requests) == 1
+    statuses = [d.status for d in webhooks.list_deliveries(world.runtime, created.view.id)]
+    assert statuses == ["failed", "delivered"]
