@@ -165,7 +165,13 @@ def run(kind: str, url: str, large: int, rounds: int, modes: list[str]) -> dict[
                     if mode == "service":
                         with db.transaction(write=True) as session:
                             group_service.patch_group(
-                                session, runtime, token, group_id, body, with_members=False
+                                session,
+                                runtime,
+                                token,
+                                group_id,
+                                body,
+                                base_url="http://bench/scim/v2",
+                                with_members=False,
                             )
                     else:
                         query = "?excludedAttributes=members" if mode == "http-excluded" else ""

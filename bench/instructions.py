@@ -33,14 +33,40 @@ from bench.harness import create_site, env_for, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 1_000
-WORKLOADS = ("get", "eq", "patch", "post")
+WORKLOADS = ("get", "eq", "patch", "post", "deactivate", "member")
+MEMBERS = 100  # the group of the ``member`` workload: the first users, plus one added and removed
+PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
 
-def request_for(workload: str, user_ids: list[str], index: int) -> tuple[str, str, bytes, bytes]:
-    """(method, path, query, body) of the ``index``th request of a workload."""
+def request_for(
+    workload: str, user_ids: list[str], index: int, group_id: str = ""
+) -> tuple[str, str, bytes, bytes]:
+    """(method, path, query, body) of the ``index``th request of a workload.
+
+    ``patch`` sets ``active`` to true and false in turn over users that are all
+    active, so half its requests change nothing; ``deactivate`` changes every
+    user it reaches; ``member`` adds a user to a group of ``MEMBERS`` and removes
+    it again the next request, as Entra ID sends it (204, no members read back).
+    """
     from bench.seed import user_name
 
     user_id = user_ids[index % len(user_ids)]
+    if workload == "deactivate":
+        body = {
+            "schemas": [PATCH_URN],
+            "Operations": [{"op": "replace", "path": "active", "value": False}],
+        }
+        return "PATCH", f"/scim/v2/Users/{user_id}", b"", json.dumps(body).encode()
+    if workload == "member":
+        outsiders = user_ids[MEMBERS:]
+        member = outsiders[(index // 2) % len(outsiders)]
+        operation = (
+            {"op": "add", "path": "members", "value": [{"value": member}]}
+            if index % 2 == 0
+            else {"op": "remove", "path": f'members[value eq "{member}"]'}
+        )
+        body = {"schemas": [PATCH_URN], "Operations": [operation]}
+        return "PATCH", f"/scim/v2/Groups/{group_id}", b"", json.dumps(body).encode()
     if workload == "get":
         return "GET", f"/scim/v2/Users/{user_id}", b"", b""
     if workload == "eq":
@@ -62,7 +88,9 @@ def request_for(workload: str, user_ids: list[str], index: int) -> tuple[str, st
     return "POST", "/scim/v2/Users", b"", json.dumps(body).encode()
 
 
-async def drive(app: Any, token: str, workload: str, user_ids: list[str], count: int) -> None:
+async def drive(
+    app: Any, token: str, workload: str, user_ids: list[str], count: int, group_id: str
+) -> None:
     """Start the app's lifespan, send ``count`` requests, stop it; each must succeed."""
     lifespan: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     await lifespan.put({"type": "lifespan.startup"})
@@ -80,7 +108,10 @@ async def drive(app: Any, token: str, workload: str, user_ids: list[str], count:
     )
     await started.wait()
     for index in range(count):
-        method, path, query, body = request_for(workload, user_ids, index)
+        # The short and the long run share the database: ``deactivate`` starts past
+        # the users an earlier run reached, so each of its requests changes one.
+        shifted = index + count if workload == "deactivate" else index
+        method, path, query, body = request_for(workload, user_ids, shifted, group_id)
         headers = [
             (b"host", b"127.0.0.1"),
             (b"authorization", f"Bearer {token}".encode()),
@@ -125,7 +156,8 @@ async def drive(app: Any, token: str, workload: str, user_ids: list[str], count:
 
 
 def child(args: argparse.Namespace) -> None:
-    user_ids = json.loads(Path(args.ids).read_text())
+    seeded = json.loads(Path(args.ids).read_text())
+    user_ids, group_id = seeded["users"], seeded["group"]
     if args.app == "yardstick":
         from bench.apps import starlette_yardstick
 
@@ -143,7 +175,9 @@ def child(args: argparse.Namespace) -> None:
         uvloop.install()
     except ImportError:
         pass
-    asyncio.run(drive(app, os.environ["BENCH_TOKEN"], args.workload, user_ids, args.count))
+    asyncio.run(
+        drive(app, os.environ["BENCH_TOKEN"], args.workload, user_ids, args.count, group_id)
+    )
 
 
 def count_instructions(env: dict[str, str], argv: list[str], out: Path) -> int:
@@ -188,7 +222,7 @@ def main() -> None:
 
     from sqlalchemy import create_engine
 
-    from bench.seed import seed_users
+    from bench.seed import seed_group, seed_users
 
     scratch = Path(tempfile.mkdtemp(prefix="sitescim-instructions-"))
     url = f"sqlite:///{scratch / 'bench.db'}"
@@ -201,9 +235,11 @@ def main() -> None:
     # hashing is seeded, so two runs of the same code count the same.
     env["SITESCIM_LAST_USED_RESOLUTION_SECONDS"] = str(7 * 24 * 3600)
     env["PYTHONHASHSEED"] = "0"
-    ids = seed_users(create_engine(url), site.id, USERS)
+    engine = create_engine(url)
+    ids = seed_users(engine, site.id, USERS)
+    group_id = seed_group(engine, site.id, "Counted", ids[:MEMBERS])
     ids_file = scratch / "ids.json"
-    ids_file.write_text(json.dumps(ids))
+    ids_file.write_text(json.dumps({"users": ids, "group": group_id}))
     few = 20
     print(f"instructions per request, in process, {USERS:,} users on SQLite")
     print(f"{'workload':<10}{'sitescim':>14}{'yardstick':>14}{'ratio':>8}")

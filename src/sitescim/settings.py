@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///sitescim.db"
 MIN_SECRET_LENGTH = 32
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
 
 
 class InsecureSettingsError(ValueError):
@@ -69,6 +70,8 @@ class Settings(BaseSettings):
     http_header_timeout_seconds: float = Field(default=10.0, gt=0)
     http_keep_alive_seconds: int = Field(default=5, ge=1)
     http_max_connections: int = Field(default=1000, ge=1)
+    # Events stay in the feed this long, then the daily upkeep prunes them.
+    events_retention_days: int = Field(default=30, ge=1, le=3650)
     # True: identity-provider quirks are refused with RFC errors, not normalised (scim.compat).
     scim_strict: bool = False
     log_level: str = "INFO"
@@ -97,6 +100,11 @@ class Settings(BaseSettings):
     rate_limit_sign_in_per_account: str = "10/minute"
     # /metrics answers requests bearing this secret; without one, only loopback clients.
     metrics_token: SecretStr | None = None
+    # E-mail for token-expiry notices: smtp://, smtp+starttls:// or smtps://[user:password@]
+    # host[:port]. Secret, since it may carry a password. Unset: no e-mail is written at all.
+    smtp_url: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
     # Webhooks (spec section 6). Loopback and private addresses are refused unless allowed
     # (tests, private networks). A sending instance leases the deliveries it claims for
     # this long: after a crash, another takes them over once the lease ends.
@@ -130,6 +138,19 @@ class Settings(BaseSettings):
                     "SITESCIM_PUBLIC_BASE_URL must be set in production "
                     "(for example https://scim.example.com)"
                 )
+        if self.smtp_url is not None:
+            smtp = urlsplit(self.smtp_url.get_secret_value())
+            try:
+                smtp.port  # noqa: B018 - parsing it is the check
+            except ValueError:
+                raise ValueError("SITESCIM_SMTP_URL has a port out of range") from None
+            if smtp.scheme not in SMTP_SCHEMES or not smtp.hostname:
+                # Names the schemes only: the URL itself may carry a password.
+                raise ValueError(
+                    "SITESCIM_SMTP_URL must be smtp://, smtp+starttls:// or smtps:// with a host"
+                )
+            if not self.smtp_from:
+                raise ValueError("SITESCIM_SMTP_FROM must be set when SITESCIM_SMTP_URL is")
         if self.public_base_url:
             parsed = urlsplit(self.public_base_url)
             if parsed.scheme not in ("http", "https") or not parsed.hostname:

@@ -1,4 +1,5 @@
-"""schemathesis against /api/v1, signed in as a Promaster, over a real uvicorn.
+"""schemathesis against /api/v1, signed in as a Promaster (and with an operator key on
+the events and reconciliation paths), over a real uvicorn.
 
 Cases come from the service's own OpenAPI, valid and invalid alike; every
 response must be below 500, documented (status, media type and body schema)
@@ -23,12 +24,16 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from sitescim.services import api_keys
+from sitescim.settings import Settings
 from sitescim.web.app import create_app
 from tests.factories import TEST_PEPPER, TEST_SESSION_SECRET, make_token
 from tests.fuzz.conftest import assert_no_leak, fuzz_settings
 from tests.integration.servers import uvicorn_in_thread
 from tests.world import FakeClock
 
+HEAD_LIMIT: int = Settings.model_fields["http_max_header_bytes"].default
+OPERATOR_PATHS = ("/api/v1/events", "/api/v1/sites", "/api/v1/webhooks")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -60,7 +65,9 @@ def test_api_v1_answers_only_what_its_openapi_documents(served, world, clock):
     schema = schemathesis.openapi.from_url(f"{base_url}/api/v1/openapi.json")
     schema = schema.include(path_regex="^/api/v1/")
     token = make_token(world.runtime, "site-a", world.promaster_a2).value
-    secrets = [token, TEST_PEPPER, TEST_SESSION_SECRET, world.password]
+    key = api_keys.create_key(world.runtime, description="fuzz", site_slugs=["site-a"]).key
+    operator = {"Authorization": f"Bearer {key}"}
+    secrets = [token, key, TEST_PEPPER, TEST_SESSION_SECRET, world.password]
     http = requests.Session()
     cases = st.one_of(
         schema.as_strategy(generation_mode=GenerationMode.POSITIVE),
@@ -71,7 +78,13 @@ def test_api_v1_answers_only_what_its_openapi_documents(served, world, clock):
     @given(case=cases)
     def send(case: schemathesis.Case) -> None:
         _signed_in(http, base_url, world, clock)
-        response = case.call(base_url=base_url, session=http)
+        by_key = case.path.startswith(OPERATOR_PATHS)
+        response = case.call(base_url=base_url, session=http, headers=operator if by_key else None)
+        if len(response.request.url or "") > HEAD_LIMIT:
+            # Negative cases repeat a list parameter (``site``) thousands of times: such a
+            # request head never reaches the app (`sitescim serve` answers 431 to it,
+            # tests/integration/test_http_limits.py); this thread's plain uvicorn says 400.
+            return
         case.validate_response(response, checks=CHECKS)
         request = response.request
         sent = f"{request.url} {request.body!r}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 from sitescim.cli import (  # noqa: F401  (each registers its commands)
+    api_keys,
     database,
     serve,
     sites,

@@ -28,10 +28,12 @@ db_app = typer.Typer(help="Database schema.")
 site_app = typer.Typer(help="Sites.")
 user_app = typer.Typer(help="Local users of a site.")
 token_app = typer.Typer(help="Site SCIM access tokens.")
+api_key_app = typer.Typer(help="Operator API keys: the events feed and reconciliation reads.")
 app.add_typer(db_app, name="db")
 app.add_typer(site_app, name="site")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(api_key_app, name="api-key")
 
 T = TypeVar("T")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
@@ -72,10 +74,19 @@ def _runtime() -> Iterator[Runtime]:
 
 
 def run(action: Callable[[Session, Runtime], T]) -> T:
+    return run_service(lambda runtime: _in_transaction(runtime, action))
+
+
+def _in_transaction(runtime: Runtime, action: Callable[[Session, Runtime], T]) -> T:
+    with runtime.db.transaction(write=True) as session:
+        return action(session, runtime)
+
+
+def run_service(action: Callable[[Runtime], T]) -> T:
+    """A use case that opens its own transactions (services.api_keys), refusals on stderr."""
     with _runtime() as runtime:
         try:
-            with runtime.db.transaction(write=True) as session:
-                return action(session, runtime)
+            return action(runtime)
         except SitescimError as error:
             fail(str(error))
         except (OperationalError, ProgrammingError) as error:

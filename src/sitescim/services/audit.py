@@ -70,6 +70,8 @@ class Who:
 
 
 ANONYMOUS = Who(kind="anonymous")
+SYSTEM = Who(kind="system", label="sitescim")
+"""sitescim itself, or its operator at the command line (no person of a site)."""
 
 
 class EventFields(TypedDict):

@@ -27,7 +27,7 @@ from sitescim.db.repositories import sites as sites_repo
 from sitescim.domain.actions import Action
 from sitescim.scim import bulk_requests
 from sitescim.scim.etags import make_etag
-from sitescim.services import audit, user_creation
+from sitescim.services import audit, group_creation, user_creation
 from sitescim.services import groups as group_service
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
@@ -74,9 +74,11 @@ def run_job(
     """Run the job in the caller's transaction; results in request order, ran ones only.
 
     Consecutive creations of users, or of groups, that refer to no bulkId are
-    written as one batch (``user_creation.create_users``, ``groups.create_groups``); the
-    operations a batch leaves, and every other one, run alone in a savepoint. With ``failOnErrors`` every operation runs
-    alone, so that nothing runs after the Nth error.
+    written as one batch (``user_creation.create_users``,
+    ``group_creation.create_groups``); the operations a batch leaves, and every
+    other one, run alone in a savepoint. With ``failOnErrors`` every operation
+    runs alone, so that nothing runs after the Nth error. Each operation writes
+    its events in its savepoint, a batch all of its events in one INSERT.
     """
     order, refused = bulk_requests.plan(job)
     # The session's identity map holds rows weakly: kept referenced here, the site
@@ -183,8 +185,13 @@ class _Run:
                 for document in documents
             ]
         else:
-            groups = group_service.create_groups(
-                self.session, self.runtime, self.token, bodies, address=self.address
+            groups = group_creation.create_groups(
+                self.session,
+                self.runtime,
+                self.token,
+                bodies,
+                base_url=self.base_url,
+                address=self.address,
             )
             created = [
                 None if group is None else (group.id, make_etag(group.id, group.version))
@@ -290,12 +297,13 @@ _USE_CASES = {
         options=lambda base_url: {"base_url": base_url},
     ),
     "Groups": _UseCases(
-        create=group_service.create_group,
+        create=group_creation.create_group,
         replace=group_service.replace_group,
         patch=group_service.patch_group,
         delete=group_service.delete_group,
         identify=lambda result: (result.group.id, make_etag(result.group.id, result.group.version)),
-        options=lambda _: {"with_members": False},  # a group's members are not read back
+        # a group's members are not read back
+        options=lambda base_url: {"base_url": base_url, "with_members": False},
     ),
 }
 
@@ -312,7 +320,15 @@ def _run_use_case(
 ) -> tuple[str | None, str | None]:
     cases = _USE_CASES[op.endpoint]
     if op.method == bulk_requests.Method.DELETE:
-        cases.delete(session, runtime, token, target, if_match=op.version, address=address)
+        cases.delete(
+            session,
+            runtime,
+            token,
+            target,
+            base_url=base_url,
+            if_match=op.version,
+            address=address,
+        )
         return target, None
     shown = cases.options(base_url)
     if op.method == bulk_requests.Method.POST:

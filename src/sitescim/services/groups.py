@@ -1,4 +1,5 @@
-"""SCIM Groups: create, read, replace, patch, delete and list a site's groups.
+"""SCIM Groups: read, replace, patch, delete and list a site's groups (creation
+is in ``group_creation``).
 
 The site is always the token's (T2, T10): every query is scoped by it, and a
 member id that is not a user or group of that site is refused as unknown, the
@@ -10,6 +11,10 @@ Membership changes go through ``scim.patching``'s plan of targeted steps, so
 adding or removing one member costs the same in a group of three as in a group
 of 100,000. Every change bumps the group's version (its ETag) and is audited
 with the token, naming the attributes changed and never their values.
+
+Every change also writes its events in the same transaction
+(``services.group_events`` says what they hold). A group created with members
+gets ``group.created`` then ``group.members_added``.
 """
 
 from __future__ import annotations
@@ -26,16 +31,19 @@ from scim2_models import (
 from sqlalchemy.orm import Session
 
 from sitescim.db import listings
-from sitescim.db.models import AuditEvent, Group, new_id
+from sitescim.db.models import Group
 from sitescim.db.repositories import groups as groups_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.errors import NotFoundError
+from sitescim.domain.events import EventType
 from sitescim.scim import filtering, listing
 from sitescim.scim.etags import make_etag
-from sitescim.scim.group_mapping import GroupInput, MemberView, group_from_scim
+from sitescim.scim.group_mapping import GroupInput, MemberView, group_document, group_from_scim
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.patching import GroupPatch, StepKind, parse_group_patch
 from sitescim.services import audit
+from sitescim.services.events import emit
+from sitescim.services.group_events import MemberLedger, group_event, group_events
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 
@@ -58,111 +66,11 @@ class GroupPage:
     next_cursor: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class _NewGroup:
-    """A group ready to insert: its row, its member ids and its audit row."""
-
-    group: Group
-    members: list[str]
-    event: AuditEvent
-
-
-def _new_group(
-    runtime: Runtime, token: AuthenticatedToken, payload: dict[str, Any], address: str | None
-) -> _NewGroup:
-    data = group_from_scim(payload, context=Context.RESOURCE_CREATION_REQUEST)
-    now = runtime.clock()
-    group = Group(
-        id=new_id(),
-        site_id=token.site_id,
-        display_name=data.display_name,
-        display_name_key=data.display_name.casefold(),
-        external_id=data.external_id,
-        created_at=now,
-        updated_at=now,
-        version=1,
-    )
-    event = audit.event(
-        now=now,
-        site_id=token.site_id,
-        action=Action.SCIM_GROUP_CREATE,
-        who=token.who,
-        target=("group", group.id),
-        address=address,
-        detail={"attributes": _input_attributes(data)},
-    )
-    return _NewGroup(group, data.members, event)
-
-
-def _insert(session: Session, site_id: str, new: Sequence[_NewGroup]) -> bool:
-    """One INSERT of groups, one of members (INSERT … SELECT, whatever their number),
-    one of audit rows; False, with the audit rows unwritten, if some member id is
-    no user or group of the site (the caller undoes the rest)."""
-    groups_repo.insert_groups(session, [item.group for item in new])
-    pairs = [(item.group.id, member) for item in new for member in item.members]
-    if groups_repo.add_site_members(session, site_id, pairs) != len(pairs):
-        return False
-    audit.record_all(session, [item.event for item in new])
-    return True
-
-
-@audit.records_failures(Action.SCIM_GROUP_CREATE, "group", with_id=False)
-def create_group(
-    session: Session,
-    runtime: Runtime,
-    token: AuthenticatedToken,
-    payload: dict[str, Any],
-    *,
-    with_members: bool = True,
-    address: str | None = None,
-) -> GroupResult:
-    new = _new_group(runtime, token, payload, address)
-    if not _insert(session, token.site_id, [new]):  # say which ids are unknown
-        _resolve_members(session, token.site_id, new.members, group_id=None)
-    return GroupResult(new.group, _members(session, new.group, with_members=with_members))
-
-
-class _UnknownMemberError(Exception):
-    """Some member of a batch is no user or group of the site: the batch is undone."""
-
-
-def create_groups(
-    session: Session,
-    runtime: Runtime,
-    token: AuthenticatedToken,
-    payloads: Sequence[dict[str, Any]],
-    *,
-    address: str | None = None,
-) -> list[Group | None]:
-    """A Bulk request's run of group creations as one batch (``_insert``).
-
-    Each new group, or None for a payload this batch leaves to ``create_group``
-    alone (an invalid one: its single use case then gives its error and audit).
-    Should some member id be no user or group of the site, none of the batch
-    stays and every payload is left.
-    """
-    prepared: list[_NewGroup | None] = []
-    for payload in payloads:
-        try:
-            prepared.append(_new_group(runtime, token, payload, address))
-        except Exception:  # create_group raises it again, and audits it
-            prepared.append(None)
-    ready = [item for item in prepared if item is not None]
-    if ready:
-        try:
-            with session.begin_nested():
-                if not _insert(session, token.site_id, ready):
-                    raise _UnknownMemberError
-        except _UnknownMemberError:
-            return [None] * len(payloads)
-    return [None if item is None else item.group for item in prepared]
-
-
 def get_group(
     session: Session, token: AuthenticatedToken, group_id: str, *, with_members: bool = True
 ) -> GroupResult:
     group = _require(session, token.site_id, group_id)
-    return GroupResult(group, _members(session, group, with_members=with_members))
+    return GroupResult(group, read_members(session, group, with_members=with_members))
 
 
 @audit.records_failures(Action.SCIM_GROUP_REPLACE, "group")
@@ -173,6 +81,7 @@ def replace_group(
     group_id: str,
     payload: dict[str, Any],
     *,
+    base_url: str,
     if_match: str | None = None,
     with_members: bool = True,
     address: str | None = None,
@@ -181,17 +90,21 @@ def replace_group(
     group = _require(session, token.site_id, group_id, lock=True)
     _check_precondition(group, if_match)
     data = group_from_scim(payload, context=Context.RESOURCE_REPLACEMENT_REQUEST)
-    members = _resolve_members(session, token.site_id, data.members, group_id=group.id)
-    group.display_name = data.display_name
-    group.display_name_key = data.display_name.casefold()
-    group.external_id = data.external_id
-    groups_repo.clear_memberships(session, group.id)
-    groups_repo.add_memberships(session, token.site_id, group.id, members)
+    members = resolve_members(session, token.site_id, data.members, group_id=group.id)
+    changed = _set_attributes(
+        group, {"display_name": data.display_name, "external_id": data.external_id}
+    )
+    ledger = MemberLedger()
+    ledger.removed(groups_repo.clear_memberships(session, group.id))
+    _add(session, token.site_id, group, members, ledger)
     _bump(group, runtime)
     _audit(
-        session, runtime, token, Action.SCIM_GROUP_REPLACE, group, _input_attributes(data), address
+        session, runtime, token, Action.SCIM_GROUP_REPLACE, group, input_attributes(data), address
     )
-    return GroupResult(group, _members(session, group, with_members=with_members))
+    emit(
+        session, *group_events(token, group, base_url, group.updated_at, ledger, attributes=changed)
+    )
+    return GroupResult(group, read_members(session, group, with_members=with_members))
 
 
 @audit.records_failures(Action.SCIM_GROUP_PATCH, "group")
@@ -202,6 +115,7 @@ def patch_group(
     group_id: str,
     body: dict[str, Any],
     *,
+    base_url: str,
     if_match: str | None = None,
     with_members: bool = True,
     address: str | None = None,
@@ -210,13 +124,16 @@ def patch_group(
     group = _require(session, token.site_id, group_id, lock=True)
     _check_precondition(group, if_match)
     plan = parse_group_patch(body)
-    kinds = dict(_resolve_members(session, token.site_id, sorted(plan.member_ids), group.id))
-    _apply(session, token.site_id, group, plan, kinds)
+    kinds = dict(resolve_members(session, token.site_id, sorted(plan.member_ids), group.id))
+    changed, ledger = _apply(session, token.site_id, group, plan, kinds)
     _bump(group, runtime)
     _audit(
         session, runtime, token, Action.SCIM_GROUP_PATCH, group, _patched_attributes(plan), address
     )
-    return GroupResult(group, _members(session, group, with_members=with_members))
+    emit(
+        session, *group_events(token, group, base_url, group.updated_at, ledger, attributes=changed)
+    )
+    return GroupResult(group, read_members(session, group, with_members=with_members))
 
 
 @audit.records_failures(Action.SCIM_GROUP_DELETE, "group")
@@ -226,14 +143,22 @@ def delete_group(
     token: AuthenticatedToken,
     group_id: str,
     *,
+    base_url: str,
     if_match: str | None = None,
     address: str | None = None,
 ) -> None:
-    """Its membership rows, and its rows as a member of other groups, go by cascade."""
+    """Its membership rows, and its rows as a member of other groups, go by cascade.
+
+    Its ``group.deleted`` event shows it as it was, without members (none is
+    read); no ``group.members_removed`` comes with it, for its own members or
+    for the groups it was a member of.
+    """
     group = _require(session, token.site_id, group_id, lock=True)
     _check_precondition(group, if_match)
+    data = group_document(group, None, base_url)
     groups_repo.delete_group(session, group)
     _audit(session, runtime, token, Action.SCIM_GROUP_DELETE, group, [], address)
+    emit(session, group_event(EventType.GROUP_DELETED, token, group, data, runtime.clock()))
 
 
 def list_groups(
@@ -278,7 +203,7 @@ def _check_precondition(group: Group, if_match: str | None) -> None:
     )
 
 
-def _resolve_members(
+def resolve_members(
     session: Session, site_id: str, ids: Sequence[str], group_id: str | None
 ) -> list[tuple[str, str]]:
     """(id, "User"/"Group") for each id, or 400 naming the ids that are not the site's."""
@@ -308,29 +233,53 @@ def _resolve_members(
 
 def _apply(
     session: Session, site_id: str, group: Group, plan: GroupPatch, kinds: dict[str, str]
-) -> None:
-    for name, value in plan.attributes.items():
-        setattr(group, name, value)
-        if name == "display_name":
-            group.display_name_key = str(value).casefold()
+) -> tuple[list[str], MemberLedger]:
+    """Run the plan; the SCIM names of the attributes whose value changed, and the
+    members really added and removed."""
+    changed = _set_attributes(group, plan.attributes)
+    ledger = MemberLedger()
     for step in plan.steps:
         if step.kind == StepKind.CLEAR:
-            groups_repo.clear_memberships(session, group.id)
+            ledger.removed(groups_repo.clear_memberships(session, group.id))
         if step.kind in (StepKind.ADD, StepKind.CLEAR):
             members = [(member_id, kinds[member_id]) for member_id in step.ids]
-            groups_repo.add_memberships(session, site_id, group.id, members)
+            _add(session, site_id, group, members, ledger)
         elif step.kind == StepKind.REMOVE:
-            groups_repo.remove_memberships(session, group.id, step.ids)
+            ledger.removed(groups_repo.remove_memberships(session, group.id, step.ids))
         elif step.kind == StepKind.REMOVE_MATCHING:
             # A filter other than ``value eq`` cannot name its rows up front
             # (identity providers only ever send ``value eq``): the database
             # picks them, and no member is read.
             assert step.value_filter is not None
             rows = filtering.member_rows(site_id, group.id, step.value_filter)
-            groups_repo.remove_memberships_among(session, group.id, rows)
+            ledger.removed(groups_repo.remove_memberships_among(session, group.id, rows))
+    return changed, ledger
 
 
-def _members(session: Session, group: Group, *, with_members: bool) -> list[MemberView] | None:
+def _set_attributes(group: Group, values: dict[str, str | None]) -> list[str]:
+    """Set columns of the group; the SCIM names of those whose value changed."""
+    changed: list[str] = []
+    for name, value in values.items():
+        if getattr(group, name) != value:
+            changed.append(_SCIM_NAMES[name])
+        setattr(group, name, value)
+        if name == "display_name":
+            group.display_name_key = str(value).casefold()
+    return changed
+
+
+def _add(
+    session: Session,
+    site_id: str,
+    group: Group,
+    members: list[tuple[str, str]],
+    ledger: MemberLedger,
+) -> None:
+    inserted = groups_repo.add_memberships(session, site_id, group.id, members)
+    ledger.added([member for member in members if member[0] in inserted])
+
+
+def read_members(session: Session, group: Group, *, with_members: bool) -> list[MemberView] | None:
     if not with_members:
         return None
     rows = groups_repo.list_group_members(session, group.site_id, [group.id])
@@ -342,7 +291,7 @@ def _bump(group: Group, runtime: Runtime) -> None:
     group.updated_at = runtime.clock()
 
 
-def _input_attributes(data: GroupInput) -> list[str]:
+def input_attributes(data: GroupInput) -> list[str]:
     names = ["displayName", "members"]
     return names if data.external_id is None else [*names, "externalId"]
 

@@ -33,7 +33,7 @@ async def read_user_page(
     """The page of users, or None when a selection asks for the general path."""
     if query.attributes or query.excluded_attributes:
         return None
-    return await _read(reads, token, query, base_url=base_url.rstrip("/"), groups=False)
+    return await _read(reads, token.site_id, query, base_url=base_url.rstrip("/"), groups=False)
 
 
 async def read_group_page(
@@ -45,12 +45,22 @@ async def read_group_page(
     with_members: bool,
 ) -> EncodedPage:
     """The page of groups; the caller checked that the selection is at most ``members``."""
-    return await _read(reads, token, query, base_url=base_url, groups=True, members=with_members)
+    return await _read(
+        reads, token.site_id, query, base_url=base_url, groups=True, members=with_members
+    )
+
+
+async def read_site_page(
+    reads: Reads, site_id: str, query: ListQuery, *, base_url: str, groups: bool
+) -> EncodedPage:
+    """A page of a site's users, or of its groups without members, for an operator key
+    (services.reconciliation); the caller has checked that the key may read the site."""
+    return await _read(reads, site_id, query, base_url=base_url, groups=groups, members=False)
 
 
 async def _read(
     reads: Reads,
-    token: AuthenticatedToken,
+    site_id: str,
     query: ListQuery,
     *,
     base_url: str,
@@ -63,7 +73,7 @@ async def _read(
     paging_by_cursor = query.cursor is not None
     limit = query.count + 1 if paging_by_cursor and query.count > 0 else query.count
     params = statement.params(
-        token.site_id,
+        site_id,
         base_url=base_url,
         limit=limit,
         offset=query.start_index - 1,

@@ -21,6 +21,8 @@ class Runtime:
     audit_window: timedelta = timedelta(seconds=60)
     throttle: FailureThrottle = field(default_factory=FailureThrottle)
     passwords: Passwords = field(default_factory=Passwords)
+    scim_base_url: str = "/scim/v2"
+    """meta.location's base in what is written outside a request (events of the CLI)."""
 
     @classmethod
     def from_settings(
@@ -35,4 +37,5 @@ class Runtime:
             passwords=Passwords(
                 time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib
             ),
+            scim_base_url=(settings.public_base_url or "").rstrip("/") + "/scim/v2",
         )

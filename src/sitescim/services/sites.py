@@ -1,4 +1,9 @@
-"""Sites, their local users, and who is acting."""
+"""Sites, their local users, and who is acting.
+
+A local user (``sitescim user create``, the demo site's first Promaster) is
+announced by ``user.created`` like one provisioned by SCIM, with
+``audit.SYSTEM`` as actor: the command line has no person of the site.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +18,11 @@ from sitescim.db.repositories import sites as sites_repo
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain import passwords
 from sitescim.domain.errors import AuthenticationError, InvalidInputError, NotFoundError
+from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Actor, Privilege, parse_privilege
+from sitescim.scim.user_documents import user_document
+from sitescim.services.audit import SYSTEM
+from sitescim.services.events import NewEvent, emit
 from sitescim.services.runtime import Runtime
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -136,6 +145,8 @@ def create_user(
             version=1,
         ),
     )
+    data = user_document(user, [], [], runtime.scim_base_url)
+    emit(session, NewEvent(EventType.USER_CREATED, site.id, user.id, data, SYSTEM, now))
     return UserView(
         id=user.id, email=user.email, user_name=user.user_name, privilege=level, active=True
     )

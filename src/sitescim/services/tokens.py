@@ -1,4 +1,9 @@
-"""The token lifecycle: issue, list, revoke, authenticate (rules T1-T11)."""
+"""The token lifecycle: issue, list, revoke, authenticate (rules T1-T11).
+
+Issuing and revoking write ``token.created`` / ``token.revoked`` in the same
+transaction, with the Promaster as actor and the token's public fields as data
+(``token_events``): never its value or its hash.
+"""
 
 from __future__ import annotations
 
@@ -23,10 +28,13 @@ from sitescim.domain.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
+from sitescim.domain.events import EventType
 from sitescim.domain.passwords import MIN_LENGTH
 from sitescim.domain.privileges import Actor, Privilege
 from sitescim.services import audit
+from sitescim.services.events import emit
 from sitescim.services.runtime import Runtime
+from sitescim.services.token_events import token_event
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +190,7 @@ def issue_token(
         address=address,
         detail={"description": token.description, "scope": token.scope},
     )
+    emit(session, token_event(EventType.TOKEN_CREATED, token, actor, now))
     log.info(
         "token created",
         extra={"token_id": token.id, "site_id": actor.site_id, "by": actor.user_id},
@@ -234,6 +243,7 @@ def revoke_token(
             address=address,
             detail={"description": token.description},
         )
+        emit(session, token_event(EventType.TOKEN_REVOKED, token, actor, now))
         log.info("token revoked", extra={"token_id": token.id, "site_id": actor.site_id})
     return _view(token, now)
 

@@ -1,13 +1,16 @@
 """The frame a PUT or PATCH of a user runs in: read locked, changed, checked, written.
 
 Every change bumps ``version`` and ``updated_at`` and is audited with the
-token and the names (never the values) of the attributes it touched.
+token and the names (never the values) of the attributes it touched. It also
+writes its events (``user_events``) with the document the response shows; a
+request that changes nothing writes none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from scim2_models import (
@@ -20,20 +23,15 @@ from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.errors import NotFoundError
+from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import etags, mapping, user_documents
 from sitescim.scim.mapping import ScimUser
 from sitescim.services import audit
 from sitescim.services import user_rules as rules
+from sitescim.services.events import NewEvent, emit
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
-
-
-def load_user(session: Session, site_id: str, user_id: str) -> UserRow:
-    user = users_repo.get_user(session, site_id, user_id)
-    if user is None:
-        raise NotFoundError(f"No user with id {user_id!r}.")
-    return user
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,4 +227,45 @@ def store(
         address=address,
         detail={"attributes": names},
     )
-    return user_documents.user_document(user, values, groups, base_url)
+    document = user_documents.user_document(user, values, groups, base_url)
+    emit(session, *user_events(token, document, now, names, was_active=was_active))
+    return document
+
+
+def user_events(
+    token: AuthenticatedToken,
+    document: dict[str, Any],
+    now: datetime,
+    names: Sequence[str],
+    *,
+    was_active: bool,
+) -> list[NewEvent]:
+    """The events of a change to a user that changed ``names``.
+
+    ``active`` going false is ``user.deactivated``, going true
+    ``user.reactivated`` (``changes.attributes`` ``["active"]``); every other
+    changed attribute is named by one ``user.updated``, written before it. So a
+    request that deactivates a user and changes its e-mail writes
+    ``user.updated`` (``emails``) then ``user.deactivated``, both with the user
+    as it now is: a consumer that follows only ``user.updated`` still sees every
+    attribute change, one that follows only ``user.deactivated`` every departure.
+    """
+    others = [name for name in names if name != "active"]
+    made: list[NewEvent] = []
+    if others:
+        made.append(_user_event(EventType.USER_UPDATED, token, document, now, others))
+    if "active" in names:
+        status = EventType.USER_DEACTIVATED if was_active else EventType.USER_REACTIVATED
+        made.append(_user_event(status, token, document, now, ["active"]))
+    return made
+
+
+def _user_event(
+    kind: EventType,
+    token: AuthenticatedToken,
+    document: dict[str, Any],
+    now: datetime,
+    names: list[str],
+) -> NewEvent:
+    changes = {"attributes": names}
+    return NewEvent(kind, token.site_id, document["id"], document, token.who, now, changes)

@@ -1,4 +1,8 @@
-"""Creation of users through SCIM, one at a time or as a Bulk request's batch."""
+"""Creation of users through SCIM, one at a time or as a Bulk request's batch.
+
+Each creation writes ``user.created`` with the document its response shows,
+in its transaction: a batch writes all of its events in one INSERT.
+"""
 
 from __future__ import annotations
 
@@ -16,23 +20,26 @@ from sitescim.db.models import AuditEvent, new_id
 from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
+from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import mapping, user_documents
 from sitescim.services import audit
 from sitescim.services import user_changes as frame
 from sitescim.services import user_rules as rules
+from sitescim.services.events import NewEvent, emit
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 
 
 @dataclass(frozen=True, slots=True)
 class _NewUser:
-    """A user ready to insert: its row, value rows, document and audit row."""
+    """A user ready to insert: its row, value rows, document, audit row and event."""
 
     user: UserRow
     values: list[Any]
     document: dict[str, Any]
     event: AuditEvent
+    announced: NewEvent  # user.created
 
 
 def _new_user(
@@ -77,7 +84,8 @@ def _new_user(
         address=address,
         detail={"attributes": names},
     )
-    return _NewUser(user, values, created, event)
+    announced = NewEvent(EventType.USER_CREATED, token.site_id, user.id, created, token.who, now)
+    return _NewUser(user, values, created, event, announced)
 
 
 @audit.records_failures(Action.SCIM_USER_CREATE, "user", with_id=False)
@@ -94,6 +102,7 @@ def create_user(
     with rules.unique_name(new.user):  # the unique index decides: no query before the INSERT
         users_repo.insert_users(session, [(new.user, new.values)])
     audit.record_all(session, [new.event])
+    emit(session, new.announced)
     return new.document
 
 
@@ -107,7 +116,8 @@ def create_users(
     address: str | None = None,
 ) -> list[dict[str, Any] | None]:
     """A Bulk request's run of creations as one batch: two INSERTs of users and values,
-    one of audit rows, one query for the userNames, instead of six statements each.
+    one of audit rows, one of events, one query for the userNames, instead of seven
+    statements each.
 
     Each body's document, or None for a body this batch leaves to ``create_user``
     alone: one that is refused (an invalid body, a userName already taken, by
@@ -137,6 +147,7 @@ def create_users(
             with session.begin_nested():
                 users_repo.insert_users(session, [(new.user, new.values) for new in ready])
                 audit.record_all(session, [new.event for new in ready])
+                emit(session, *(new.announced for new in ready))
         except IntegrityError:
             return [None] * len(bodies)
     return [None if new is None else new.document for new in prepared]

@@ -23,12 +23,14 @@ from sitescim.db.reads import Reads
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.errors import NotFoundError
+from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import listing, user_documents, user_patch
 from sitescim.scim.listing import ListQuery
 from sitescim.services import audit
 from sitescim.services import user_changes as frame
 from sitescim.services import user_rules as rules
+from sitescim.services.events import NewEvent, emit
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 
@@ -188,23 +190,36 @@ def delete_user(
     token: AuthenticatedToken,
     user_id: str,
     *,
+    base_url: str,
     if_match: str | None = None,
     address: str | None = None,
 ) -> None:
-    user = frame.load_user(session, token.site_id, user_id)
-    frame.check_if_match(user, if_match)
+    """``user.deleted`` shows the user as it was, its groups included (read for it).
+
+    The groups it leaves by cascade get no ``group.members_removed``: the
+    user's event names them, and a consumer that applies it drops the user
+    from each.
+    """
+    user, before = frame.open_for_change(
+        session, token, user_id, if_match=if_match, base_url=base_url
+    )
     if user.active and user.privilege == Privilege.PROMASTER:
         rules.keep_a_promaster(
             session, runtime, token, user, action=Action.SCIM_USER_DELETE, address=address
         )
     users_repo.delete_user(session, user)
+    now = runtime.clock()
     audit.record(
         session,
-        now=runtime.clock(),
+        now=now,
         site_id=token.site_id,
         action=Action.SCIM_USER_DELETE,
         who=token.who,
         target=("user", user_id),
         address=address,
         detail={"userName": user.user_name},
+    )
+    emit(
+        session,
+        NewEvent(EventType.USER_DELETED, token.site_id, user_id, before.document, token.who, now),
     )

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
-from sitescim.services import webhook_delivery
+from sitescim.services import notices, webhook_delivery
 from sitescim.services.runtime import Runtime
 from sitescim.services.webhook_sender import Sender
 from sitescim.settings import Settings
@@ -51,10 +51,14 @@ HOUR_SECONDS = 3600.0
 
 
 def standard_jobs(runtime: Runtime, settings: Settings) -> list[PeriodicJob]:
-    """The periodic jobs every worker runs; token-expiry notices belong here too."""
-    del settings
+    """The periodic jobs every worker runs: each is safe on every instance at once."""
     return [
         PeriodicJob("webhook history", HOUR_SECONDS, partial(webhook_delivery.prune, runtime)),
+        PeriodicJob(
+            "token notices",
+            notices.RUN_EVERY_SECONDS,
+            partial(notices.run_notices, runtime, settings),
+        ),
     ]
 
 

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -19,6 +20,7 @@ from starlette.staticfiles import StaticFiles
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.reads import Reads, open_reads
 from sitescim.domain.clock import Clock, system_clock
+from sitescim.services import events as event_service
 from sitescim.services import sessions
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
@@ -27,6 +29,8 @@ from sitescim.settings import Settings, get_settings
 from sitescim.web import errors, metrics
 from sitescim.web.api import audit as audit_api
 from sitescim.web.api import documentation
+from sitescim.web.api import events as events_api
+from sitescim.web.api import reconciliation as reconciliation_api
 from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
 from sitescim.web.api import webhooks as webhooks_api
@@ -57,15 +61,18 @@ async def _every(interval_seconds: float, name: str, task: Callable[[], object])
         await asyncio.sleep(interval_seconds)
 
 
-def _upkeep(runtime: Runtime) -> list[Coroutine[Any, Any, None]]:
-    """Expiry warnings (T6) and ended sessions daily; planner statistics every few
-    minutes, since plans must not wait for autovacuum (a refresh with nothing
-    changed costs one query)."""
+def _upkeep(runtime: Runtime, settings: Settings) -> list[Coroutine[Any, Any, None]]:
+    """Expiry warnings (T6), ended sessions and events past their retention daily;
+    planner statistics every few minutes, since plans must not wait for autovacuum
+    (a refresh with nothing changed costs one query). Token-expiry notices are the
+    worker's (services.worker)."""
+    retention = timedelta(days=settings.events_retention_days)
     return [
         _every(
             DAY_SECONDS, "expiry warnings", partial(token_service.warn_expiring_tokens, runtime)
         ),
         _every(DAY_SECONDS, "ended sessions", partial(sessions.purge_expired, runtime)),
+        _every(DAY_SECONDS, "events retention", partial(event_service.prune, runtime, retention)),
         _every(STATISTICS_INTERVAL_SECONDS, "planner statistics", runtime.db.refresh_statistics),
     ]
 
@@ -88,7 +95,7 @@ def create_app(
         app.state.rate_limits = RateLimits(settings)
         # SQLite has one writer at a time: SCIM writes queue for one thread.
         app.state.write_turns = WriteTurns() if db.dialect == "sqlite" else None
-        upkeep = [asyncio.create_task(job) for job in _upkeep(runtime)]
+        upkeep = [asyncio.create_task(job) for job in _upkeep(runtime, settings)]
         sample = partial(_sample_pools, runtime.db, app.state.reads)
         upkeep.append(asyncio.create_task(_every(POOL_SAMPLE_SECONDS, "pool metrics", sample)))
         worker = Worker.from_settings(runtime, settings) if settings.worker else None
@@ -129,6 +136,8 @@ def create_app(
     api.include_router(tokens_api.router)
     api.include_router(audit_api.router)
     api.include_router(webhooks_api.router)
+    api.include_router(events_api.router)
+    api.include_router(reconciliation_api.router)
     app.include_router(api)
     documentation.install(app)
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from sitescim.db.engine import before_commit
+from sitescim.db.repositories.events import last_position
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.events import EventType, event_id, parse_event_id, parse_types
 from sitescim.services import events
@@ -34,17 +35,24 @@ def _event(world: World, resource_id: str, **data: object) -> events.NewEvent:
     )
 
 
-def _all(runtime: Runtime) -> list[dict[str, Any]]:
-    return events.read_feed(runtime, events.FeedQuery(limit=events.MAX_PAGE)).events
+def _all(runtime: Runtime, after: int) -> list[dict[str, Any]]:
+    return events.read_feed(runtime, events.FeedQuery(after=after, limit=events.MAX_PAGE)).events
+
+
+def _start(world: World) -> int:
+    """The feed's end once the world is made (its people's ``user.created``)."""
+    with world.runtime.db.transaction(write=False) as session:
+        return last_position(session)
 
 
 def test_committed_events_are_numbered_in_order_and_shown_with_their_site(world: World) -> None:
+    start = _start(world)
     with world.runtime.db.transaction(write=True) as session:
         events.emit(session, _event(world, "u1"), _event(world, "u2"))
     with world.runtime.db.transaction(write=True) as session:
         events.emit(session, _event(world, "u3"))
 
-    page = events.read_feed(world.runtime, events.FeedQuery())
+    page = events.read_feed(world.runtime, events.FeedQuery(after=start))
     assert [e["data"]["id"] for e in page.events] == ["u1", "u2", "u3"]
     ids = [e["id"] for e in page.events]
     assert ids == sorted(ids)
@@ -62,6 +70,8 @@ def test_committed_events_are_numbered_in_order_and_shown_with_their_site(world:
 
 
 def test_a_rolled_back_change_and_a_rolled_back_savepoint_leave_no_event(world: World) -> None:
+    start = _start(world)
+
     def fail_after_emitting() -> None:
         with world.runtime.db.transaction(write=True) as session:
             events.emit(session, _event(world, "lost"))
@@ -78,13 +88,14 @@ def test_a_rolled_back_change_and_a_rolled_back_savepoint_leave_no_event(world: 
             pass
         events.emit(session, _event(world, "kept"))
 
-    assert [e["data"]["id"] for e in _all(world.runtime)] == ["kept"]
+    assert [e["data"]["id"] for e in _all(world.runtime, start)] == ["kept"]
     with world.runtime.db.transaction(write=False) as session:
         unnumbered = session.execute(text("SELECT count(*) FROM events WHERE position IS NULL"))
         assert unnumbered.scalar_one() == 0
 
 
 def test_filters_by_site_and_type_and_the_cursor_moves_past_what_they_hide(world: World) -> None:
+    start = _start(world)
     with world.runtime.db.transaction(write=True) as session:
         events.emit(session, _event(world, "a1"))
         events.emit(
@@ -98,10 +109,11 @@ def test_filters_by_site_and_type_and_the_cursor_moves_past_what_they_hide(world
                 now=world.runtime.clock(),
             ),
         )
-    only_b = events.read_feed(world.runtime, events.FeedQuery(site_ids=[world.site_b]))
+    only_b = events.read_feed(world.runtime, events.FeedQuery(after=start, site_ids=[world.site_b]))
     assert [e["data"]["id"] for e in only_b.events] == ["g1"]
     only_users = events.read_feed(
-        world.runtime, events.FeedQuery(types=parse_types("user.updated, user.created"))
+        world.runtime,
+        events.FeedQuery(after=start, types=parse_types("user.updated, user.created")),
     )
     assert [e["data"]["id"] for e in only_users.events] == ["a1"]
 
@@ -145,8 +157,10 @@ def test_a_reader_following_eight_writers_sees_every_event_once_in_commit_order(
         except BaseException as error:
             errors.append(error)
 
+    start = _start(world)
+
     def follow() -> None:
-        after = 0
+        after = start
         while True:
             finished = done.is_set()
             page = events.read_feed(runtime, events.FeedQuery(after=after, limit=7))

@@ -20,12 +20,22 @@ EVENTS_LOCK = 0x5C1E_E7E5
 """PostgreSQL advisory lock a writer holds from numbering its events until its commit
 has ended (PostgreSQL makes a commit visible before it releases its locks)."""
 
-_NUMBER = text(
-    "UPDATE events SET position = :base + numbered.n "
+# The largest position is an uncorrelated subquery: both databases evaluate it once,
+# before the UPDATE writes a row (SQLite caches it, PostgreSQL runs it as an InitPlan).
+_NUMBER = (
+    "UPDATE events SET position = "
+    "(SELECT coalesce(max(position), 0) FROM events) + numbered.n "
     "FROM (SELECT id, row_number() OVER (ORDER BY id) AS n "
     "      FROM events WHERE position IS NULL) AS numbered "
     "WHERE events.id = numbered.id"
 )
+_NUMBERING = {
+    "postgresql": text(_NUMBER),
+    # Joined on id alone, SQLite scans the whole table at every commit; this keeps
+    # it to the unnumbered rows (PostgreSQL probes the primary key either way).
+    "sqlite": text(_NUMBER + " AND events.position IS NULL"),
+}
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def add(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -42,12 +52,12 @@ def number(session: Session) -> None:
     On PostgreSQL writers commit concurrently: each takes ``EVENTS_LOCK`` here and
     keeps it until its commit ends, so positions are handed out in commit order
     there too. Other transactions' unnumbered rows are invisible to this one.
+    One statement after the lock: it runs on the write path of every change.
     """
     connection = session.connection()
     if is_postgresql(session):
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENTS_LOCK})
-    base = connection.execute(select(func.coalesce(func.max(_EVENTS.c.position), 0))).scalar_one()
-    connection.execute(_NUMBER, {"base": base})
+        connection.execute(_LOCK, {"key": EVENTS_LOCK})  # before the UPDATE's snapshot is taken
+    connection.execute(_NUMBERING[connection.dialect.name])
 
 
 def read_after(
@@ -97,3 +107,12 @@ def prune(session: Session, before: datetime) -> int:
         delete(_EVENTS).where(_EVENTS.c.occurred_at < before, _EVENTS.c.position < newest)
     )
     return int(result.rowcount or 0)
+
+
+LAST_POSITION_SQL = "SELECT max(position) FROM events"
+"""The feed's last position, for the hot reader (``Reads.rows``): one indexed read.
+
+A reconciliation list read after it sees every change up to it (a position is
+visible only once its transaction has committed, and positions are handed out
+in commit order); every change it misses gets a larger position.
+"""

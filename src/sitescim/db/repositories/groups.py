@@ -76,6 +76,7 @@ _ADD_SITE_MEMBERS = {
         " LEFT JOIN groups g ON u.id IS NULL AND g.site_id = :site_id"
         "  AND g.id = json_extract(p.value, '$[1]')"
         " WHERE u.id IS NOT NULL OR g.id IS NOT NULL ORDER BY p.key"
+        " RETURNING group_id, user_id, member_group_id"
     ),
     "postgresql": text(
         "INSERT INTO group_members (site_id, group_id, user_id, member_group_id)"
@@ -85,6 +86,7 @@ _ADD_SITE_MEMBERS = {
         " LEFT JOIN users u ON u.site_id = :site_id AND u.id = p.member"
         " LEFT JOIN groups g ON u.id IS NULL AND g.site_id = :site_id AND g.id = p.member"
         " WHERE u.id IS NOT NULL OR g.id IS NOT NULL ORDER BY p.n"
+        " RETURNING group_id, user_id, member_group_id"
     ),
 }
 
@@ -95,15 +97,22 @@ def insert_groups(session: Session, groups: Sequence[Group]) -> None:
     session.connection().execute(insert(table), [column_values(group) for group in groups])
 
 
-def add_site_members(session: Session, site_id: str, pairs: Sequence[tuple[str, str]]) -> int:
+Member = tuple[str, str]
+"""A member as (id, kind), the kind "User" or "Group"."""
+
+
+def add_site_members(
+    session: Session, site_id: str, pairs: Sequence[tuple[str, str]]
+) -> dict[str, dict[str, str]]:
     """Make the ids that are the site's users or groups members of new groups.
 
     (group id, member id) pairs, one statement whatever their number, no row
-    built in Python; returns how many went in, so the caller can tell that some
-    id is no user or group of the site (T10: another site's ids are not found).
+    built in Python; returns what went in, group id -> member id -> kind, so the
+    caller can tell that some id is no user or group of the site (T10: another
+    site's ids are not found) and name the kinds of the others without a query.
     """
     if not pairs:
-        return 0
+        return {}
     connection = session.connection()
     dialect = connection.dialect.name
     parameters: dict[str, Any] = {"site_id": site_id}
@@ -112,17 +121,38 @@ def add_site_members(session: Session, site_id: str, pairs: Sequence[tuple[str, 
     else:
         parameters["groups"] = [group for group, _ in pairs]
         parameters["members"] = [member for _, member in pairs]
-    return int(connection.execute(_ADD_SITE_MEMBERS[dialect], parameters).rowcount)
+    added: dict[str, dict[str, str]] = {}
+    for group_id, user_id, member_group_id in connection.execute(
+        _ADD_SITE_MEMBERS[dialect], parameters
+    ):
+        added.setdefault(group_id, {}).update(_member(user_id, member_group_id))
+    return added
+
+
+def _member(user_id: str | None, member_group_id: str | None) -> dict[str, str]:
+    return {user_id: "User"} if user_id is not None else {str(member_group_id): "Group"}
+
+
+def _members(rows: Iterable[Any]) -> list[Member]:
+    return [
+        (user_id, "User") if user_id is not None else (str(member_group_id), "Group")
+        for user_id, member_group_id in rows
+    ]
+
+
+_MEMBERSHIPS = cast(Table, Membership.__table__)
+_MEMBER_COLUMNS = (_MEMBERSHIPS.c.user_id, _MEMBERSHIPS.c.member_group_id)
 
 
 def add_memberships(
     session: Session, site_id: str, group_id: str, members: Sequence[tuple[str, str]]
-) -> None:
-    """Insert (id, kind) members; ones already there are left alone (unique constraints)."""
+) -> set[str]:
+    """Insert (id, kind) members; ones already there are left alone (unique constraints).
+
+    Returns the ids that went in, the ones that were not members before.
+    """
     if not members:
-        return
-    table = Membership.__table__
-    assert isinstance(table, Table)
+        return set()
     insert = upsert_for(session)
     rows = [
         {
@@ -133,33 +163,48 @@ def add_memberships(
         }
         for member_id, kind in members
     ]
-    session.execute(insert(table).on_conflict_do_nothing(), rows)
+    statement = insert(_MEMBERSHIPS).on_conflict_do_nothing().returning(*_MEMBER_COLUMNS)
+    return {member_id for member_id, _ in _members(session.execute(statement, rows))}
 
 
-def remove_memberships(session: Session, group_id: str, ids: Sequence[str]) -> None:
+def remove_memberships(session: Session, group_id: str, ids: Sequence[str]) -> list[Member]:
     """Delete only the named members' rows, by the (group, member) unique indexes.
 
     One statement per member column: with ``user_id IN (...) OR member_group_id
     IN (...)`` SQLite, once ANALYZE has seen a large group, walks every row of
     the group by its ``group_id`` prefix instead of probing the two indexes.
+    Returns the members removed: (id, kind) of the rows there were.
     """
+    connection = session.connection()
+    removed: list[Member] = []
     for chunk in in_chunks(list(ids)):
-        for column in (Membership.user_id, Membership.member_group_id):
-            session.execute(
-                delete(Membership).where(Membership.group_id == group_id, column.in_(chunk))
+        for column in _MEMBER_COLUMNS:
+            statement = (
+                delete(_MEMBERSHIPS)
+                .where(_MEMBERSHIPS.c.group_id == group_id, column.in_(chunk))
+                .returning(*_MEMBER_COLUMNS)
             )
+            removed.extend(_members(connection.execute(statement)))
+    return removed
 
 
-def remove_memberships_among(session: Session, group_id: str, rows: Select[Any]) -> None:
+def remove_memberships_among(session: Session, group_id: str, rows: Select[Any]) -> list[Member]:
     """Delete the group's membership rows whose ids ``rows`` selects (a filter's match)."""
-    session.execute(
-        delete(Membership).where(Membership.group_id == group_id, Membership.id.in_(rows))
+    statement = (
+        delete(_MEMBERSHIPS)
+        .where(_MEMBERSHIPS.c.group_id == group_id, _MEMBERSHIPS.c.id.in_(rows))
+        .returning(*_MEMBER_COLUMNS)
     )
+    return _members(session.connection().execute(statement))
 
 
-def clear_memberships(session: Session, group_id: str) -> None:
-    """Every member goes: only a whole replacement of members asks for this."""
-    session.execute(delete(Membership).where(Membership.group_id == group_id))
+def clear_memberships(session: Session, group_id: str) -> list[Member]:
+    """Every member goes: only a whole replacement of members asks for this (it
+    names them all anyway). Returns the members there were."""
+    statement = (
+        delete(_MEMBERSHIPS).where(_MEMBERSHIPS.c.group_id == group_id).returning(*_MEMBER_COLUMNS)
+    )
+    return _members(session.connection().execute(statement))
 
 
 def select_members(key: Any) -> Select[Any]:

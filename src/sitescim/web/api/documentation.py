@@ -19,9 +19,10 @@ from pydantic import BaseModel
 ERROR_SCHEMA = "ApiError"
 _MEANINGS = {
     400: "A parameter or the body breaks a rule; `field` names it.",
-    401: "Not signed in (no session, or it ended), or the sign-in failed.",
+    401: "Not signed in (no session, or it ended), the sign-in failed, or (events, sites, "
+    "webhooks) no valid operator API key.",
     403: "Signed in, but only the site's Promasters may do this.",
-    404: "No such resource in this site.",
+    404: "No such resource in this site, or a site the operator key does not read.",
     409: "The state forbids it (one active token per Promaster: revoke it first).",
     413: "The body is larger than the configured limit.",
     415: "The body is not application/json.",
@@ -37,6 +38,11 @@ ERRORS: Mapping[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/v1/tokens"): (*_BODY, 401, 403, 409),
     ("delete", "/api/v1/tokens/{token_id}"): (400, 401, 403, 404),
     ("get", "/api/v1/audit"): (400, 401, 403),
+    ("get", "/api/v1/events"): (400, 401, 404),
+    ("get", "/api/v1/sites"): (401,),
+    ("get", "/api/v1/sites/{slug}/users"): (400, 401, 404),
+    ("get", "/api/v1/sites/{slug}/groups"): (400, 401, 404),
+    ("get", "/api/v1/sites/{slug}/groups/{group_id}/members"): (400, 401, 404),
     # Webhooks, for an operator key: 401 without a valid one, 404 outside its sites.
     ("get", "/api/v1/webhooks"): (401,),
     ("post", "/api/v1/webhooks"): (*_BODY, 401, 404),

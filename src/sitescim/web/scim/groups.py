@@ -30,6 +30,7 @@ from sitescim.scim.group_mapping import (
     wants_members,
 )
 from sitescim.scim.listing import ListQuery
+from sitescim.services import group_creation
 from sitescim.services import groups as group_service
 from sitescim.services.lookups import look_up_groups, read_group_without_members
 from sitescim.services.pages import read_group_page
@@ -62,7 +63,9 @@ def _group(
 async def create_group(scim: ScimRequest) -> Response:
     parameters = _parameters(scim)
     body = await scim.body()
-    result = await scim.write(group_service.create_group, body, address=scim.address)
+    result = await scim.write(
+        group_creation.create_group, body, base_url=scim.base_url, address=scim.address
+    )
     return _group(scim, result, parameters, status_code=201)
 
 
@@ -85,6 +88,7 @@ async def replace_group(scim: ScimRequest) -> Response:
         group_service.replace_group,
         scim.id,
         body,
+        base_url=scim.base_url,
         if_match=scim.if_match,
         with_members=wants_members(parameters),
         address=scim.address,
@@ -99,6 +103,7 @@ async def patch_group(scim: ScimRequest) -> Response:
         group_service.patch_group,
         scim.id,
         body,
+        base_url=scim.base_url,
         if_match=scim.if_match,
         with_members=parameters is not None and wants_members(parameters),
         address=scim.address,
@@ -114,6 +119,7 @@ async def delete_group(scim: ScimRequest) -> Response:
     await scim.write(
         group_service.delete_group,
         scim.id,
+        base_url=scim.base_url,
         if_match=scim.if_match,
         address=scim.address,
     )

@@ -69,6 +69,7 @@ async def delete_user(scim: ScimRequest) -> Response:
     await scim.write(
         user_service.delete_user,
         scim.id,
+        base_url=scim.base_url,
         if_match=scim.if_match,
         address=scim.address,
     )

@@ -11,7 +11,8 @@ from starlette.datastructures import FormData
 
 from sitescim.domain import documents
 from sitescim.domain.privileges import Actor
-from sitescim.services import directory, sessions
+from sitescim.services import directory, notices, sessions
+from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 from sitescim.web.deps import SESSION_COOKIE, RuntimeDep, SessionDep, SettingsDep
 from sitescim.web.ui import csrf
@@ -105,12 +106,15 @@ class Page:
     actor: Actor
     session: Session
     settings: Settings
+    runtime: Runtime
 
     def frame(self, nav: str) -> dict[str, Any]:
+        """What the page's header and banner show: the one place every signed-in page passes."""
         return {
             "actor": directory.profile_of(self.session, self.actor),
             "csrf": form_token(self.request, self.settings),
             "nav": nav,
+            "expiring_tokens": notices.expiring_tokens(self.session, self.runtime, self.actor),
         }
 
     def render(self, name: str, context: dict[str, Any], *, status_code: int = 200) -> Response:
@@ -131,9 +135,13 @@ class Page:
 
 
 def open_page(
-    request: Request, actor: PageActor, session: SessionDep, settings: SettingsDep
+    request: Request,
+    actor: PageActor,
+    session: SessionDep,
+    settings: SettingsDep,
+    runtime: RuntimeDep,
 ) -> Page:
-    return Page(request, actor, session, settings)
+    return Page(request, actor, session, settings, runtime)
 
 
 PageDep = Annotated[Page, Depends(open_page)]

@@ -88,7 +88,13 @@ def render(
     *,
     status_code: int = 200,
 ) -> Response:
-    values: dict[str, Any] = {"actor": None, "nav": None, "csrf": "", "site_name": ""}
+    values: dict[str, Any] = {
+        "actor": None,
+        "nav": None,
+        "csrf": "",
+        "site_name": "",
+        "expiring_tokens": [],
+    }
     values.update(context or {})
     return templates.TemplateResponse(
         request, name, values, status_code=status_code, headers=NO_STORE
