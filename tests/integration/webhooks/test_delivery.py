@@ -9,7 +9,7 @@ import time
 from sqlalchemy import text
 
 from sitescim.db.engine import Database, make_engine
-from sitescim.domain.events import EventType
+from sitescim.domain.events import EventType, parse_event_id
 from sitescim.domain.webhooks import RETRY_SCHEDULE
 from sitescim.services import events, webhook_delivery, webhooks
 from sitescim.services.audit import Who
@@ -42,7 +42,15 @@ def _emit(world: World, site: str, *names: str) -> None:
         )
 
 
+_REGISTERED_AFTER: dict[int, int] = {}
+"""The last feed position when a world's endpoint was registered: what it is owed
+starts after it (the world's own set-up writes events too)."""
+
+
 def _register(world: World, receiver: Receiver, **options: object) -> CreatedEndpoint:
+    page = events.read_feed(world.runtime, events.FeedQuery(limit=events.MAX_PAGE))
+    last = page.events[-1]["id"] if page.events else "evt_0"
+    _REGISTERED_AFTER[id(world)] = parse_event_id(last)
     created = webhooks.add_endpoint(
         world.runtime,
         receiver.url + "/hooks",
@@ -64,7 +72,8 @@ def _drain(worker: Worker, clock: FakeClock, *, rounds: int = 50) -> None:
 
 
 def _feed_ids_by_site(world: World) -> dict[str, list[str]]:
-    page = events.read_feed(world.runtime, events.FeedQuery(limit=events.MAX_PAGE))
+    after = _REGISTERED_AFTER.get(id(world), 0)
+    page = events.read_feed(world.runtime, events.FeedQuery(after=after, limit=events.MAX_PAGE))
     by_site: dict[str, list[str]] = {}
     for event in page.events:
         by_site.setdefault(event["site"]["slug"], []).append(event["id"])
