@@ -33,7 +33,7 @@ from tests.integration.servers import uvicorn_in_thread
 from tests.world import FakeClock
 
 HEAD_LIMIT: int = Settings.model_fields["http_max_header_bytes"].default
-OPERATOR_PATHS = ("/api/v1/events", "/api/v1/sites")
+OPERATOR_PATHS = ("/api/v1/events", "/api/v1/sites", "/api/v1/webhooks")
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -10,6 +10,7 @@ that was checked, under the URL's own name (Host header, TLS server name).
 from __future__ import annotations
 
 import json
+import ssl
 import time
 from datetime import UTC, datetime
 
@@ -36,10 +37,18 @@ class Sender:
     """Sends batches; ``clock`` only times attempts and schedules, never the signature,
     which receivers check against their own wall clock."""
 
-    def __init__(self, *, allow_private: bool, clock: Clock = system_clock) -> None:
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        clock: Clock = system_clock,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
+        """``verify``: the certificates trusted for https (the system's by default)."""
         self.allow_private = allow_private
         self.clock = clock
         self.client = httpx.Client(
+            verify=verify,
             timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
             follow_redirects=False,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
@@ -60,14 +69,17 @@ class Sender:
             head = batch.deliveries[0]
             return [self._outcome(head, started, None, f"refused: {refused.message}")]
         signer = Webhook(batch.secret)
+        url = httpx.URL(resolved.target.url).copy_with(host=resolved.address)
         for delivery in batch.deliveries:
-            outcome = self._send_one(resolved, signer, delivery)
+            outcome = self._send_one(resolved, url, signer, delivery)
             outcomes.append(outcome)
             if not outcome.delivered:
                 break
         return outcomes
 
-    def _send_one(self, resolved: Resolved, signer: Webhook, delivery: Claimed) -> Outcome:
+    def _send_one(
+        self, resolved: Resolved, url: httpx.URL, signer: Webhook, delivery: Claimed
+    ) -> Outcome:
         data = encode(delivery.payload)
         signed_at = datetime.now(UTC)
         headers = {
@@ -77,7 +89,6 @@ class Sender:
             "webhook-signature": signer.sign(delivery.webhook_id, signed_at, data),
             "host": _host_header(resolved),
         }
-        url = httpx.URL(resolved.target.url).copy_with(host=resolved.address)
         extensions = (
             {"sni_hostname": resolved.target.host} if resolved.target.scheme == "https" else {}
         )

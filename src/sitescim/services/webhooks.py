@@ -130,12 +130,14 @@ def list_endpoints(
 def remove_endpoint(
     runtime: Runtime, endpoint_id: str, *, within: Collection[str] | None = None
 ) -> EndpointView:
-    """Nothing more is sent to it, pending deliveries included; its history stays listed."""
+    """Nothing more is sent to it: its pending deliveries become failed. Its history
+    stays listed."""
     with runtime.db.transaction(write=True) as session:
         endpoint = _endpoint(session, endpoint_id, within)
         if endpoint.status != EndpointStatus.REMOVED:
             endpoint.status = str(EndpointStatus.REMOVED)
             endpoint.removed_at = runtime.clock()
+            hooks_repo.drop_pending(session, endpoint.id)
             session.flush()
         return _view(session, endpoint)
 

@@ -36,8 +36,6 @@ class Received:
 class Receiver:
     url: str = ""
     secret: str | None = None
-    since: int = 0
-    """The feed position when the test registered its endpoint, which gets events from then."""
     answer: Callable[[str], int] = lambda _path: 204
     requests: list[Received] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)

@@ -176,6 +176,18 @@ def requeue_failed(session: Session, endpoint_id: str, *, now: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def drop_pending(session: Session, endpoint_id: str) -> int:
+    """A removed endpoint's pending deliveries will never be sent: they become failed,
+    so they leave the pending part of the index that every claim reads."""
+    result = session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint_id, WebhookDelivery.status == PENDING)
+        .values(status=str(DeliveryStatus.FAILED))
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def counts_by_status(session: Session, endpoint_id: str | None = None) -> dict[str, int]:
     statement = select(WebhookDelivery.status, func.count()).group_by(WebhookDelivery.status)
     if endpoint_id is not None:

@@ -19,8 +19,8 @@ from pydantic import BaseModel
 ERROR_SCHEMA = "ApiError"
 _MEANINGS = {
     400: "A parameter or the body breaks a rule; `field` names it.",
-    401: "Not signed in (no session, or it ended), the sign-in failed, or (events, sites) "
-    "no valid operator API key.",
+    401: "Not signed in (no session, or it ended), the sign-in failed, or (events, sites, "
+    "webhooks) no valid operator API key.",
     403: "Signed in, but only the site's Promasters may do this.",
     404: "No such resource in this site, or a site the operator key does not read.",
     409: "The state forbids it (one active token per Promaster: revoke it first).",
@@ -43,6 +43,18 @@ ERRORS: Mapping[tuple[str, str], tuple[int, ...]] = {
     ("get", "/api/v1/sites/{slug}/users"): (400, 401, 404),
     ("get", "/api/v1/sites/{slug}/groups"): (400, 401, 404),
     ("get", "/api/v1/sites/{slug}/groups/{group_id}/members"): (400, 401, 404),
+    # Webhooks, for an operator key: 401 without a valid one, 404 outside its sites.
+    ("get", "/api/v1/webhooks"): (401,),
+    ("post", "/api/v1/webhooks"): (*_BODY, 401, 404),
+    ("delete", "/api/v1/webhooks/{endpoint_id}"): (400, 401, 404),
+    ("post", "/api/v1/webhooks/{endpoint_id}/resume"): (400, 401, 404),
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries"): (400, 401, 404),
+    ("get", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/attempts"): (400, 401, 404),
+    ("post", "/api/v1/webhooks/{endpoint_id}/deliveries/{delivery_id}/redeliver"): (
+        400,
+        401,
+        404,
+    ),
 }
 
 
