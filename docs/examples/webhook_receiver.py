@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks import Webhook
@@ -20,6 +22,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 webhook = Webhook(os.environ["WEBHOOK_SECRET"])
 seen: set[str] = set()  # a real application keeps this in its database
+handling = threading.Lock()  # requests come on threads of their own, several sites at once
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -32,15 +35,13 @@ class Receiver(BaseHTTPRequestHandler):
             self.end_headers()
             return
         webhook_id = self.headers["webhook-id"]
-        if webhook_id not in seen:  # a redelivery repeats the id: handle it once
-            seen.add(webhook_id)
-            event = payload["data"]
-            print(
-                json.dumps(
-                    {"id": event["id"], "type": payload["type"], "site": event["site"]["slug"]}
-                ),
-                flush=True,
-            )
+        with handling:
+            if webhook_id not in seen:  # a redelivery repeats the id: handle it once
+                seen.add(webhook_id)
+                event = payload["data"]
+                line = {"id": event["id"], "type": payload["type"], "site": event["site"]["slug"]}
+                sys.stdout.write(json.dumps(line) + "\n")
+                sys.stdout.flush()
         self.send_response(204)
         self.end_headers()
 
