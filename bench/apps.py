@@ -7,6 +7,7 @@ figure is a ratio to what uvicorn and Starlette alone manage on this machine in
 this run. `bare` is rawer still: an ASGI callable with no routing or
 authentication at all. `scim2_server_peer` is the peer: scim2-server's own ASGI
 application over its in-memory storage, seeded with the benchmark's users.
+`webhook_receiver` answers every webhook delivery with 204 (events_cost.py).
 `unauthenticated` is sitescim with one extra route serving the same
 ServiceProviderConfig without a token, to isolate what authentication costs.
 
@@ -283,3 +284,15 @@ def unauthenticated() -> FastAPI:
         return Response(service_provider_config_body(base), media_type=SCIM_MEDIA_TYPE)
 
     return app
+
+
+async def webhook_receiver(scope: Scope, receive: Receive, send: Send) -> None:
+    """A webhook endpoint that reads the body and answers 204 at once (events_cost.py)."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = bool(message.get("more_body"))
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
