@@ -1,24 +1,27 @@
 """Webhook delivery's network side: signed POSTs per the Standard Webhooks specification.
 
-One keep-alive ``httpx.Client`` for every endpoint, with connect and read
-timeouts, following no redirect (a 3xx is a failed attempt: a receiver that
-moved must be registered again, not followed to wherever it points). The host
-is resolved and checked before every batch, and the request goes to the address
-that was checked, under the URL's own name (Host header, TLS server name).
+Kept-alive connections for every endpoint (services.webhook_connections), with
+connect and read timeouts, following no redirect (a 3xx is a failed attempt: a
+receiver that moved must be registered again, not followed to wherever it
+points). The host is resolved and checked before every batch, and the request
+goes to the address that was checked, under the URL's own name (Host header,
+TLS server name).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import ssl
 import time
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
-import httpx
 from standardwebhooks import Webhook
 
 from sitescim.domain.clock import Clock, system_clock
 from sitescim.domain.errors import InvalidInputError
+from sitescim.services.webhook_connections import ConnectionPool, Destination
 from sitescim.services.webhook_delivery import Batch, Claimed, Outcome
 from sitescim.services.webhook_targets import Resolved, resolve
 
@@ -47,17 +50,18 @@ class Sender:
         """``verify``: the certificates trusted for https (the system's by default)."""
         self.allow_private = allow_private
         self.clock = clock
-        self.client = httpx.Client(
-            verify=verify,
-            timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
-            follow_redirects=False,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
-            headers={"user-agent": USER_AGENT},
-            trust_env=False,
+        if isinstance(verify, ssl.SSLContext):
+            tls = verify
+        elif verify:
+            tls = ssl.create_default_context()
+        else:
+            tls = ssl._create_unverified_context()  # noqa: S323 - only when asked for
+        self.connections = ConnectionPool(
+            tls=tls, connect_timeout=CONNECT_TIMEOUT_SECONDS, read_timeout=READ_TIMEOUT_SECONDS
         )
 
     def close(self) -> None:
-        self.client.close()
+        self.connections.close()
 
     def send(self, batch: Batch) -> list[Outcome]:
         """Send the batch in order, stopping at the first failure (order per pair)."""
@@ -69,42 +73,44 @@ class Sender:
             head = batch.deliveries[0]
             return [self._outcome(head, started, None, f"refused: {refused.message}")]
         signer = Webhook(batch.secret)
-        url = httpx.URL(resolved.target.url).copy_with(host=resolved.address)
+        target = resolved.target
+        destination = Destination(target.scheme, resolved.address, target.port, target.host)
+        parts = urlsplit(target.url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         for delivery in batch.deliveries:
-            outcome = self._send_one(resolved, url, signer, delivery)
+            outcome = self._send_one(resolved, destination, path, signer, delivery)
             outcomes.append(outcome)
             if not outcome.delivered:
                 break
         return outcomes
 
     def _send_one(
-        self, resolved: Resolved, url: httpx.URL, signer: Webhook, delivery: Claimed
+        self,
+        resolved: Resolved,
+        destination: Destination,
+        path: str,
+        signer: Webhook,
+        delivery: Claimed,
     ) -> Outcome:
         data = encode(delivery.payload)
         signed_at = datetime.now(UTC)
         headers = {
-            "content-type": "application/json",
+            "Host": _host_header(resolved),
+            "User-Agent": USER_AGENT,
+            "Content-Type": "application/json",
             "webhook-id": delivery.webhook_id,
             "webhook-timestamp": str(int(signed_at.timestamp())),
             "webhook-signature": signer.sign(delivery.webhook_id, signed_at, data),
-            "host": _host_header(resolved),
         }
-        extensions = (
-            {"sni_hostname": resolved.target.host} if resolved.target.scheme == "https" else {}
-        )
         started = time.monotonic()
         try:
-            response = self.client.post(
-                url, content=data.encode(), headers=headers, extensions=extensions
-            )
-        except httpx.HTTPError as error:
+            status = self.connections.post(destination, path, data.encode(), headers)
+        except (OSError, http.client.HTTPException) as error:
             return self._outcome(delivery, started, None, _describe(error))
-        if 200 <= response.status_code < 300:
-            return self._outcome(delivery, started, response.status_code, None)
-        note = " (redirects are not followed)" if response.is_redirect else ""
-        return self._outcome(
-            delivery, started, response.status_code, f"HTTP {response.status_code}{note}"
-        )
+        if 200 <= status < 300:
+            return self._outcome(delivery, started, status, None)
+        note = " (redirects are not followed)" if 300 <= status < 400 else ""
+        return self._outcome(delivery, started, status, f"HTTP {status}{note}")
 
     def _outcome(
         self, delivery: Claimed, started: float, status: int | None, error: str | None
@@ -125,7 +131,7 @@ def _host_header(resolved: Resolved) -> str:
     return host if target.port == default else f"{host}:{target.port}"
 
 
-def _describe(error: httpx.HTTPError) -> str:
+def _describe(error: OSError | http.client.HTTPException) -> str:
     """The kind of failure and the transport's words for it; never a header or the body."""
     kind = type(error).__name__
     detail = str(error).strip()

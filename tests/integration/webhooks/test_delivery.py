@@ -247,7 +247,7 @@ def test_a_refused_connection_is_an_attempt_and_no_secret_is_recorded(
     (attempt,) = webhooks.list_attempts(world.runtime, created.view.id, delivery.id)
     assert attempt.status_code is None
     assert attempt.error is not None
-    assert attempt.error.startswith("ConnectError")
+    assert attempt.error.startswith("ConnectionRefusedError")
     with world.runtime.db.transaction(write=False) as session:
         dump = " ".join(
             str(row)

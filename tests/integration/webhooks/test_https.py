@@ -130,5 +130,5 @@ def test_an_untrusted_certificate_is_a_failed_attempt(
         sender.close()
     assert outcome.status_code is None
     assert outcome.error is not None
-    assert outcome.error.startswith("ConnectError")
+    assert outcome.error.startswith("SSLCertVerificationError")
     assert seen == []
