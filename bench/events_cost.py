@@ -6,13 +6,17 @@ what delivering them adds on the same core. Issue 11 allows at most 20 % less wr
 throughput. The server is pinned to core 0; wrk and the receiver share core 1.
 
     .venv/bin/python bench/events_cost.py [--duration 10] [--connections 8] [--users 10000]
-        [--databases sqlite,postgresql]
+        [--databases sqlite,postgresql] [--worker-process]
+
+``--worker-process``: the server runs with SITESCIM_WORKER=false and a
+``sitescim worker`` process, pinned to core 1, delivers instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import text
 
 from bench.harness import (
+    BIN,
     DEFAULT_POSTGRES_URL,
     LUA,
     SITESCIM_APP,
@@ -31,6 +36,7 @@ from bench.harness import (
     database,
     env_for,
     migrate,
+    pinned_to,
     server,
     wrk,
 )
@@ -53,9 +59,11 @@ def run(kind: str, args: argparse.Namespace, scratch: Path) -> list[tuple[str, f
         ids_file.write_text("\n".join(ids) + "\n")
         headers = {"Authorization": f"Bearer {site.token}"}
 
+        server_env = {**env, "SITESCIM_WORKER": "false"} if args.worker_process else env
+
         def measure(tag: str) -> dict[str, float]:
             figures = {}
-            with server(SITESCIM_APP, env, factory=True, core=SERVER_CORE) as base:
+            with server(SITESCIM_APP, server_env, factory=True, core=SERVER_CORE) as base:
                 for name, script, script_args in (
                     ("POST /Users", "post_user.lua", (f"{tag}-{time.time_ns()}",)),
                     ("PATCH active", "patch_active.lua", (str(ids_file),)),
@@ -77,6 +85,15 @@ def run(kind: str, args: argparse.Namespace, scratch: Path) -> list[tuple[str, f
             "bench.apps:webhook_receiver", env, factory=False, core=CLIENT_CORE, ready_path="/"
         ) as receiver:
             cli(env, "webhook", "add", receiver + "/hook")
+            worker = None
+            if args.worker_process:
+                worker = subprocess.Popen(
+                    [str(BIN / "sitescim"), "worker"],
+                    env={**env, "SITESCIM_LOG_LEVEL": "WARNING"},
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    preexec_fn=pinned_to(CLIENT_CORE),
+                )
             with_endpoint = measure("hook")
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:  # let the worker catch up, for the count below
@@ -87,6 +104,9 @@ def run(kind: str, args: argparse.Namespace, scratch: Path) -> list[tuple[str, f
                 if not pending:
                     break
                 time.sleep(1)
+            if worker is not None:
+                worker.terminate()
+                worker.wait(30)
         with engine.connect() as connection:
             delivered = connection.execute(
                 text("SELECT count(*) FROM webhook_deliveries WHERE status = 'delivered'")
@@ -107,6 +127,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES_URL)
+    parser.add_argument("--worker-process", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
