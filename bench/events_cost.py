@@ -1,15 +1,17 @@
 """What the application's side costs SCIM writes: POST and PATCH with no webhook endpoint,
-then with one endpoint whose deliveries the server's own worker sends meanwhile.
+then with one endpoint whose deliveries a worker sends meanwhile.
 
 Events are always recorded (the outbox is written with every change); this measures
 what delivering them adds on the same core. Issue 11 allows at most 20 % less write
 throughput. The server is pinned to core 0; wrk and the receiver share core 1.
 
     .venv/bin/python bench/events_cost.py [--duration 10] [--connections 8] [--users 10000]
-        [--databases sqlite,postgresql] [--worker-process]
+        [--databases sqlite,postgresql] [--worker-thread]
 
-``--worker-process``: the server runs with SITESCIM_WORKER=false and a
-``sitescim worker`` process, pinned to core 1, delivers instead.
+As `sitescim serve` runs them, the HTTP process has no worker thread and a
+``sitescim worker`` process delivers, here pinned to core 1 (beside wrk and the
+receiver). ``--worker-thread``: the HTTP process's own worker thread delivers,
+on the server's core, as ``create_app`` alone (SITESCIM_WORKER=true) does.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def run(kind: str, args: argparse.Namespace, scratch: Path) -> list[tuple[str, f
         ids_file.write_text("\n".join(ids) + "\n")
         headers = {"Authorization": f"Bearer {site.token}"}
 
-        server_env = {**env, "SITESCIM_WORKER": "false"} if args.worker_process else env
+        server_env = env if args.worker_thread else {**env, "SITESCIM_WORKER": "false"}
 
         def measure(tag: str) -> dict[str, float]:
             figures = {}
@@ -86,7 +88,7 @@ def run(kind: str, args: argparse.Namespace, scratch: Path) -> list[tuple[str, f
         ) as receiver:
             cli(env, "webhook", "add", receiver + "/hook")
             worker = None
-            if args.worker_process:
+            if not args.worker_thread:
                 worker = subprocess.Popen(
                     [str(BIN / "sitescim"), "worker"],
                     env={**env, "SITESCIM_LOG_LEVEL": "WARNING"},
@@ -127,7 +129,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES_URL)
-    parser.add_argument("--worker-process", action="store_true")
+    parser.add_argument("--worker-thread", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
