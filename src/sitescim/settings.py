@@ -110,8 +110,8 @@ class Settings(BaseSettings):
     # this long: after a crash, another takes them over once the lease ends.
     webhooks_allow_private: bool = False
     webhooks_lease_seconds: int = Field(default=300, ge=1)
-    # The background worker (webhook delivery, periodic jobs) inside `sitescim serve`;
-    # false when `sitescim worker` processes do that work instead.
+    # The background worker (webhook delivery, periodic jobs): `sitescim serve` starts a
+    # `sitescim worker` process; create_app alone runs it in a thread. False: neither.
     worker: bool = True
 
     @model_validator(mode="after")

@@ -1,7 +1,8 @@
 """The background worker: webhook fan-out and sending, and periodic jobs.
 
-It runs in a thread of its own inside ``sitescim serve`` (web.app starts it in
-the lifespan) and alone in ``sitescim worker``. Any number of workers may run
+It runs alone in ``sitescim worker`` (which ``sitescim serve`` starts beside its
+HTTP processes) and, when the app is run without ``serve``, in a thread of its
+own started in the app's lifespan (web.app). Any number of workers may run
 against one database: they share the sending through claims
 (db.repositories.webhooks) and fan-out through a compare-and-set on each
 endpoint's mark (services.webhook_delivery).
