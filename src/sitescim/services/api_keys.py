@@ -10,11 +10,11 @@ from sqlalchemy.orm import Session
 
 from sitescim.db.application_tables import ApiKey
 from sitescim.db.repositories import api_keys as keys_repo
-from sitescim.db.repositories import sites as sites_repo
 from sitescim.domain import api_keys as rules
 from sitescim.domain.errors import InvalidTokenError, NotFoundError
 from sitescim.services import audit
 from sitescim.services.runtime import Runtime
+from sitescim.services.site_lists import site_ids_of, slugs_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +42,7 @@ def create_key(runtime: Runtime, *, description: str, site_slugs: Sequence[str] 
     now = runtime.clock()
     value = rules.generate_key()
     with runtime.db.transaction(write=True) as session:
-        site_ids: list[str] | None = None
-        if site_slugs:
-            site_ids = []
-            for slug in dict.fromkeys(site_slugs):
-                site = sites_repo.get_site_by_slug(session, slug)
-                if site is None:
-                    raise NotFoundError(f"No site with slug {slug[:63]!r}.")
-                site_ids.append(site.id)
+        site_ids = site_ids_of(session, site_slugs)
         key = ApiKey(
             key_hash=rules.hash_key(value, runtime.pepper),
             description=text,
@@ -114,14 +107,10 @@ def authenticate(runtime: Runtime, value: str | None, *, address: str | None) ->
 
 def _view(session: Session, key: ApiKey) -> KeyView:
     """``sites`` are slugs, as the CLI takes them; None: every site."""
-    slugs = None
-    if key.site_ids is not None:
-        found = (sites_repo.get_site(session, site_id) for site_id in key.site_ids)
-        slugs = [site.slug for site in found if site is not None]
     return KeyView(
         id=key.id,
         description=key.description,
-        sites=slugs,
+        sites=slugs_of(session, key.site_ids),
         created_at=key.created_at,
         last_used_at=key.last_used_at,
         status="revoked" if key.revoked_at is not None else "active",

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from sitescim.db.application_tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from sitescim.db.models import new_id
-from sitescim.db.repositories import sites as sites_repo
 from sitescim.db.repositories import webhooks as hooks_repo
 from sitescim.domain.errors import InvalidInputError, NotFoundError
 from sitescim.domain.events import event_id, parse_types
@@ -26,6 +25,7 @@ from sitescim.domain.secret_box import SecretBox
 from sitescim.domain.webhooks import DeliveryStatus, EndpointStatus, generate_secret
 from sitescim.services import webhook_targets
 from sitescim.services.runtime import Runtime
+from sitescim.services.site_lists import site_ids_of, slugs_of
 
 SECRET_LABEL = b"sitescim webhook signing secrets v1"
 MAX_DELIVERIES_PAGE = 500
@@ -95,7 +95,7 @@ def add_endpoint(
     now = runtime.clock()
     endpoint_id = new_id()
     with runtime.db.transaction(write=True) as session:
-        site_ids = _site_ids(session, site_slugs)
+        site_ids = site_ids_of(session, site_slugs)
         if within is not None:
             if site_ids is None:
                 site_ids = sorted(within)
@@ -204,18 +204,6 @@ def redeliver(
         return _delivery_view(delivery)
 
 
-def _site_ids(session: Session, slugs: Sequence[str]) -> list[str] | None:
-    if not slugs:
-        return None
-    site_ids = []
-    for slug in dict.fromkeys(slugs):
-        site = sites_repo.get_site_by_slug(session, slug)
-        if site is None:
-            raise NotFoundError(f"No site with slug {slug[:63]!r}.")
-        site_ids.append(site.id)
-    return site_ids
-
-
 def _reaches(endpoint: WebhookEndpoint, within: Collection[str] | None) -> bool:
     if within is None:
         return True
@@ -242,14 +230,10 @@ def _delivery(
 
 
 def _view(session: Session, endpoint: WebhookEndpoint) -> EndpointView:
-    slugs = None
-    if endpoint.site_ids is not None:
-        found = (sites_repo.get_site(session, site_id) for site_id in endpoint.site_ids)
-        slugs = [site.slug for site in found if site is not None]
     return EndpointView(
         id=endpoint.id,
         url=endpoint.url,
-        sites=slugs,
+        sites=slugs_of(session, endpoint.site_ids),
         types=endpoint.types,
         status=endpoint.status,
         created_at=endpoint.created_at,
