@@ -160,6 +160,11 @@ def test_each_migration_keeps_the_data_of_the_one_before(empty_db_url):
                 text("SELECT user_name, privilege, display_name_key FROM users WHERE id = 'u-1'")
             ).one()
         assert tuple(row) == ("Ada@A.test", "promaster", None)
+        with database.engine.connect() as connection:
+            counts = connection.execute(
+                text("SELECT site_id, resource, total FROM resource_counts")
+            )
+            assert [tuple(count) for count in counts] == [("s-1", "users", 1)]
 
         migrations.downgrade(database.engine, "0001")
         with database.engine.connect() as connection:

@@ -231,6 +231,27 @@ class Group(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
+class ResourceCount(Base):
+    """How many users (or groups) a site has: ``totalResults`` of an unfiltered list.
+
+    ``COUNT(*)`` walks the site's whole index: at 10,000 users it was a quarter
+    of a page of 100, and it grows with the site. Triggers of migration 0010
+    keep this row in step with every INSERT and DELETE in the same transaction,
+    whatever writes them (SCIM, Bulk, the UI, the CLI, a cascade), so a page
+    reads it in the same snapshot as its rows. On PostgreSQL the row is locked
+    from a site's first insert or delete in a transaction until its commit:
+    creations and deletions of one site queue there (updates do not).
+    """
+
+    __tablename__ = "resource_counts"
+
+    site_id: Mapped[str] = mapped_column(
+        ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True
+    )
+    resource: Mapped[str] = mapped_column(String(16), primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+
 class Membership(Base):
     """One member of one group: a user or a group, never both.
 

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select, true, tuple_
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import coercions, roles
 
-from sitescim.db.dialect import Expr
-from sitescim.db.models import Group, User
+from sitescim.db.dialect import Condition, Expr
+from sitescim.db.models import Group, ResourceCount, User
 from sitescim.scim import cursors, filtering
 from sitescim.scim.attributes import ResourceCatalog
 from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG
@@ -155,6 +155,23 @@ def page_statement(
     return built, position, print_
 
 
+def _total(
+    model: type[User] | type[Group], condition: Condition, site: str, *, filtered: bool
+) -> Select[Any]:
+    """totalResults: counted for a filter, else the site's kept count (db.models.ResourceCount)."""
+    if filtered:
+        return select(func.count().label("total")).select_from(model).where(condition)
+    kept = (
+        select(ResourceCount.total)
+        .where(
+            ResourceCount.site_id == site,
+            ResourceCount.resource == model.__tablename__,
+        )
+        .scalar_subquery()
+    )
+    return select(func.coalesce(kept, 0).label("total"))
+
+
 def _build(shape: _Shape, resource: ResourceCatalog) -> PageStatement:
     dialect = _DIALECTS[shape.dialect]
     json = JsonSql(shape.dialect)
@@ -195,7 +212,7 @@ def _build(shape: _Shape, resource: ResourceCatalog) -> PageStatement:
     page = page.order_by(ordered, model.id).limit(bindparam("page_limit", type_=None))
     if not shape.cursor:
         page = page.offset(bindparam("page_offset", type_=None))
-    counted = select(func.count().label("total")).select_from(model).where(condition).subquery("t")
+    counted = _total(model, condition, site, filtered=shape.filter is not None).subquery("t")
     window = page.subquery("p")
     framed = select(
         counted.c.total,
