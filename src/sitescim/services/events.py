@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db.engine import before_commit
 from sitescim.db.repositories import events as events_repo
+from sitescim.domain.errors import ConflictError
 from sitescim.domain.events import EventType, event_id
 from sitescim.services.audit import Who
 from sitescim.services.runtime import Runtime
@@ -109,6 +110,12 @@ def read_feed(runtime: Runtime, query: FeedQuery) -> FeedPage:
             site_ids=query.site_ids,
             types=None if query.types is None else [str(t) for t in query.types],
         )
+        if not rows and query.after > (newest := events_repo.last_position(session)):
+            raise ConflictError(
+                f"The cursor {event_id(query.after)} is ahead of the newest event"
+                f" ({event_id(newest)}): it was not given by this service's feed."
+                " Read the sites again (reconciliation) and follow the feed from there."
+            )
     events = [to_json(row._mapping) for row in rows]
     last = rows[-1].position if rows else query.after
     return FeedPage(events=events, next=event_id(last))

@@ -52,6 +52,25 @@ def test_pages_come_in_order_and_resume_from_next(client: TestClient, world: Wor
     assert event["occurred_at"].endswith("Z")
 
 
+def test_a_cursor_ahead_of_the_newest_event_is_409(client: TestClient, world: World) -> None:
+    """A cursor this feed never gave (another database, a restored backup) is not waited on
+    in silence: the consumer is told to reconcile. At the newest event it is an empty page."""
+    emit(world, world.site_a, "a1")
+    _, headers = operator(world)
+    newest = client.get("/api/v1/events", headers=headers).json()["next"]
+    ahead = "evt_" + str(int(newest.removeprefix("evt_")) + 1).zfill(16)
+
+    refused = client.get("/api/v1/events", params={"after": ahead}, headers=headers)
+    assert refused.status_code == 409, refused.text
+    assert "ahead of the newest event" in refused.json()["detail"]
+    at_newest = client.get("/api/v1/events", params={"after": newest}, headers=headers)
+    assert at_newest.json() == {"events": [], "next": newest}
+    emit(world, world.site_a, "a2")
+    assert (
+        names(client.get("/api/v1/events", params={"after": ahead}, headers=headers).json()) == []
+    )
+
+
 def test_site_and_type_filters_narrow_and_next_moves_past_the_rest(
     client: TestClient, world: World
 ) -> None:
