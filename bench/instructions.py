@@ -33,7 +33,7 @@ from bench.harness import create_site, env_for, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 1_000
-WORKLOADS = ("get", "eq", "patch", "post", "deactivate", "member")
+WORKLOADS = ("get", "eq", "page", "patch", "post", "deactivate", "member")
 MEMBERS = 100  # the group of the ``member`` workload: the first users, plus one added and removed
 PATCH_URN = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 
@@ -69,6 +69,9 @@ def request_for(
         return "PATCH", f"/scim/v2/Groups/{group_id}", b"", json.dumps(body).encode()
     if workload == "get":
         return "GET", f"/scim/v2/Users/{user_id}", b"", b""
+    if workload == "page":
+        start = 1 + (index * 100) % max(1, len(user_ids) - 100)
+        return "GET", "/scim/v2/Users", f"startIndex={start}&count=100".encode(), b""
     if workload == "eq":
         name = user_name(index % len(user_ids))
         return "GET", "/scim/v2/Users", f'filter=userName eq "{name}"'.encode(), b""
