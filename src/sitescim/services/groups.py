@@ -39,6 +39,7 @@ from sitescim.domain.events import EventType
 from sitescim.scim import filtering, listing
 from sitescim.scim.etags import make_etag
 from sitescim.scim.group_mapping import GroupInput, MemberView, group_document, group_from_scim
+from sitescim.scim.group_patch import everyday_plan
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.patching import GroupPatch, StepKind, parse_group_patch
 from sitescim.services import audit
@@ -87,7 +88,7 @@ def replace_group(
     address: str | None = None,
 ) -> GroupResult:
     """PUT: the body is the whole new state, members included (absent = none)."""
-    group = _require(session, token.site_id, group_id, lock=True)
+    group = _require_for_change(session, token.site_id, group_id)
     _check_precondition(group, if_match)
     data = group_from_scim(payload, context=Context.RESOURCE_REPLACEMENT_REQUEST)
     members = resolve_members(session, token.site_id, data.members, group_id=group.id)
@@ -97,7 +98,7 @@ def replace_group(
     ledger = MemberLedger()
     ledger.removed(groups_repo.clear_memberships(session, group.id))
     _add(session, token.site_id, group, members, ledger)
-    _bump(group, runtime)
+    _bump(session, group, runtime)
     _audit(
         session, runtime, token, Action.SCIM_GROUP_REPLACE, group, input_attributes(data), address
     )
@@ -121,12 +122,12 @@ def patch_group(
     address: str | None = None,
 ) -> GroupResult:
     """PATCH: only the members the operations name are read or written."""
-    group = _require(session, token.site_id, group_id, lock=True)
+    group = _require_for_change(session, token.site_id, group_id)
     _check_precondition(group, if_match)
-    plan = parse_group_patch(body)
+    plan = everyday_plan(body) or parse_group_patch(body)
     kinds = dict(resolve_members(session, token.site_id, sorted(plan.member_ids), group.id))
     changed, ledger = _apply(session, token.site_id, group, plan, kinds)
-    _bump(group, runtime)
+    _bump(session, group, runtime)
     _audit(
         session, runtime, token, Action.SCIM_GROUP_PATCH, group, _patched_attributes(plan), address
     )
@@ -153,7 +154,7 @@ def delete_group(
     read); no ``group.members_removed`` comes with it, for its own members or
     for the groups it was a member of.
     """
-    group = _require(session, token.site_id, group_id, lock=True)
+    group = _require_for_change(session, token.site_id, group_id)
     _check_precondition(group, if_match)
     data = group_document(group, None, base_url)
     groups_repo.delete_group(session, group)
@@ -182,8 +183,16 @@ def list_groups(
     )
 
 
-def _require(session: Session, site_id: str, group_id: str, *, lock: bool = False) -> Group:
-    group = groups_repo.get_group(session, site_id, group_id, lock=lock)
+def _require(session: Session, site_id: str, group_id: str) -> Group:
+    group = groups_repo.get_group(session, site_id, group_id)
+    if group is None:
+        raise NotFoundError(f"No group with id {group_id!r}.")
+    return group
+
+
+def _require_for_change(session: Session, site_id: str, group_id: str) -> Group:
+    """The group, locked so concurrent writes bump its version in turn; ``_bump`` saves it."""
+    group = groups_repo.read_group_for_change(session, site_id, group_id)
     if group is None:
         raise NotFoundError(f"No group with id {group_id!r}.")
     return group
@@ -286,9 +295,10 @@ def read_members(session: Session, group: Group, *, with_members: bool) -> list[
     return [MemberView(member_id, kind, display) for _, member_id, kind, display in rows]
 
 
-def _bump(group: Group, runtime: Runtime) -> None:
+def _bump(session: Session, group: Group, runtime: Runtime) -> None:
     group.version += 1
     group.updated_at = runtime.clock()
+    groups_repo.save_group(session, group)
 
 
 def input_attributes(data: GroupInput) -> list[str]:

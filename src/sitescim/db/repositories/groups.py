@@ -33,12 +33,38 @@ from sitescim.db.models import (
 from sitescim.db.repositories.batches import column_values, in_chunks
 
 
-def get_group(session: Session, site_id: str, group_id: str, *, lock: bool = False) -> Group | None:
-    """A site's group; ``lock`` holds its row so concurrent writes bump versions in turn."""
-    query = select(Group).where(Group.site_id == site_id, Group.id == group_id)
-    if lock:
-        query = query.with_for_update()
-    return session.scalar(query)
+def get_group(session: Session, site_id: str, group_id: str) -> Group | None:
+    """A site's group, to read (``read_group_for_change`` to change it)."""
+    return session.scalar(select(Group).where(Group.site_id == site_id, Group.id == group_id))
+
+
+_GROUPS = cast(Table, Group.__table__)
+_SAVED = ("display_name", "display_name_key", "external_id", "updated_at", "version")
+"""What a change to a group may set: everything but its id, site and creation time."""
+
+
+def read_group_for_change(session: Session, site_id: str, group_id: str) -> Group | None:
+    """A site's group, its row locked, as a transient ``Group`` (no ORM load, no flush).
+
+    ``save_group`` writes it back: through the ORM the load and its flush cost
+    more than the membership change itself.
+    """
+    query = (
+        select(*_GROUPS.columns)
+        .where(_GROUPS.c.site_id == site_id, _GROUPS.c.id == group_id)
+        .with_for_update()
+    )
+    row = session.connection().execute(query).first()
+    return None if row is None else Group(**row._mapping)
+
+
+def save_group(session: Session, group: Group) -> None:
+    """One UPDATE of a group read by ``read_group_for_change``."""
+    values = {name: getattr(group, name) for name in _SAVED}
+    session.connection().execute(
+        _GROUPS.update().where(_GROUPS.c.id == group.id, _GROUPS.c.site_id == group.site_id),
+        values,
+    )
 
 
 def delete_group(session: Session, group: Group) -> None:
