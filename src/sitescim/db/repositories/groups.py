@@ -14,6 +14,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -22,9 +23,10 @@ from sqlalchemy import (
     text,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
-from sitescim.db.dialect import upsert_for
 from sitescim.db.models import (
     Group,
     Membership,
@@ -41,6 +43,17 @@ def get_group(session: Session, site_id: str, group_id: str) -> Group | None:
 _GROUPS = cast(Table, Group.__table__)
 _SAVED = ("display_name", "display_name_key", "external_id", "updated_at", "version")
 """What a change to a group may set: everything but its id, site and creation time."""
+# Statements built once: building one per call cost more than running it.
+_READ_FOR_CHANGE = (
+    select(*_GROUPS.columns)
+    .where(_GROUPS.c.site_id == bindparam("site"), _GROUPS.c.id == bindparam("id"))
+    .with_for_update()
+)
+_SAVE = (
+    _GROUPS.update()
+    .where(_GROUPS.c.id == bindparam("key_id"), _GROUPS.c.site_id == bindparam("key_site"))
+    .values({name: bindparam(name) for name in _SAVED})
+)
 
 
 def read_group_for_change(session: Session, site_id: str, group_id: str) -> Group | None:
@@ -49,22 +62,15 @@ def read_group_for_change(session: Session, site_id: str, group_id: str) -> Grou
     ``save_group`` writes it back: through the ORM the load and its flush cost
     more than the membership change itself.
     """
-    query = (
-        select(*_GROUPS.columns)
-        .where(_GROUPS.c.site_id == site_id, _GROUPS.c.id == group_id)
-        .with_for_update()
-    )
-    row = session.connection().execute(query).first()
+    found = session.connection().execute(_READ_FOR_CHANGE, {"site": site_id, "id": group_id})
+    row = found.first()
     return None if row is None else Group(**row._mapping)
 
 
 def save_group(session: Session, group: Group) -> None:
     """One UPDATE of a group read by ``read_group_for_change``."""
     values = {name: getattr(group, name) for name in _SAVED}
-    session.connection().execute(
-        _GROUPS.update().where(_GROUPS.c.id == group.id, _GROUPS.c.site_id == group.site_id),
-        values,
-    )
+    session.connection().execute(_SAVE, {**values, "key_id": group.id, "key_site": group.site_id})
 
 
 def delete_group(session: Session, group: Group) -> None:
@@ -77,16 +83,21 @@ def find_member_kinds(session: Session, site_id: str, ids: Sequence[str]) -> dic
     Ids of another site are simply not found (T10).
     """
     kinds: dict[str, str] = {}
+    connection = session.connection()
     for chunk in in_chunks(list(ids)):
-        users = select(User.id, literal("User").label("kind")).where(
-            User.site_id == site_id, User.id.in_(chunk)
-        )
-        groups = select(Group.id, literal("Group").label("kind")).where(
-            Group.site_id == site_id, Group.id.in_(chunk)
-        )
-        for member_id, kind in session.execute(union_all(users, groups)):
+        for member_id, kind in connection.execute(_MEMBER_KINDS, {"site": site_id, "ids": chunk}):
             kinds[member_id] = kind
     return kinds
+
+
+_MEMBER_KINDS = union_all(
+    select(User.id, literal("User").label("kind")).where(
+        User.site_id == bindparam("site"), User.id.in_(bindparam("ids", expanding=True))
+    ),
+    select(Group.id, literal("Group").label("kind")).where(
+        Group.site_id == bindparam("site"), Group.id.in_(bindparam("ids", expanding=True))
+    ),
+)
 
 
 # The (group, member) pairs come as one parameter: a JSON array of pairs (SQLite)
@@ -168,6 +179,19 @@ def _members(rows: Iterable[Any]) -> list[Member]:
 
 _MEMBERSHIPS = cast(Table, Membership.__table__)
 _MEMBER_COLUMNS = (_MEMBERSHIPS.c.user_id, _MEMBERSHIPS.c.member_group_id)
+_ADD_MEMBERS = {
+    name: upsert(_MEMBERSHIPS).on_conflict_do_nothing().returning(*_MEMBER_COLUMNS)
+    for name, upsert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+_REMOVE_MEMBERS = tuple(
+    delete(_MEMBERSHIPS)
+    .where(
+        _MEMBERSHIPS.c.group_id == bindparam("group"),
+        column.in_(bindparam("ids", expanding=True)),
+    )
+    .returning(*_MEMBER_COLUMNS)
+    for column in _MEMBER_COLUMNS
+)
 
 
 def add_memberships(
@@ -179,7 +203,6 @@ def add_memberships(
     """
     if not members:
         return set()
-    insert = upsert_for(session)
     rows = [
         {
             "site_id": site_id,
@@ -189,7 +212,7 @@ def add_memberships(
         }
         for member_id, kind in members
     ]
-    statement = insert(_MEMBERSHIPS).on_conflict_do_nothing().returning(*_MEMBER_COLUMNS)
+    statement = _ADD_MEMBERS[session.connection().dialect.name]
     return {member_id for member_id, _ in _members(session.execute(statement, rows))}
 
 
@@ -204,13 +227,9 @@ def remove_memberships(session: Session, group_id: str, ids: Sequence[str]) -> l
     connection = session.connection()
     removed: list[Member] = []
     for chunk in in_chunks(list(ids)):
-        for column in _MEMBER_COLUMNS:
-            statement = (
-                delete(_MEMBERSHIPS)
-                .where(_MEMBERSHIPS.c.group_id == group_id, column.in_(chunk))
-                .returning(*_MEMBER_COLUMNS)
-            )
-            removed.extend(_members(connection.execute(statement)))
+        for statement in _REMOVE_MEMBERS:
+            found = connection.execute(statement, {"group": group_id, "ids": chunk})
+            removed.extend(_members(found))
     return removed
 
 
