@@ -8,6 +8,7 @@ stderr is a terminal, so ``make serve`` is readable and a service unit is not.
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import time
 from contextvars import ContextVar
@@ -147,6 +148,28 @@ def _direct_handler() -> logging.StreamHandler[TextIO] | None:
     return handler
 
 
+_second: tuple[int, str] = (-1, "")  # the second last formatted, and its text
+
+
+def utc_timestamp(moment: float) -> str:
+    """``datetime.fromtimestamp(moment, UTC).isoformat()``, the date and time of day
+    formatted once a second: formatting the whole datetime cost as much as the rest
+    of the access line. Microseconds round half to even, as ``fromtimestamp`` does,
+    and are left out when zero, as ``isoformat`` does."""
+    whole = math.floor(moment)
+    micro = round((moment - whole) * 1e6)
+    if micro >= 1_000_000:
+        whole += 1
+        micro -= 1_000_000
+    global _second
+    if _second[0] != whole:  # one tuple, replaced whole: safe from any thread
+        _second = (whole, datetime.fromtimestamp(whole, UTC).isoformat()[:-6])
+    prefix = _second[1]
+    if micro:
+        return f"{prefix}.{micro:06d}+00:00"
+    return prefix + "+00:00"
+
+
 def log_request(
     method: str, path: str, status: int, duration_ms: float, client: str | None
 ) -> None:
@@ -174,7 +197,7 @@ def log_request(
         )
         return
     entry: dict[str, Any] = {
-        "time": datetime.fromtimestamp(time.time(), UTC).isoformat(),
+        "time": utc_timestamp(time.time()),
         "level": "info",
         "logger": ACCESS_LOGGER,
         "message": "request",

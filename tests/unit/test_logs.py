@@ -9,11 +9,14 @@ from __future__ import annotations
 import json
 import os
 import pty
+import random
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+
+from sitescim.logs import utc_timestamp
 
 SCRIPT = """
 import logging
@@ -169,3 +172,15 @@ def test_the_access_line_written_directly_is_the_formatters_line() -> None:
     assert direct[0]["path"] == "/scim/v2/Users/été"
     assert direct[1]["client"] is None
     assert lines[4]["status"] == 404
+
+
+def test_the_access_lines_time_is_what_isoformat_writes() -> None:
+    """utc_timestamp formats a second once; every moment still reads as
+    ``datetime.fromtimestamp(moment, UTC).isoformat()`` (rounding, no zero microseconds)."""
+    rng = random.Random(9)  # noqa: S311  # reproducible moments, nothing secret
+    start = 1_790_000_000.0
+    moments = [start + rng.uniform(0, 5) for _ in range(5_000)]
+    moments += [start + rng.uniform(-1e8, 1e8) for _ in range(5_000)]
+    moments += [start, start + 0.9999996, start + 0.0000005, start + 0.0000015, start + 0.5]
+    for moment in moments:
+        assert utc_timestamp(moment) == datetime.fromtimestamp(moment, UTC).isoformat(), moment
