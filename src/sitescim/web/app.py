@@ -16,6 +16,7 @@ from sqlalchemy.pool import QueuePool
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 
 from sitescim.db.engine import Database, make_engine
 from sitescim.db.reads import Reads, open_reads
@@ -35,10 +36,12 @@ from sitescim.web.api import session as session_api
 from sitescim.web.api import tokens as tokens_api
 from sitescim.web.api import webhooks as webhooks_api
 from sitescim.web.deps import SESSION_COOKIE as SESSION_COOKIE
-from sitescim.web.hosts import AllowedHostsMiddleware
-from sitescim.web.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from sitescim.web.hosts import AllowedHosts, AllowedHostsMiddleware
+from sitescim.web.middleware import BodyLimitMiddleware, BodyLimits, RequestContextMiddleware
 from sitescim.web.ratelimits import RateLimits
 from sitescim.web.scim import bulk
+from sitescim.web.scim.lane import ScimLane
+from sitescim.web.scim.lane import takes as lane_takes
 from sitescim.web.scim.routes import scim_routes
 from sitescim.web.ui import pages as ui_pages
 from sitescim.web.ui import routes as ui_routes
@@ -77,12 +80,27 @@ def _upkeep(runtime: Runtime, settings: Settings) -> list[Coroutine[Any, Any, No
     ]
 
 
+class SitescimApp(FastAPI):
+    """FastAPI for /api/v1, the UI and operations; SCIM requests go to the lane first
+    (web/scim/lane.py), which answers them without FastAPI's per-request stack."""
+
+    scim_lane: ScimLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self.scim_lane
+        if lane is not None and lane_takes(scope):
+            scope["app"] = self  # what handlers reach through ``request.app``
+            await lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     clock: Clock = system_clock,
     database: Database | None = None,
-) -> FastAPI:
+) -> SitescimApp:
     settings = (settings or get_settings()).with_generated_secrets()
 
     @contextlib.asynccontextmanager
@@ -117,7 +135,7 @@ def create_app(
             if database is None:
                 db.dispose()
 
-    app = FastAPI(
+    app = SitescimApp(
         title="sitescim",
         summary="SCIM 2.0 provisioning per site, guarded by site SCIM access tokens",
         version="0.1.0",
@@ -147,13 +165,16 @@ def create_app(
     app.include_router(ui_routes.router)
     app.mount("/static", StaticFiles(directory=ui_pages.STATIC_DIR), name="static")
 
-    app.add_middleware(
-        BodyLimitMiddleware,
-        max_bytes=settings.max_body_bytes,
-        path_limits=bulk.body_limits(settings),
-    )
+    body_limits = BodyLimits(settings.max_body_bytes, bulk.body_limits(settings))
+    app.add_middleware(BodyLimitMiddleware, limits=body_limits)
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(AllowedHostsMiddleware, settings=settings)
+    app.scim_lane = ScimLane(
+        hosts=AllowedHosts(settings),
+        body_limits=body_limits,
+        exception_handlers=app.exception_handlers,
+        on_unexpected=errors.on_unexpected,
+    )
     return app
 
 

@@ -35,25 +35,28 @@ def _name(host: bytes) -> str:
     return text.rpartition(":")[0] if text.count(":") == 1 else text
 
 
-class AllowedHostsMiddleware:
-    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
-        self.app = app
+class AllowedHosts:
+    """The allowed names and what replaces any other (the middleware's and the SCIM lane's)."""
+
+    def __init__(self, settings: Settings) -> None:
         self.allowed = allowed_host_names(settings)
         self.any = "*" in self.allowed
         public = urlsplit(settings.public_base_url) if settings.public_base_url else None
         self.public_netloc = public.netloc.encode("latin-1") if public else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self.any:
-            headers: list[tuple[bytes, bytes]] = scope["headers"]
-            for at, (key, value) in enumerate(headers):
-                if key == b"host":
-                    if _name(value) not in self.allowed:
-                        replaced = list(headers)
-                        replaced[at] = (b"host", self._own_host(scope))
-                        scope = {**scope, "headers": replaced}
-                    break
-        await self.app(scope, receive, send)
+    def checked(self, scope: Scope) -> Scope:
+        """``scope``, or a copy whose Host is replaced when its name is not allowed."""
+        if self.any:
+            return scope
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        for at, (key, value) in enumerate(headers):
+            if key == b"host":
+                if _name(value) not in self.allowed:
+                    replaced = list(headers)
+                    replaced[at] = (b"host", self._own_host(scope))
+                    return {**scope, "headers": replaced}
+                break
+        return scope
 
     def _own_host(self, scope: Scope) -> bytes:
         if self.public_netloc is not None:
@@ -67,3 +70,14 @@ class AllowedHostsMiddleware:
         if port is None or _DEFAULT_PORTS.get(scope.get("scheme", "http")) == port:
             return str(host).encode("latin-1")
         return f"{host}:{port}".encode("latin-1")
+
+
+class AllowedHostsMiddleware:
+    def __init__(self, app: ASGIApp, *, settings: Settings) -> None:
+        self.app = app
+        self.hosts = AllowedHosts(settings)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = self.hosts.checked(scope)
+        await self.app(scope, receive, send)

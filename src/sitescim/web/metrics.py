@@ -151,7 +151,14 @@ def route_template(scope: Scope) -> str:
 def observe_request(scope: Scope, status: int, seconds: float) -> None:
     """Count and time one HTTP request (called by the request context middleware,
     which times every request for the access log already)."""
-    key = (route_template(scope), scope["method"], status, scope.get(SITE_SCOPE_KEY, NO_SITE))
+    observe(
+        route_template(scope), scope["method"], status, scope.get(SITE_SCOPE_KEY, NO_SITE), seconds
+    )
+
+
+def observe(route: str, method: str, status: int, site: str, seconds: float) -> None:
+    """Count and time one request whose route template is known (the SCIM lane's)."""
+    key = (route, method, status, site)
     children = _request_children.get(key)
     if children is None:
         children = _request_children_for(key)

@@ -93,11 +93,14 @@ class ScimRequest:
     settings: Settings
     base_url: str
     address: str | None
+    resource_id: str | None = None
 
     @property
     def id(self) -> str:
         """The resource id of ``/Users/{id}`` or ``/Groups/{id}``."""
-        return str(self.request.path_params["id"])
+        if self.resource_id is None:
+            raise LookupError("this route has no resource id")
+        return self.resource_id
 
     @property
     def if_match(self) -> str | None:
@@ -231,7 +234,7 @@ class ScimRequest:
 Handler = Callable[[ScimRequest], Awaitable[Response]]
 
 
-async def authenticate(request: Request) -> ScimRequest:
+async def authenticate(request: Request, resource_id: str | None = None) -> ScimRequest:
     """The token is checked inline: one indexed read costs less than a thread hop.
 
     Rate limits: per client address before the token is looked up, per token
@@ -262,6 +265,7 @@ async def authenticate(request: Request) -> ScimRequest:
         settings=settings,
         base_url=scim_base_url(request, settings.public_base_url),
         address=address,
+        resource_id=resource_id,
     )
 
 
@@ -271,7 +275,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     engines tolerate exactly what compat rewrites."""
 
     async def serve(request: Request) -> Response:
-        scim = await authenticate(request)
+        scim = await authenticate(request, request.path_params.get("id"))
         with compat.request_policy(strict=scim.settings.scim_strict):
             return await handler(scim)
 

@@ -1,13 +1,18 @@
-"""The SCIM API's routes: one table of path -> method -> handler, mounted at /scim/v2.
+"""The SCIM API's routes: one table of path -> method -> handler, under /scim/v2.
 
 Every path authenticates first, so nothing is told to a caller without a
 valid token (not even which methods a path takes). A known path with another
 method gets 405 with ``Allow``; an unknown path gets a SCIM 404.
+
+The SCIM lane (web/scim/lane.py) finds a route by splitting the path and
+looking it up (``RouteTable``); the same table is also mounted in the FastAPI
+application (``scim_routes``) for the few requests the lane leaves to it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 
 from scim2_models import NotFoundException
 from starlette.exceptions import HTTPException
@@ -47,6 +52,11 @@ ROUTES: Mapping[str, Mapping[str, Handler]] = {
 }
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 """Every method reaches the dispatcher, so any other one is refused after authentication."""
+ROUTED_METHODS = {method.upper() for method in METHODS}
+ROUTED_METHODS.add("HEAD")
+"""What a Starlette ``Route(methods=METHODS)`` takes (it adds HEAD to GET); any other
+method is refused with 405 before authentication, as the mounted routes refuse it."""
+NOT_FOUND_TEMPLATE = SCIM_MOUNT + "/{rest:path}"
 
 
 def _method_not_allowed(allowed: list[str]) -> Handler:
@@ -72,7 +82,54 @@ def _dispatch(handlers: Mapping[str, Handler]) -> Callable[[Request], Awaitable[
 
 async def _not_found(request: Request) -> Response:
     await authenticate(request)
-    raise NotFoundException(detail=f"No SCIM endpoint at /{request.path_params['rest']}.")
+    raise not_found("/" + request.path_params["rest"])
+
+
+def not_found(rest: str) -> NotFoundException:
+    """The SCIM 404 of a path below /scim/v2 that names no endpoint."""
+    return NotFoundException(detail=f"No SCIM endpoint at {rest}.")
+
+
+@dataclass(frozen=True, slots=True)
+class ScimRoute:
+    """One path of ROUTES: its template (the metrics label), handlers by method, and
+    the 405 answered, after authentication, to any other method."""
+
+    template: str
+    handlers: Mapping[str, Handler]
+    refuse: Handler
+
+
+class RouteTable:
+    """ROUTES found by a dictionary lookup of the path below /scim/v2: the whole path,
+    else its parent for a template ending in ``/{id}`` (the last segment is the id).
+
+    What the mounted Starlette routes match, without a regular expression per route
+    per request: ``{id}`` is one non-empty segment, as Starlette's ``[^/]+``.
+    """
+
+    def __init__(self, routes: Mapping[str, Mapping[str, Handler]]) -> None:
+        self._exact: dict[str, ScimRoute] = {}
+        self._by_parent: dict[str, ScimRoute] = {}
+        for path, handlers in routes.items():
+            route = ScimRoute(SCIM_MOUNT + path, handlers, _method_not_allowed(list(handlers)))
+            parent, _, last = path.rpartition("/")
+            if last == "{id}":
+                self._by_parent[parent] = route
+            else:
+                assert "{" not in path, f"only a last {{id}} is routed: {path}"
+                self._exact[path] = route
+
+    def find(self, rest: str) -> tuple[ScimRoute, str | None] | None:
+        """The route of ``rest`` (the path below /scim/v2) and its resource id, if any."""
+        route = self._exact.get(rest)
+        if route is not None:
+            return route, None
+        parent, _, last = rest.rpartition("/")
+        route = self._by_parent.get(parent)
+        if route is None or not last:
+            return None
+        return route, last
 
 
 def scim_routes() -> BaseRoute:
