@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +33,7 @@ from sqlalchemy.orm import Session
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 PLACEHOLDERS = {SQLITE: "?", POSTGRESQL: "%s"}
+_INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
 
 
 def per_dialect(sql: str) -> dict[str, str]:
@@ -51,36 +51,45 @@ def insert_sql(table: str, columns: Sequence[str]) -> dict[str, str]:
 class Driver:
     """The session's DB-API connection, in the session's transaction (begun by taking it).
 
-    Statements still reach the engine's ``before_cursor_execute`` listeners, when
-    there are any: what watches the SQL an engine sends (echo, the tests that
-    count statements) sees these too.
+    Statements still reach the engine's ``before_cursor_execute`` listeners when
+    there were any as the connection was taken: what watches the SQL an engine
+    sends (echo, the tests that count statements) sees these too. A constraint
+    the database refuses raises SQLAlchemy's IntegrityError, as a Core
+    statement's would: the callers (a taken userName becomes a 409, a Bulk batch
+    falls back to single operations) catch that one.
     """
 
     connection: Any
     dialect: str
     engine_connection: Connection
+    watched: bool
 
     def _announce(self, text: str, params: Any, many: bool) -> None:
         listeners = self.engine_connection.dispatch.before_cursor_execute
-        if listeners:
-            listeners(self.engine_connection, None, text, params, None, many)
+        listeners(self.engine_connection, None, text, params, None, many)
 
     def execute(self, sql: dict[str, str], params: Sequence[Any] = ()) -> Any:
         """Run one statement; the cursor, for the rows of a read."""
         text = sql[self.dialect]
-        self._announce(text, params, False)
-        with _as_sqlalchemy_errors(text, params):
+        if self.watched:
+            self._announce(text, params, False)
+        try:
             return self.connection.execute(text, params)
+        except _INTEGRITY_ERRORS as error:
+            raise IntegrityError(text, params, error) from error
 
     def execute_many(self, sql: dict[str, str], rows: Sequence[Sequence[Any]]) -> None:
         text = sql[self.dialect]
-        self._announce(text, rows, True)
-        with _as_sqlalchemy_errors(text, rows):
+        if self.watched:
+            self._announce(text, rows, True)
+        try:
             if self.dialect == SQLITE:
                 self.connection.executemany(text, rows)
             else:
                 with self.connection.cursor() as cursor:
                     cursor.executemany(text, rows)
+        except _INTEGRITY_ERRORS as error:
+            raise IntegrityError(text, rows, error) from error
 
     def moment(self, value: datetime) -> Any:
         """A datetime column's value (UTCDateTime): aware UTC in, as this database keeps it."""
@@ -101,17 +110,6 @@ class Driver:
         return Json(value, dumps=lambda _value: text)
 
 
-@contextmanager
-def _as_sqlalchemy_errors(statement: str, params: Any) -> Iterator[None]:
-    """A constraint the database refuses raises SQLAlchemy's IntegrityError, as a
-    Core statement's would: the callers (a taken userName becomes a 409, a Bulk
-    batch falls back to single operations) catch that one."""
-    try:
-        yield
-    except (sqlite3.IntegrityError, psycopg.IntegrityError) as error:
-        raise IntegrityError(statement, params, error) from error
-
-
 _DRIVER = "sitescim.driver"
 
 
@@ -128,7 +126,12 @@ def driver(session: Session) -> Driver:
     if kept is not None and current is not None and kept[0] is current:
         return kept[1]
     connection = session.connection()
-    found = Driver(connection.connection.driver_connection, connection.dialect.name, connection)
+    found = Driver(
+        connection.connection.driver_connection,
+        connection.dialect.name,
+        connection,
+        watched=bool(connection.dispatch.before_cursor_execute),
+    )
     current = session.get_nested_transaction() or session.get_transaction()
     session.info[_DRIVER] = (current, found)
     return found
