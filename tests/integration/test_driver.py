@@ -30,12 +30,17 @@ def _add_site(session, slug: str) -> None:
     connection.execute(_SITE, (slug, slug, slug, now, False, 12))
 
 
+def _add_twice(session) -> None:
+    with session.begin_nested():
+        _add_site(session, "dropped")
+        _add_site(session, "kept")  # the same id: refused
+
+
 def test_a_savepoint_begun_after_the_connection_was_taken_rolls_back_alone(database):
     with database.transaction(write=True) as session:
         _add_site(session, "kept")
-        with pytest.raises(IntegrityError), session.begin_nested():
-            _add_site(session, "dropped")
-            _add_site(session, "kept")  # the same id: refused
+        with pytest.raises(IntegrityError):
+            _add_twice(session)
         _add_site(session, "after")
     with database.transaction(write=False) as session:
         slugs = set(session.scalars(select(Site.slug)))
