@@ -37,6 +37,8 @@ from sqlalchemy.orm import Session
 from sitescim.db.engine import after_transaction
 from sitescim.db.models import AuditEvent
 from sitescim.db.repositories import audit as audit_repo
+from sitescim.db.repositories import audit_rows
+from sitescim.db.repositories.batches import column_values
 from sitescim.domain.actions import Action
 from sitescim.domain.errors import SitescimError
 from sitescim.domain.privileges import Actor
@@ -88,7 +90,7 @@ class EventFields(TypedDict):
     message: NotRequired[str | None]
 
 
-def event(
+def event_values(
     *,
     now: datetime,
     site_id: str | None,
@@ -99,37 +101,48 @@ def event(
     address: str | None = None,
     detail: dict[str, Any] | None = None,
     message: str | None = None,
-) -> AuditEvent:
-    """An audit row, not yet written (``record`` writes one, ``record_all`` many).
+) -> dict[str, Any]:
+    """An audit row's columns, not yet written (``record`` writes one).
 
     Values a client chose (an id in a URL, a message quoting it) are cut to their
     columns: a refusal of hostile input must be recorded, not fail to be.
     """
-    return AuditEvent(
-        site_id=site_id,
-        occurred_at=now,
-        action=action,
-        outcome=outcome,
-        actor_type=who.kind,
-        actor_id=_fitted(who.id, _ACTOR_ID),
-        actor_label=_fitted(who.label, _ACTOR_LABEL),
-        target_type=target[0] if target else None,
-        target_id=_fitted(target[1], _TARGET_ID) if target else None,
-        client_address=_fitted(address, _ADDRESS),
-        detail=detail or {},
-        message=_fitted(message, MAX_MESSAGE_LENGTH),
-        repeat_count=1,
-    )
+    return {
+        "site_id": site_id,
+        "occurred_at": now,
+        "action": action,
+        "outcome": outcome,
+        "actor_type": who.kind,
+        "actor_id": _fitted(who.id, _ACTOR_ID),
+        "actor_label": _fitted(who.label, _ACTOR_LABEL),
+        "target_type": target[0] if target else None,
+        "target_id": _fitted(target[1], _TARGET_ID) if target else None,
+        "client_address": _fitted(address, _ADDRESS),
+        "detail": detail or {},
+        "message": _fitted(message, MAX_MESSAGE_LENGTH),
+        "repeat_count": 1,
+    }
+
+
+def event(**fields: Unpack[EventFields]) -> AuditEvent:
+    """An audit row as an ORM object, for ``record_all`` (a Bulk request's batch)."""
+    return AuditEvent(**event_values(**fields))
 
 
 def record(session: Session, **fields: Unpack[EventFields]) -> None:
-    """Write one audit row in the caller's transaction; ``fields`` are ``event``'s."""
-    audit_repo.add_events(session, [event(**fields)])
+    """Write one audit row in the caller's transaction; ``fields`` are ``event``'s.
+
+    A plain INSERT on the session's connection (db.repositories.audit_rows):
+    every change writes one, on SQLite inside the write lock.
+    """
+    audit_rows.insert(session, [event_values(**fields)])
 
 
-def record_all(session: Session, events: Sequence[AuditEvent]) -> None:
-    """Write many audit rows in one statement (a Bulk request's batch of creations)."""
-    audit_repo.add_events(session, events)
+def record_all(session: Session, events: Sequence[AuditEvent | Mapping[str, Any]]) -> None:
+    """Write many audit rows in one statement (a Bulk request's batch of creations):
+    ``event`` objects or ``event_values`` dicts."""
+    rows = [row if isinstance(row, Mapping) else column_values(row) for row in events]
+    audit_rows.insert(session, rows)
 
 
 def _column_length(column: Any) -> int:

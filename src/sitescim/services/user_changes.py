@@ -11,14 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from scim2_models import (
     MutabilityException,
 )
 from sqlalchemy.orm import Session
 
-from sitescim.db.listings import GroupRef
 from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
@@ -34,13 +33,32 @@ from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 
 
+class UserState:
+    """A user's columns, as a change reads and rewrites them: a plain object.
+
+    The rules (user_rules) and the mapping read and set its attributes as they
+    would an ORM ``User``; building one of those (instrumented state, events)
+    cost more than the statements of a PATCH.
+    """
+
+    def __init__(self, columns: dict[str, Any]) -> None:
+        self.__dict__.update(columns)
+
+    def __getattr__(self, name: str) -> Any:  # every column is set: only a typo gets here
+        raise AttributeError(name)
+
+    if TYPE_CHECKING:  # columns are set as plain attributes; this tells mypy they may be
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     """A user as stored before a change: read once, for the resource a PUT or
     PATCH works on, for the audit's comparison and for the values' rewrite."""
 
     values: Sequence[Any]
-    groups: list[GroupRef]
+    groups: Sequence[Any]
     document: dict[str, Any]
     columns: dict[str, Any]  # the users row as read: a save writes what differs from it
 
@@ -60,33 +78,27 @@ def open_for_change(
     *,
     if_match: str | None,
     base_url: str,
-) -> tuple[UserRow, Stored]:
-    """The frame PUT and PATCH share: the user (If-Match checked) and its state.
+) -> tuple[UserState, Stored]:
+    """The frame PUT, PATCH and DELETE share: the user (If-Match checked) and its state.
 
     The site is the token's (T10): its policy came with the token check. The
-    row is read locked through Core and held as a transient ``User`` the rules
-    work on; the save then updates only the columns that changed, in one
-    statement (an ORM load and flush cost more than the rest of a PATCH).
+    row, its values and its groups are one read (db.repositories.users.read_for_change,
+    locked on PostgreSQL); the save then updates only the columns that changed,
+    in one statement.
     """
-    row = users_repo.read_user_for_change(session, token.site_id, user_id)
-    if row is None:
+    found = users_repo.read_for_change(session, token.site_id, user_id)
+    if found is None:
         raise NotFoundError(f"No user with id {user_id!r}.")
-    columns = dict(row._mapping)
-    user = UserRow(**columns)
+    user = UserState(dict(found.columns))
     check_if_match(user, if_match)
-    connection = session.connection()  # Core reads: no ORM layer around them
-    values: Sequence[Any] = users_repo.list_user_values(connection, [user.id])
-    groups = [
-        GroupRef(id=group_id, display=display)
-        for _, group_id, display in users_repo.list_user_groups(
-            connection, token.site_id, [user.id]
-        )
-    ]
-    document = user_documents.user_document(user, values, groups, base_url)
-    return user, Stored(values=values, groups=groups, document=document, columns=columns)
+    document = user_documents.user_document(user, found.values, found.groups, base_url)
+    stored = Stored(
+        values=found.values, groups=found.groups, document=document, columns=found.columns
+    )
+    return user, stored
 
 
-def check_if_match(user: UserRow, if_match: str | None) -> None:
+def check_if_match(user: UserState, if_match: str | None) -> None:
     etags.check_if_match(
         if_match,
         etags.make_etag(user.id, user.version),
@@ -130,24 +142,25 @@ def _changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return names
 
 
-def _update(session: Session, user: UserRow, stored: dict[str, Any]) -> None:
+def _update(session: Session, user: UserState, stored: dict[str, Any]) -> None:
     """One UPDATE of the columns that differ from the stored row."""
     changes = {name: value for name in stored if (value := getattr(user, name)) != stored[name]}
     with rules.unique_name(user):
-        users_repo.update_user(session, user.id, changes)
+        users_repo.update_columns(session, user.id, changes)
 
 
 def save(
     session: Session,
     runtime: Runtime,
     token: AuthenticatedToken,
-    user: UserRow,
+    user: UserState,
     *,
     before: Stored,
     after: ScimUser,
     action: Action,
     base_url: str,
     address: str | None,
+    hashed: rules.HashedPassword | None = None,
 ) -> dict[str, Any]:
     """Write ``after`` onto the stored user, under every rule of section 2.
 
@@ -155,7 +168,7 @@ def save(
     built from rows (what a GET would show), which is how the audit names the
     changed attributes; value rows are rewritten only when they changed.
     """
-    values = mapping.user_from_scim(after, user)
+    values = mapping.user_from_scim(after, cast(UserRow, user))  # sets columns by name
     requested = mapping.requested_privilege(after)
     if requested is not None and not token.may_set_promaster:
         raise MutabilityException(detail="'privilege' is read-only in this site")
@@ -167,10 +180,11 @@ def save(
         user,
         before=before,
         values=values,
-        password=after.password,
+        password=None if hashed is not None else after.password,
         action=action,
         base_url=base_url,
         address=address,
+        hashed=hashed,
     )
 
 
@@ -178,7 +192,7 @@ def store(
     session: Session,
     runtime: Runtime,
     token: AuthenticatedToken,
-    user: UserRow,
+    user: UserState,
     *,
     before: Stored,
     values: Sequence[Any],
@@ -186,9 +200,16 @@ def store(
     action: Action,
     base_url: str,
     address: str | None,
+    hashed: rules.HashedPassword | None = None,
 ) -> dict[str, Any]:
     """Check the rules of section 2 on the changed ``user``, then write what differs
-    from the row as read and audit the names of the changed attributes."""
+    from the row as read and audit the names of the changed attributes.
+
+    ``hashed`` is ``password`` hashed before the transaction began (argon2 is
+    slow on purpose: not while holding SQLite's write lock); its policy error,
+    if any, is raised here, in the order the checks always had. The document
+    is built once: what the change makes of it is its version and lastModified.
+    """
     groups, prior = before.groups, before.columns
     was_active = prior["active"]
     if (
@@ -200,12 +221,14 @@ def store(
     if user.user_name_key != prior["user_name_key"]:
         rules.ensure_unique_name(session, user)
     rules.resolve_manager(session, user, was=prior["manager_id"])
-    if password is not None:
+    if hashed is not None:
+        user.password_hash = hashed.value()
+    elif password is not None:
         user.password_hash = rules.hash_password(runtime, token, password)
 
     updated = user_documents.user_document(user, values, groups, base_url)
     names = _changed_names(comparable(before.document), comparable(updated))
-    if password is not None:
+    if password is not None or hashed is not None:
         names.append("password")
     if not names:
         return updated
@@ -214,7 +237,7 @@ def store(
     user.updated_at = now
     _update(session, user, before.columns)
     if _value_tuples(values) != _value_tuples(before.values):
-        users_repo.replace_user_values(session, user.id, values)
+        users_repo.rewrite_values(session, user.id, values)
     if was_active and not user.active:
         action = Action.SCIM_USER_DEACTIVATE
     audit.record(
@@ -227,9 +250,11 @@ def store(
         address=address,
         detail={"attributes": names},
     )
-    document = user_documents.user_document(user, values, groups, base_url)
-    emit(session, *user_events(token, document, now, names, was_active=was_active))
-    return document
+    meta = updated["meta"]
+    meta["lastModified"] = user_documents.scim_datetime(now)
+    meta["version"] = etags.make_etag(user.id, user.version)
+    emit(session, *user_events(token, updated, now, names, was_active=was_active))
+    return updated
 
 
 def user_events(

@@ -7,8 +7,8 @@ in its transaction: a batch writes all of its events in one INSERT.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, cast
 
 from scim2_models import (
     Context,
@@ -16,30 +16,76 @@ from scim2_models import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sitescim.db.models import AuditEvent, new_id
 from sitescim.db.models import User as UserRow
+from sitescim.db.models import new_id
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import mapping, user_documents
+from sitescim.scim.mapping import ScimUser
 from sitescim.services import audit
 from sitescim.services import user_changes as frame
 from sitescim.services import user_rules as rules
 from sitescim.services.events import NewEvent, emit
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
+from sitescim.services.user_changes import UserState
+
+_NO_COLUMNS = dict.fromkeys(users_repo.USER_ROW_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
 class _NewUser:
     """A user ready to insert: its row, value rows, document, audit row and event."""
 
-    user: UserRow
+    user: UserRow | UserState  # an ORM object for a batch's Core INSERT, else plain
     values: list[Any]
     document: dict[str, Any]
-    event: AuditEvent
+    event: dict[str, Any]  # the audit row's columns (audit.event_values)
     announced: NewEvent  # user.created
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCreation:
+    """A POST body validated, and its password hashed, before the write began,
+    or the error validating it raised.
+
+    Validation and hashing (argon2, slow on purpose) are what a creation costs
+    most; SQLite's write lock need not be held for them. An error is raised in
+    the use case, in the place it always was, and audited there.
+    """
+
+    resource: ScimUser | None
+    error: Exception | None = None
+    hashed: rules.HashedPassword | None = None
+
+    @property
+    def password(self) -> str | None:
+        """The password still to hash, if any."""
+        if self.resource is None or self.hashed is not None:
+            return None
+        return self.resource.password
+
+
+def prepare_creation(token: AuthenticatedToken, body: dict[str, Any]) -> PreparedCreation:
+    """Validate a POST body against the site's User schema (fast: no hashing)."""
+    model = rules.model_for(token)
+    try:
+        resource = model.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    except Exception as error:  # raised again in create_user, and audited there
+        return PreparedCreation(None, error)
+    return PreparedCreation(resource)
+
+
+def hash_creation_password(
+    runtime: Runtime, token: AuthenticatedToken, prepared: PreparedCreation
+) -> PreparedCreation:
+    """The creation with its password checked against the policy and hashed."""
+    password = prepared.password
+    if password is None:
+        return prepared
+    return replace(prepared, hashed=rules.hash_ahead(runtime, token, password))
 
 
 def _new_user(
@@ -52,30 +98,56 @@ def _new_user(
     address: str | None,
 ) -> _NewUser:
     """Everything a creation checks and builds, except that its userName is free."""
-    model = rules.model_for(token)
-    resource = model.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
-    now = runtime.clock()
-    user = UserRow(
-        id=new_id(),
-        site_id=token.site_id,
-        privilege=Privilege.USER.value,
-        active=True,
-        created_at=now,
-        updated_at=now,
-        version=1,
+    prepared = prepare_creation(token, body)
+    return _prepared_user(
+        session, runtime, token, prepared, base_url=base_url, address=address, plain=False
     )
-    values = mapping.user_from_scim(resource, user)
+
+
+def _prepared_user(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    prepared: PreparedCreation,
+    *,
+    base_url: str,
+    address: str | None,
+    plain: bool = True,
+) -> _NewUser:
+    """What a creation builds and checks in its transaction, once its body is ``prepared``.
+
+    ``plain``: the user is a UserState with every column set, for the plain INSERT
+    of a single creation; a batch's Core INSERT takes ORM objects.
+    """
+    if prepared.error is not None:
+        raise prepared.error
+    resource = prepared.resource
+    assert resource is not None
+    now = runtime.clock()
+    columns = {
+        "id": new_id(),
+        "site_id": token.site_id,
+        "privilege": Privilege.USER.value,
+        "active": True,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+    user = UserState({**_NO_COLUMNS, **columns}) if plain else UserRow(**columns)
+    values = mapping.user_from_scim(resource, cast(UserRow, user))  # sets columns by name
     user.privilege = rules.privilege_named(
         mapping.requested_privilege(resource), Privilege.USER.value
     )
-    if resource.password is not None:
+    if prepared.hashed is not None:
+        user.password_hash = prepared.hashed.value()
+    elif resource.password is not None:
         user.password_hash = rules.hash_password(runtime, token, resource.password)
     rules.resolve_manager(session, user)
     created = user_documents.user_document(user, values, [], base_url)
     names = sorted(frame.comparable(created))
     if resource.password is not None:
         names.append("password")
-    event = audit.event(
+    event = audit.event_values(
         now=now,
         site_id=token.site_id,
         action=Action.SCIM_USER_CREATE,
@@ -97,10 +169,17 @@ def create_user(
     *,
     base_url: str,
     address: str | None = None,
+    prepared: PreparedCreation | None = None,
 ) -> dict[str, Any]:
-    new = _new_user(session, runtime, token, body, base_url=base_url, address=address)
+    """``prepared`` is ``body`` validated and hashed before the transaction
+    (prepare_creation, hash_creation_password); without it (a Bulk operation)
+    that happens here."""
+    if prepared is None:
+        new = _new_user(session, runtime, token, body, base_url=base_url, address=address)
+    else:
+        new = _prepared_user(session, runtime, token, prepared, base_url=base_url, address=address)
     with rules.unique_name(new.user):  # the unique index decides: no query before the INSERT
-        users_repo.insert_users(session, [(new.user, new.values)])
+        users_repo.insert_user(session, new.user, new.values)
     audit.record_all(session, [new.event])
     emit(session, new.announced)
     return new.document

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from scim2_models import (
     ConflictException,
@@ -21,7 +23,6 @@ from scim2_models import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sitescim.db.models import User as UserRow
 from sitescim.db.repositories import sites as sites_repo
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain import passwords
@@ -44,6 +45,12 @@ LAST_PROMASTER_MESSAGE = (
     "This user is the last active Promaster of the site; a site always keeps at least one. "
     "Make another user a Promaster in the site first."
 )
+
+
+ChangedUser = Any
+"""A user the rules check: an ORM ``User`` being created, or the columns of a stored
+user being changed (services.user_changes.UserState); the rules read and set the
+same attributes on either."""
 
 
 def model_for(token: AuthenticatedToken) -> type[ScimUser]:
@@ -77,7 +84,7 @@ def keep_a_promaster(
     session: Session,
     runtime: Runtime,
     token: AuthenticatedToken,
-    user: UserRow,
+    user: ChangedUser,
     *,
     action: Action,
     address: str | None,
@@ -115,13 +122,38 @@ def hash_password(runtime: Runtime, token: AuthenticatedToken, password: str) ->
     return runtime.passwords.hash(password)
 
 
-def ensure_unique_name(session: Session, user: UserRow) -> None:
+@dataclass(frozen=True, slots=True)
+class HashedPassword:
+    """A password checked and hashed before its write began, or why it was refused.
+
+    The refusal is raised when the change reaches the password, after the checks
+    that come first (404, If-Match), as it was when hashing happened there.
+    """
+
+    hashed: str | None
+    error: Exception | None = None
+
+    def value(self) -> str:
+        if self.error is not None:
+            raise self.error
+        assert self.hashed is not None
+        return self.hashed
+
+
+def hash_ahead(runtime: Runtime, token: AuthenticatedToken, password: str) -> HashedPassword:
+    try:
+        return HashedPassword(hash_password(runtime, token, password))
+    except InvalidValueException as error:
+        return HashedPassword(None, error)
+
+
+def ensure_unique_name(session: Session, user: ChangedUser) -> None:
     other = users_repo.user_id_named(session, user.site_id, user.user_name)
     if other is not None and other != user.id:
         raise AlreadyExistsError(f"A user named {user.user_name!r} already exists.")
 
 
-def resolve_manager(session: Session, user: UserRow, *, was: str | None = None) -> None:
+def resolve_manager(session: Session, user: ChangedUser, *, was: str | None = None) -> None:
     """The manager is a user of this site; its display name is read-only, taken from it.
 
     ``was`` is the manager before a change: an unchanged manager is not read again.
@@ -138,7 +170,7 @@ def resolve_manager(session: Session, user: UserRow, *, was: str | None = None) 
 
 
 @contextmanager
-def unique_name(user: UserRow) -> Iterator[None]:
+def unique_name(user: ChangedUser) -> Iterator[None]:
     """A userName the unique index refuses (taken, or taken by a concurrent writer
     after a check passed) becomes a SCIM 409; the request's transaction (or a Bulk
     operation's savepoint) then rolls back, so no savepoint is needed here."""

@@ -8,7 +8,7 @@ token (T10): a user of another site is absent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scim2_models import (
@@ -27,6 +27,7 @@ from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
 from sitescim.scim import listing, user_documents, user_patch
 from sitescim.scim.listing import ListQuery
+from sitescim.scim.mapping import ScimUser
 from sitescim.services import audit
 from sitescim.services import user_changes as frame
 from sitescim.services import user_rules as rules
@@ -75,6 +76,48 @@ def list_users(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedReplacement:
+    """A PUT body validated before the write began, or the error it raised.
+
+    The error is raised once the user is found and If-Match holds, as when the
+    body was validated there: a 404 or 412 still comes before a 400 about it.
+    """
+
+    wanted: ScimUser | None
+    error: Exception | None = None
+    hashed: rules.HashedPassword | None = None
+
+    @property
+    def password(self) -> str | None:
+        """The password to hash before the write, if there is one not yet hashed."""
+        if self.wanted is None or self.hashed is not None:
+            return None
+        return self.wanted.password
+
+
+def prepare_replacement(token: AuthenticatedToken, body: dict[str, Any]) -> PreparedReplacement:
+    """Validate a PUT body against the site's User schema, outside the write."""
+    try:
+        wanted = rules.model_for(token).model_validate(
+            body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST
+        )
+    except Exception as error:  # raised again in replace_user, in its place
+        return PreparedReplacement(None, error)
+    return PreparedReplacement(wanted)
+
+
+def hash_replacement_password(
+    runtime: Runtime, token: AuthenticatedToken, prepared: PreparedReplacement
+) -> PreparedReplacement:
+    """The replacement with its password checked and hashed (slow on purpose: argon2),
+    so the write does not hash it while holding the lock."""
+    password = prepared.password
+    if password is None:
+        return prepared
+    return replace(prepared, hashed=rules.hash_ahead(runtime, token, password))
+
+
 @audit.records_failures(Action.SCIM_USER_REPLACE, "user")
 def replace_user(
     session: Session,
@@ -86,13 +129,23 @@ def replace_user(
     base_url: str,
     if_match: str | None = None,
     address: str | None = None,
+    prepared: PreparedReplacement | None = None,
 ) -> dict[str, Any]:
-    """PUT: readOnly attributes are ignored, immutable ones checked (RFC 7644 §3.5.1)."""
+    """PUT: readOnly attributes are ignored, immutable ones checked (RFC 7644 §3.5.1).
+
+    ``prepared`` is ``body`` validated before the transaction (prepare_replacement);
+    without it (a Bulk operation) the body is validated here.
+    """
     user, before = frame.open_for_change(
         session, token, user_id, if_match=if_match, base_url=base_url
     )
+    if prepared is None:
+        prepared = prepare_replacement(token, body)
+    if prepared.error is not None:
+        raise prepared.error
+    wanted = prepared.wanted
+    assert wanted is not None
     stored = before.resource(token)
-    wanted = type(stored).model_validate(body, scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
     wanted.replace(stored)
     return frame.save(
         session,
@@ -104,7 +157,33 @@ def replace_user(
         action=Action.SCIM_USER_REPLACE,
         base_url=base_url,
         address=address,
+        hashed=prepared.hashed,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedPatch:
+    """A PATCH body read before the write began: the columns the everyday shapes set
+    (scim.user_patch), else the validated PatchOp, else the error it raised (raised
+    once the user is found and If-Match holds, as when it was validated there)."""
+
+    columns: list[tuple[str, Any]] | None = None
+    operation: Any = None  # PatchOp[the site's User model]
+    error: Exception | None = None
+
+
+def prepare_patch(token: AuthenticatedToken, body: dict[str, Any]) -> PreparedPatch:
+    """Recognise or validate a PATCH body, outside the write."""
+    changes = user_patch.column_changes(body)
+    if changes is not None:
+        return PreparedPatch(columns=changes)
+    try:
+        operation = PatchOp[rules.model_for(token)].model_validate(  # type: ignore[misc]
+            body, scim_ctx=Context.RESOURCE_PATCH_REQUEST
+        )
+    except Exception as error:  # raised again in patch_user, in its place
+        return PreparedPatch(error=error)
+    return PreparedPatch(operation=operation)
 
 
 @audit.records_failures(Action.SCIM_USER_PATCH, "user")
@@ -118,17 +197,21 @@ def patch_user(
     base_url: str,
     if_match: str | None = None,
     address: str | None = None,
+    prepared: PreparedPatch | None = None,
 ) -> dict[str, Any]:
     """PATCH: the operations run in memory on the stored resource, which is then saved.
 
     The everyday shapes (scim.user_patch) set columns of the row instead.
+    ``prepared`` is ``body`` read before the transaction (prepare_patch); without
+    it (a Bulk operation) the body is read here.
     """
     user, before = frame.open_for_change(
         session, token, user_id, if_match=if_match, base_url=base_url
     )
-    changes = user_patch.column_changes(body)
-    if changes is not None:
-        for column, value in changes:
+    if prepared is None:
+        prepared = prepare_patch(token, body)
+    if prepared.columns is not None:
+        for column, value in prepared.columns:
             setattr(user, column, value)
         user.user_name_key = user.user_name.casefold()
         user.display_name_key = None if user.display_name is None else user.display_name.casefold()
@@ -144,12 +227,11 @@ def patch_user(
             base_url=base_url,
             address=address,
         )
+    if prepared.error is not None:
+        raise prepared.error
     after = before.resource(token)  # built for this request alone: patched in place
-    patch = PatchOp[type(after)].model_validate(  # type: ignore[misc]
-        body, scim_ctx=Context.RESOURCE_PATCH_REQUEST
-    )
     was_active = after.active
-    patch.patch(after)
+    prepared.operation.patch(after)
     if after.active is None and was_active is not None:
         # RFC 7644 §3.5.2.2 would leave it unassigned; users.active cannot be (NOT NULL).
         raise MutabilityException(detail=rules.ACTIVE_UNASSIGNED_MESSAGE)
@@ -207,7 +289,7 @@ def delete_user(
         rules.keep_a_promaster(
             session, runtime, token, user, action=Action.SCIM_USER_DELETE, address=address
         )
-    users_repo.delete_user(session, user)
+    users_repo.delete_by_id(session, token.site_id, user_id)
     now = runtime.clock()
     audit.record(
         session,

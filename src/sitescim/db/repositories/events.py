@@ -6,15 +6,15 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, text
+from sqlalchemy import Row, Table, bindparam, delete, func, select, text
 from sqlalchemy.orm import Session
 
 from sitescim.db.application_tables import Event
 from sitescim.db.dialect import is_postgresql
+from sitescim.db.driver import POSTGRESQL, SQLITE, driver, insert_sql
 from sitescim.db.models import Site
 
 _EVENTS = cast(Table, Event.__table__)
-_INSERT = insert(_EVENTS)
 
 EVENTS_LOCK = 0x5C1E_E7E5
 """PostgreSQL advisory lock a writer holds from numbering its events until its commit
@@ -30,18 +30,52 @@ _NUMBER = (
     "WHERE events.id = numbered.id"
 )
 _NUMBERING = {
-    "postgresql": text(_NUMBER),
+    POSTGRESQL: _NUMBER,
     # Joined on id alone, SQLite scans the whole table at every commit; this keeps
     # it to the unnumbered rows (PostgreSQL probes the primary key either way).
-    "sqlite": text(_NUMBER + " AND events.position IS NULL"),
+    SQLITE: _NUMBER + " AND events.position IS NULL",
 }
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_LOCK = {POSTGRESQL: f"SELECT pg_advisory_xact_lock({EVENTS_LOCK})"}
+
+
+COLUMNS = (
+    "type",
+    "site_id",
+    "occurred_at",
+    "actor_type",
+    "actor_id",
+    "actor_label",
+    "resource_type",
+    "resource_id",
+    "data",
+    "changes",
+)
+"""What ``add`` writes of an event; ``id`` is the database's, ``position`` given at commit."""
+_INSERT_ROWS = insert_sql("events", COLUMNS)
+_JSON_COLUMNS = frozenset({"data", "changes"})
 
 
 def add(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert events, unnumbered (``position`` NULL), in the caller's transaction."""
-    if rows:
-        session.connection().execute(_INSERT, list(rows))
+    """Insert events (``COLUMNS`` each), unnumbered (``position`` NULL), in the caller's
+    transaction: a plain INSERT on the driver connection, as every change writes one."""
+    if not rows:
+        return
+    connection = driver(session)
+    params = [
+        tuple(
+            connection.moment(row[name])
+            if name == "occurred_at"
+            else connection.json(row[name])
+            if name in _JSON_COLUMNS
+            else row[name]
+            for name in COLUMNS
+        )
+        for row in rows
+    ]
+    if len(params) == 1:
+        connection.execute(_INSERT_ROWS, params[0])
+    else:
+        connection.execute_many(_INSERT_ROWS, params)
 
 
 def number(session: Session) -> None:
@@ -54,10 +88,10 @@ def number(session: Session) -> None:
     there too. Other transactions' unnumbered rows are invisible to this one.
     One statement after the lock: it runs on the write path of every change.
     """
-    connection = session.connection()
-    if is_postgresql(session):
-        connection.execute(_LOCK, {"key": EVENTS_LOCK})  # before the UPDATE's snapshot is taken
-    connection.execute(_NUMBERING[connection.dialect.name])
+    connection = driver(session)  # plain statements: this runs at every change's commit
+    if connection.dialect == POSTGRESQL:
+        connection.execute(_LOCK)  # before the UPDATE's snapshot is taken
+    connection.execute(_NUMBERING)
 
 
 def read_after(

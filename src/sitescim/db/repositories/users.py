@@ -8,8 +8,9 @@ mapping needs, and skipping the identity map halves the cost).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
+import orjson
 from sqlalchemy import (
     Connection,
     Row,
@@ -24,12 +25,21 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sitescim.db.driver import (
+    POSTGRESQL,
+    SQLITE,
+    driver,
+    insert_sql,
+    per_dialect,
+    read_moment,
+)
 from sitescim.db.models import (
     Group,
     Membership,
     User,
     UserValue,
 )
+from sitescim.db.records import GroupOfUser, ValueRecord
 from sitescim.db.repositories.batches import column_values, in_chunks
 from sitescim.domain.errors import AlreadyExistsError
 
@@ -68,7 +78,7 @@ def user_id_named(session: Session, site_id: str, user_name: str) -> str | None:
     return found.scalar()
 
 
-def insert_users(session: Session, users: Sequence[tuple[User, Sequence[UserValue]]]) -> None:
+def insert_users(session: Session, users: Sequence[tuple[Any, Sequence[UserValue]]]) -> None:
     """New users and their value rows, as two INSERTs however many (no unit of work)."""
     connection = session.connection()
     connection.execute(_INSERT_USER, [column_values(user) for user, _ in users])
@@ -175,3 +185,194 @@ def count_active_promasters(session: Session, site_id: str, *, excluding: str) -
 
 def delete_user(session: Session, user: User) -> None:
     session.execute(delete(User).where(User.id == user.id, User.site_id == user.site_id))
+
+
+# The write path: a user read for a change and its UPDATE, on the driver connection
+# (db.driver). The SQL interpolates only our own column names, never a value.
+
+USER_ROW_COLUMNS: tuple[str, ...] = tuple(column.name for column in USER_ROWS.columns)
+"""Every column of ``users``, in the order ``read_for_change`` answers them."""
+_USER_ROW_COLUMNS_SQL = ", ".join(f'u."{name}"' for name in USER_ROW_COLUMNS)
+_VALUES_AND_GROUPS_SQL = {
+    # Values and groups aggregated as JSON in the user's statement, as the hot
+    # reader does (db.reads): one statement, one snapshot.
+    SQLITE: (
+        ' (SELECT json_group_array(json_array(attribute, position, value, type, "primary",'
+        "   display, extra, id)) FROM (SELECT v.* FROM user_values v WHERE v.user_id = u.id"
+        "   ORDER BY v.attribute, v.position, v.id)),"
+        " (SELECT json_group_array(json_array(id, display_name)) FROM (SELECT g.id,"
+        "   g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id"
+        "   WHERE m.site_id = u.site_id AND m.user_id = u.id ORDER BY g.display_name_key, g.id))"
+    ),
+    POSTGRESQL: (
+        " (SELECT coalesce(json_agg(json_build_array(v.attribute, v.position, v.value, v.type,"
+        '   v."primary", v.display, v.extra, v.id) ORDER BY v.attribute, v.position, v.id),'
+        "   '[]') FROM user_values v WHERE v.user_id = u.id),"
+        " (SELECT coalesce(json_agg(json_build_array(g.id, g.display_name)"
+        "   ORDER BY g.display_name_key, g.id), '[]')"
+        "   FROM group_members m JOIN groups g ON g.id = m.group_id"
+        "   WHERE m.site_id = u.site_id AND m.user_id = u.id)"
+    ),
+}
+_SELECT_WHOLE_USER = (
+    "SELECT {columns},{aggregates} FROM users u WHERE u.site_id = {p} AND u.id = {p}"
+)
+_WHOLE_USER_SQL = {
+    dialect: per_dialect(
+        _SELECT_WHOLE_USER.replace("{columns}", _USER_ROW_COLUMNS_SQL).replace(
+            "{aggregates}", aggregates
+        )
+    )[dialect]
+    for dialect, aggregates in _VALUES_AND_GROUPS_SQL.items()
+}
+_LOCK_USER_SQL = per_dialect("SELECT 1 FROM users WHERE site_id = {p} AND id = {p} FOR UPDATE")
+_CREATED_AT = USER_ROW_COLUMNS.index("created_at")
+_UPDATED_AT = USER_ROW_COLUMNS.index("updated_at")
+_ACTIVE = USER_ROW_COLUMNS.index("active")
+_WIDTH = len(USER_ROW_COLUMNS)
+_DATETIME_COLUMNS = frozenset({"created_at", "updated_at"})
+
+
+class UserForChange(NamedTuple):
+    """A user as stored, read for a change: every column, its values and its groups."""
+
+    columns: dict[str, Any]
+    values: list[ValueRecord]
+    groups: list[GroupOfUser]
+
+
+def read_for_change(session: Session, site_id: str, user_id: str) -> UserForChange | None:
+    """The user (T10: the site's, or nothing) with its values and groups, in one snapshot.
+
+    On SQLite the writer already holds the file, so one statement reads it all.
+    On PostgreSQL the row is locked first, until the transaction ends, so two
+    concurrent changes of one user never both start from the same version; the
+    read then comes after the lock, in a snapshot that holds the other change
+    whole (a lock taken by the reading statement itself would pair the newest
+    row with the values of the statement's older snapshot).
+    """
+    connection = driver(session)
+    locking = connection.dialect == POSTGRESQL
+    if locking and connection.execute(_LOCK_USER_SQL, (site_id, user_id)).fetchone() is None:
+        return None
+    row = connection.execute(_WHOLE_USER_SQL, (site_id, user_id)).fetchone()
+    if row is None:
+        return None
+    columns = dict(zip(USER_ROW_COLUMNS, row, strict=False))
+    columns["created_at"] = read_moment(row[_CREATED_AT])
+    columns["updated_at"] = read_moment(row[_UPDATED_AT])
+    columns["active"] = bool(row[_ACTIVE])
+    raw_values, raw_groups = row[_WIDTH], row[_WIDTH + 1]
+    if isinstance(raw_values, str | bytes):
+        raw_values = orjson.loads(raw_values)
+    if isinstance(raw_groups, str | bytes):
+        raw_groups = orjson.loads(raw_groups)
+    values = [
+        ValueRecord(
+            attribute,
+            position,
+            value,
+            kind,
+            None if primary is None else bool(primary),
+            display,
+            orjson.loads(extra) if isinstance(extra, str) else extra,
+            value_id,
+        )
+        for attribute, position, value, kind, primary, display, extra, value_id in raw_values
+    ]
+    groups = [GroupOfUser(group_id, display) for group_id, display in raw_groups]
+    return UserForChange(columns, values, groups)
+
+
+_UPDATES: dict[frozenset[str], dict[str, str]] = {}
+
+
+def update_columns(session: Session, user_id: str, changes: dict[str, Any]) -> None:
+    """Write the columns that changed, and only those, in one plain UPDATE."""
+    if not changes:
+        return
+    names = sorted(changes)
+    key = frozenset(names)
+    sql = _UPDATES.get(key)
+    if sql is None:
+        unknown = key.difference(USER_ROW_COLUMNS)
+        if unknown:
+            raise ValueError(f"users has no columns {sorted(unknown)}")
+        assignments = ", ".join(f'"{name}" = {{p}}' for name in names)
+        statement = f"UPDATE users SET {assignments} WHERE id = {{p}}"  # noqa: S608 - our names
+        sql = _UPDATES[key] = per_dialect(statement)
+    connection = driver(session)
+    params = [
+        connection.moment(changes[name]) if name in _DATETIME_COLUMNS else changes[name]
+        for name in names
+    ]
+    params.append(user_id)
+    connection.execute(sql, params)
+
+
+_DELETE_USER = per_dialect("DELETE FROM users WHERE id = {p} AND site_id = {p}")
+
+
+def delete_by_id(session: Session, site_id: str, user_id: str) -> None:
+    """Delete the site's user; its values and memberships go with it (ON DELETE CASCADE)."""
+    driver(session).execute(_DELETE_USER, (user_id, site_id))
+
+
+_VALUE_COLUMNS = (
+    "user_id",
+    "site_id",
+    "attribute",
+    "position",
+    "value",
+    "value_key",
+    "type",
+    "primary",
+    "display",
+    "extra",
+)
+_INSERT_USER_ROW = insert_sql("users", [f'"{name}"' for name in USER_ROW_COLUMNS])
+_INSERT_VALUE_ROWS = insert_sql("user_values", [f'"{name}"' for name in _VALUE_COLUMNS])
+_DELETE_VALUES = per_dialect("DELETE FROM user_values WHERE user_id = {p}")
+
+
+def insert_user(session: Session, user: Any, values: Sequence[UserValue]) -> None:
+    """A new user (every column an attribute of ``user``) and its value rows, as
+    plain INSERTs: the single creation's statements, inside the write lock."""
+    connection = driver(session)
+    params = [
+        connection.moment(getattr(user, name)) if name in _DATETIME_COLUMNS else getattr(user, name)
+        for name in USER_ROW_COLUMNS
+    ]
+    connection.execute(_INSERT_USER_ROW, params)
+    _insert_values(session, values)
+
+
+def _insert_values(session: Session, values: Sequence[UserValue]) -> None:
+    if not values:
+        return
+    connection = driver(session)
+    rows = [
+        (
+            row.user_id,
+            row.site_id,
+            row.attribute,
+            row.position,
+            row.value,
+            row.value_key,
+            row.type,
+            row.primary,
+            row.display,
+            connection.json(row.extra if row.extra is not None else {}),
+        )
+        for row in values
+    ]
+    if len(rows) == 1:
+        connection.execute(_INSERT_VALUE_ROWS, rows[0])
+    else:
+        connection.execute_many(_INSERT_VALUE_ROWS, rows)
+
+
+def rewrite_values(session: Session, user_id: str, values: Sequence[UserValue]) -> None:
+    """Replace a user's value rows: one DELETE, one INSERT (not the ORM's unit of work)."""
+    driver(session).execute(_DELETE_VALUES, (user_id,))
+    _insert_values(session, values)

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from scim2_models import Context
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from sitescim.scim import listing
@@ -22,12 +23,19 @@ from sitescim.web.scim.context import ScimRequest
 
 
 async def create_user(scim: ScimRequest) -> Response:
+    """The body is validated (and a password hashed) before the write's turn."""
     body = await scim.body()
+    prepared = user_creation.prepare_creation(scim.token, body)
+    if prepared.password is not None:  # argon2: off the event loop
+        prepared = await run_in_threadpool(
+            user_creation.hash_creation_password, scim.runtime, scim.token, prepared
+        )
     created = await scim.write(
         user_creation.create_user,
         body,
         base_url=scim.base_url,
         address=scim.address,
+        prepared=prepared,
     )
     return scim.user(created, status_code=201, context=Context.RESOURCE_CREATION_RESPONSE)
 
@@ -39,7 +47,13 @@ async def get_user(scim: ScimRequest) -> Response:
 
 
 async def replace_user(scim: ScimRequest) -> Response:
+    """The body is validated (and a password hashed) before the write's turn."""
     body = await scim.body()
+    prepared = user_service.prepare_replacement(scim.token, body)
+    if prepared.password is not None:  # argon2: off the event loop
+        prepared = await run_in_threadpool(
+            user_service.hash_replacement_password, scim.runtime, scim.token, prepared
+        )
     replaced = await scim.write(
         user_service.replace_user,
         scim.id,
@@ -47,12 +61,15 @@ async def replace_user(scim: ScimRequest) -> Response:
         base_url=scim.base_url,
         if_match=scim.if_match,
         address=scim.address,
+        prepared=prepared,
     )
     return scim.user(replaced, context=Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 async def patch_user(scim: ScimRequest) -> Response:
-    """200 with the updated resource, which RFC 7644 §3.5.2 allows and clients prefer."""
+    """200 with the updated resource, which RFC 7644 §3.5.2 allows and clients prefer.
+
+    The body is recognised or validated before the write's turn."""
     body = await scim.body()
     patched = await scim.write(
         user_service.patch_user,
@@ -61,6 +78,7 @@ async def patch_user(scim: ScimRequest) -> Response:
         base_url=scim.base_url,
         if_match=scim.if_match,
         address=scim.address,
+        prepared=user_service.prepare_patch(scim.token, body),
     )
     return scim.user(patched)
 

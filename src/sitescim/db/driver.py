@@ -1,0 +1,145 @@
+"""Plain DB-API statements inside a session's transaction: the write path's hot statements.
+
+A single-user write runs five or six statements. Through SQLAlchemy Core each
+cost more than the database work (building a cache key, an execution context,
+result metadata), and on SQLite all of that was done holding the one write
+lock. The repositories that write on every SCIM change (the user's row, the
+audit row, the event) run them on the session's own DB-API connection instead:
+the same transaction, no ORM or Core layer in between.
+
+SQL is written once with ``{p}`` where a parameter goes and formatted per
+dialect (``?`` for sqlite3, ``%s`` for psycopg). Values are bound as each
+driver wants them, as SQLAlchemy's column types would: datetimes as naive UTC
+text on SQLite (``UTCDateTime``'s storage format), aware on PostgreSQL; JSON as
+``json.dumps`` text (SQLAlchemy's default serialiser, so a stored document is
+byte for byte what it was).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Json
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+PLACEHOLDERS = {SQLITE: "?", POSTGRESQL: "%s"}
+_INTEGRITY_ERRORS = (sqlite3.IntegrityError, psycopg.IntegrityError)
+
+
+def per_dialect(sql: str) -> dict[str, str]:
+    """``sql`` with its ``{p}`` placeholders spelled for each driver."""
+    return {dialect: sql.replace("{p}", mark) for dialect, mark in PLACEHOLDERS.items()}
+
+
+def insert_sql(table: str, columns: Sequence[str]) -> dict[str, str]:
+    """An INSERT of one row of ``columns`` (our own names, never a client's)."""
+    marks = ", ".join("{p}" for _ in columns)
+    return per_dialect(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})")  # noqa: S608
+
+
+@dataclass(frozen=True, slots=True)
+class Driver:
+    """The session's DB-API connection, in the session's transaction (begun by taking it).
+
+    Statements still reach the engine's ``before_cursor_execute`` listeners when
+    there were any as the connection was taken: what watches the SQL an engine
+    sends (echo, the tests that count statements) sees these too. A constraint
+    the database refuses raises SQLAlchemy's IntegrityError, as a Core
+    statement's would: the callers (a taken userName becomes a 409, a Bulk batch
+    falls back to single operations) catch that one.
+    """
+
+    connection: Any
+    dialect: str
+    engine_connection: Connection
+    watched: bool
+
+    def _announce(self, text: str, params: Any, many: bool) -> None:
+        listeners = self.engine_connection.dispatch.before_cursor_execute
+        listeners(self.engine_connection, None, text, params, None, many)
+
+    def execute(self, sql: dict[str, str], params: Sequence[Any] = ()) -> Any:
+        """Run one statement; the cursor, for the rows of a read."""
+        text = sql[self.dialect]
+        if self.watched:
+            self._announce(text, params, False)
+        try:
+            return self.connection.execute(text, params)
+        except _INTEGRITY_ERRORS as error:
+            raise IntegrityError(text, params, error) from error
+
+    def execute_many(self, sql: dict[str, str], rows: Sequence[Sequence[Any]]) -> None:
+        text = sql[self.dialect]
+        if self.watched:
+            self._announce(text, rows, True)
+        try:
+            if self.dialect == SQLITE:
+                self.connection.executemany(text, rows)
+            else:
+                with self.connection.cursor() as cursor:
+                    cursor.executemany(text, rows)
+        except _INTEGRITY_ERRORS as error:
+            raise IntegrityError(text, rows, error) from error
+
+    def moment(self, value: datetime) -> Any:
+        """A datetime column's value (UTCDateTime): aware UTC in, as this database keeps it."""
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; sitescim stores UTC only")
+        value = value.astimezone(UTC)
+        if self.dialect == SQLITE:
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value
+
+    def json(self, value: Any) -> Any:
+        """A JSON column's value, serialised as SQLAlchemy's JSON type does."""
+        if value is None:
+            return None
+        text = json.dumps(value)
+        if self.dialect == SQLITE:
+            return text
+        return Json(value, dumps=lambda _value: text)
+
+
+_DRIVER = "sitescim.driver"
+
+
+def driver(session: Session) -> Driver:
+    """The session's connection (starting its transaction, as any statement would).
+
+    Kept while the session's innermost transaction is the same: a change takes it
+    five or six times, and asking the session each time cost as much as a
+    statement. A savepoint begun since (``begin_nested``) is emitted by the
+    session when its connection is next asked for, so then it is asked again.
+    """
+    current = session.get_nested_transaction() or session.get_transaction()
+    kept: tuple[object, Driver] | None = session.info.get(_DRIVER)
+    if kept is not None and current is not None and kept[0] is current:
+        return kept[1]
+    connection = session.connection()
+    found = Driver(
+        connection.connection.driver_connection,
+        connection.dialect.name,
+        connection,
+        watched=bool(connection.dispatch.before_cursor_execute),
+    )
+    current = session.get_nested_transaction() or session.get_transaction()
+    session.info[_DRIVER] = (current, found)
+    return found
+
+
+def read_moment(value: Any) -> datetime:
+    """A datetime column as read back: SQLite keeps naive UTC text, PostgreSQL answers aware."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    moment: datetime = value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
