@@ -10,7 +10,9 @@ Through SQLAlchemy each statement cost more than the database work itself
 - SQLite: one connection per thread, in autocommit, with the driver's statement
   cache. It runs inline on the event loop; a WAL read never waits on a writer.
 - PostgreSQL: psycopg's async pool, so the loop never blocks on the network;
-  psycopg prepares a statement once it has been run a few times.
+  psycopg prepares a statement once it has been run a few times. The point
+  reads (token, users and groups by an indexed column) go through asyncpg
+  instead (``db.asyncpg_reads``) unless statements may not be prepared.
 
 Rows come back as plain tuples in the column order of each statement;
 ``db.records`` gives them names and Python types.
