@@ -29,7 +29,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import create_site, env_for, migrate
+from bench.harness import create_site, database, env_for, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 USERS = 1_000
@@ -217,18 +217,29 @@ def main() -> None:
     parser.add_argument("--ids", default="")
     parser.add_argument("--count", type=int, default=0)
     parser.add_argument("--workload-one", dest="workload_one", default="get")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="count against a fresh database next to this PostgreSQL one (default: SQLite)",
+    )
     args = parser.parse_args()
     if args.child:
         args.workload = args.workload_one
         child(args)
         return
 
+    scratch = Path(tempfile.mkdtemp(prefix="sitescim-instructions-"))
+    kind = "postgresql" if args.postgres else "sqlite"
+    with database(kind, args.postgres or "", scratch) as url:
+        count_workloads(args, url, kind, scratch)
+
+
+def count_workloads(args: argparse.Namespace, url: str, kind: str, scratch: Path) -> None:
+    """Seed the database at ``url``, then count each workload on sitescim and the yardstick."""
     from sqlalchemy import create_engine
 
     from bench.seed import seed_group, seed_users
 
-    scratch = Path(tempfile.mkdtemp(prefix="sitescim-instructions-"))
-    url = f"sqlite:///{scratch / 'bench.db'}"
     env = env_for(url)
     migrate(env)
     site = create_site(env)
@@ -241,10 +252,12 @@ def main() -> None:
     engine = create_engine(url)
     ids = seed_users(engine, site.id, USERS)
     group_id = seed_group(engine, site.id, "Counted", ids[:MEMBERS])
+    engine.dispose()
     ids_file = scratch / "ids.json"
     ids_file.write_text(json.dumps({"users": ids, "group": group_id}))
     few = 20
-    print(f"instructions per request, in process, {USERS:,} users on SQLite")
+    name = "PostgreSQL (this process only)" if kind == "postgresql" else "SQLite"
+    print(f"instructions per request, in process, {USERS:,} users on {name}")
     print(f"{'workload':<10}{'sitescim':>14}{'yardstick':>14}{'ratio':>8}")
     for workload in args.workload or ["get"]:
         per: dict[str, float] = {}

@@ -3,7 +3,8 @@
 Index tests used to EXPLAIN a query written for the test; the service may run
 another. ``recorded_statements`` records, while a request runs, every statement
 with its parameters at the driver: SQLAlchemy's engine event for the ORM side,
-and the drivers of the SCIM hot path (``db.reads``), which bypass SQLAlchemy.
+and the drivers of the SCIM hot path (``db.reads``, ``db.asyncpg_reads``), which
+bypass SQLAlchemy.
 ``explain`` then asks the database for the plan of one of them as the service
 gets it: on PostgreSQL a generic plan where the service's connections force
 one (``db.reads``), from the same text prepared with the same values.
@@ -18,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import psycopg
 from sqlalchemy import Engine, event
 
@@ -65,14 +67,31 @@ def recorded_statements() -> Iterator[list[SentStatement]]:
         sent.append(SentStatement(str(query), params))
         return await execute(self, query, params, **kwargs)
 
+    point_reads = {name: getattr(asyncpg.Connection, name) for name in ("fetch", "fetchrow")}
+
+    def recording(name: str) -> Any:
+        read = point_reads[name]
+
+        async def recording_read(
+            self: asyncpg.Connection, query: str, *args: Any, **kwargs: Any
+        ) -> Any:
+            sent.append(SentStatement(query, args))
+            return await read(self, query, *args, **kwargs)
+
+        return recording_read
+
     sqlite3.connect = recording_connect  # type: ignore[assignment]
     psycopg.AsyncConnection.execute = recording_execute  # type: ignore[method-assign]
+    for name in point_reads:
+        setattr(asyncpg.Connection, name, recording(name))
     event.listen(Engine, "before_cursor_execute", on_execute)  # every engine
     try:
         yield sent
     finally:
         event.remove(Engine, "before_cursor_execute", on_execute)
         psycopg.AsyncConnection.execute = execute  # type: ignore[method-assign]
+        for name, read in point_reads.items():
+            setattr(asyncpg.Connection, name, read)
         sqlite3.connect = connect
 
 
@@ -96,8 +115,8 @@ def _explain_postgresql(engine: Engine, statement: SentStatement) -> str:
     """PREPARE the statement, then EXPLAIN EXECUTE it with its values.
 
     Placeholders become ``$1``, ``$2``… as psycopg numbers them (a repeated
-    name reuses its number); the server infers their types, and the values go
-    in as literals quoted by psycopg.
+    name reuses its number; asyncpg's statements come numbered); the server
+    infers their types, and the values go in as literals quoted by psycopg.
     """
     numbers: dict[str, int] = {}
     values: list[Any] = []
@@ -115,6 +134,8 @@ def _explain_postgresql(engine: Engine, statement: SentStatement) -> str:
         return f"${numbers[name]}"
 
     sql = _PLACEHOLDER.sub(numbered, statement.sql)
+    if isinstance(statement.parameters, tuple) and not values:  # asyncpg's $1, $2...
+        values = list(statement.parameters)
     generic = prepare_threshold(engine.url.render_as_string(hide_password=False)) is not None
     with psycopg.connect(_conninfo(engine), autocommit=True) as connection:
         if generic:

@@ -17,6 +17,7 @@ import sqlite3
 import threading
 import time
 
+import asyncpg
 import psycopg
 import psycopg_pool
 from sqlalchemy import exc as sa_exc
@@ -68,6 +69,9 @@ def _outage_of_one(error: BaseException) -> Outage | None:
         if state is None or state.startswith(_CONNECTION_CLASSES):
             return Outage.CONNECTION
         return None
+    if isinstance(error, asyncpg.PostgresError):  # the hot reader's (db.asyncpg_reads)
+        code = error.sqlstate
+        return Outage.CONNECTION if code and code.startswith(_CONNECTION_CLASSES) else None
     if isinstance(error, sqlite3.OperationalError):
         message = str(error).lower()
         return Outage.LOCKED if message.startswith(_SQLITE_BUSY) else None

@@ -10,7 +10,9 @@ Through SQLAlchemy each statement cost more than the database work itself
 - SQLite: one connection per thread, in autocommit, with the driver's statement
   cache. It runs inline on the event loop; a WAL read never waits on a writer.
 - PostgreSQL: psycopg's async pool, so the loop never blocks on the network;
-  psycopg prepares a statement once it has been run a few times.
+  psycopg prepares a statement once it has been run a few times. The point
+  reads (token, users and groups by an indexed column) go through asyncpg
+  instead (``db.asyncpg_reads``) unless statements may not be prepared.
 
 Rows come back as plain tuples in the column order of each statement;
 ``db.records`` gives them names and Python types.
@@ -44,7 +46,7 @@ from sitescim.db.records import (
 )
 
 # The SQL below interpolates only our own column names, never a value.
-_TOKEN_SQL = (
+TOKEN_SQL = (
     "SELECT t.id, t.site_id, s.slug, t.token_hash, t.scope, t.description, t.expires_at,"
     " t.revoked_at, t.last_used_at, s.scim_may_set_promaster, s.password_min_length,"
     " s.scim_rate_limit"
@@ -63,7 +65,7 @@ _SQLITE_USERS_SQL = (
     "   WHERE m.site_id = u.site_id AND m.user_id = u.id ORDER BY g.display_name_key, g.id))"
     " FROM users u WHERE u.site_id = ? AND u.{column} = ?"
 )
-_POSTGRES_USERS_SQL = (
+POSTGRES_USERS_SQL = (
     f"SELECT {_USER_COLUMNS_SQL},"
     f" (SELECT coalesce(json_agg(json_build_array({_VALUE_FIELDS})"
     "   ORDER BY v.attribute, v.position, v.id), '[]') FROM user_values v"
@@ -72,28 +74,33 @@ _POSTGRES_USERS_SQL = (
     "   ORDER BY g.display_name_key, g.id), '[]')"
     "   FROM group_members m JOIN groups g ON g.id = m.group_id"
     "   WHERE m.site_id = u.site_id AND m.user_id = u.id)"
-    " FROM users u WHERE u.site_id = %s AND u.{column} = %s"
+    " FROM users u WHERE u.site_id = {site} AND u.{column} = {value}"
 )
+"""The user read on PostgreSQL, with the placeholders of its driver for ``site`` and ``value``."""
 LOOKUP_COLUMNS = ("id", "user_name_key", "external_id")
 """Indexed columns a user is looked up by: GET by id, and the ``eq`` filters identity
 providers send before every create (``userName``, ``externalId``)."""
-_ORDERED = " ORDER BY u.created_at, u.id LIMIT {limit}"
+ORDERED = " ORDER BY u.created_at, u.id LIMIT {limit}"
 GROUP_LOOKUP_COLUMNS = ("id", "display_name_key", "external_id")
 """Indexed columns a group is looked up by (``displayName eq`` and ``externalId eq``
 are how Entra ID and Okta find a group before pushing it)."""
 _GROUPS_SQL = (
     "SELECT g.id, g.display_name, g.external_id, g.created_at, g.updated_at, g.version"
-    " FROM groups g WHERE g.site_id = {p} AND g.{column} = {p}"
+    " FROM groups g WHERE g.site_id = {site} AND g.{column} = {value}"
     " ORDER BY g.created_at, g.id LIMIT {limit}"
 )
 _SQLITE_BY = {column: _SQLITE_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
-_POSTGRES_BY = {column: _POSTGRES_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
+_POSTGRES_BY = {
+    column: POSTGRES_USERS_SQL.format(column=column, site="%s", value="%s")
+    for column in LOOKUP_COLUMNS
+}
 
 
-def _groups_sql(column: str, placeholder: str, limit: int) -> str:
+def groups_sql(column: str, limit: int, *, site: str, value: str) -> str:
+    """The groups lookup by ``column``, with the driver's placeholders for ``site`` and ``value``."""
     if column not in GROUP_LOOKUP_COLUMNS:
         raise ValueError(f"groups are not looked up by {column!r}")
-    return _GROUPS_SQL.format(p=placeholder, column=column, limit=int(limit))
+    return _GROUPS_SQL.format(site=site, value=value, column=column, limit=int(limit))
 
 
 class Reads(Protocol):
@@ -154,7 +161,7 @@ class SQLiteReads:
         return connection
 
     async def token(self, token_hash: str) -> TokenRecord | None:
-        sql = _TOKEN_SQL.format(p="?")
+        sql = TOKEN_SQL.format(p="?")
         row = self._connection().execute(sql, (token_hash,)).fetchone()
         return None if row is None else token_record(row)
 
@@ -165,13 +172,15 @@ class SQLiteReads:
     async def users_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[UserSnapshot]:
-        sql = _SQLITE_BY[column] + _ORDERED.format(limit=int(limit))
+        sql = _SQLITE_BY[column] + ORDERED.format(limit=int(limit))
         return [user_snapshot(row) for row in self._connection().execute(sql, (site_id, value))]
 
     async def groups_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[GroupRecord]:
-        rows = self._connection().execute(_groups_sql(column, "?", limit), (site_id, value))
+        rows = self._connection().execute(
+            groups_sql(column, limit, site="?", value="?"), (site_id, value)
+        )
         return [group_record(row) for row in rows]
 
     async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -283,7 +292,7 @@ class PostgresReads:
         return rows
 
     async def token(self, token_hash: str) -> TokenRecord | None:
-        row = await self._one(_TOKEN_SQL.format(p="%s"), (token_hash,))
+        row = await self._one(TOKEN_SQL.format(p="%s"), (token_hash,))
         return None if row is None else token_record(row)
 
     async def user(self, site_id: str, user_id: str) -> UserSnapshot | None:
@@ -293,13 +302,13 @@ class PostgresReads:
     async def users_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[UserSnapshot]:
-        sql = _POSTGRES_BY[column] + _ORDERED.format(limit=int(limit))
+        sql = _POSTGRES_BY[column] + ORDERED.format(limit=int(limit))
         return [user_snapshot(row) for row in await self._all(sql, (site_id, value))]
 
     async def groups_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[GroupRecord]:
-        rows = await self._all(_groups_sql(column, "%s", limit), (site_id, value))
+        rows = await self._all(groups_sql(column, limit, site="%s", value="%s"), (site_id, value))
         return [group_record(row) for row in rows]
 
     async def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -328,6 +337,19 @@ async def open_reads(engine: Engine, *, max_size: int = 10) -> Reads:
     if "connect_timeout" not in plain.query:
         plain = plain.update_query_dict({"connect_timeout": str(CONNECT_TIMEOUT_SECONDS)})
     conninfo = plain.render_as_string(hide_password=False)
-    reads = PostgresReads(conninfo, max_size=max_size, prepare_threshold=threshold)
+    reads: PostgresReads
+    if threshold is None:  # behind PgBouncer: nothing prepared, psycopg alone
+        reads = PostgresReads(conninfo, max_size=max_size, prepare_threshold=None)
+    else:
+        from sitescim.db.asyncpg_reads import AsyncpgReads
+
+        timeout = float(plain.query.get("connect_timeout", CONNECT_TIMEOUT_SECONDS))  # type: ignore[arg-type]
+        dsn = plain.difference_update_query(["connect_timeout"])  # asyncpg takes it apart
+        reads = AsyncpgReads(
+            conninfo,
+            dsn=dsn.render_as_string(hide_password=False),
+            max_size=max_size,
+            connect_timeout=timeout,
+        )
     await reads.open()
     return reads
