@@ -30,6 +30,12 @@ def add_events(session: Session, events: Sequence[AuditEvent]) -> None:
         session.connection().execute(_INSERT_EVENT, [column_values(event) for event in events])
 
 
+def add_event_values(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Audit rows given as column values (``services.audit.event_values``), one INSERT."""
+    if rows:
+        session.connection().execute(_INSERT_EVENT, list(rows))
+
+
 def add_or_count_event(session: Session, values: dict[str, Any], *, repeats: int) -> None:
     """Insert the event, or count it on the row that already has its dedup key."""
     table = AuditEvent.__table__
