@@ -18,7 +18,7 @@ from sitescim.db.dialect import upsert_for
 from sitescim.db.models import (
     AuditEvent,
 )
-from sitescim.db.repositories.batches import column_values
+from sitescim.db.repositories.batches import column_values, insert_rows
 
 _AUDIT_TABLE = cast(Table, AuditEvent.__table__)
 _INSERT_EVENT = insert(_AUDIT_TABLE)
@@ -31,9 +31,9 @@ def add_events(session: Session, events: Sequence[AuditEvent]) -> None:
 
 
 def add_event_values(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Audit rows given as column values (``services.audit.event_values``), one INSERT."""
-    if rows:
-        session.connection().execute(_INSERT_EVENT, list(rows))
+    """Audit rows given as column values (``services.audit.event_values``, which names
+    every column in one order), one executemany."""
+    insert_rows(session, _AUDIT_TABLE, rows)
 
 
 def add_or_count_event(session: Session, values: dict[str, Any], *, repeats: int) -> None:
