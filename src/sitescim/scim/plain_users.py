@@ -48,6 +48,10 @@ for _attribute in USER_ATTRIBUTES:
         _EMPTY_COLUMNS[_attribute.key] = None
 
 _VALUE_TYPES: dict[str, Any] = {"emails": Email.Type, "phoneNumbers": PhoneNumber.Type}
+_CANONICAL = {
+    name: {member.value: member.value for member in kinds} for name, kinds in _VALUE_TYPES.items()
+}
+"""Types already in canonical spelling, which scim2-models keeps as they are."""
 _ENTRY_KEYS = frozenset({"value", "type", "primary", "display"})
 _EMAIL_LENGTH = 254  # email-validator's limit; longer ones take the reference path
 
@@ -134,7 +138,7 @@ def _read_values(attribute: str, entries: object) -> list[dict[str, Any]] | None
     """Rows of ``emails`` or ``phoneNumbers``, each with a value; None if not plain."""
     if not isinstance(entries, list) or len(entries) > MAX_VALUES:
         return None
-    kinds = _VALUE_TYPES[attribute]
+    kinds, canonical = _VALUE_TYPES[attribute], _CANONICAL[attribute]
     rows: list[dict[str, Any]] = []
     primaries = 0
     for position, entry in enumerate(entries):
@@ -151,7 +155,8 @@ def _read_values(attribute: str, entries: object) -> list[dict[str, Any]] | None
         if kind is not None:
             if not _fits(kind, VALUE_LIMITS["type"]):
                 return None
-            kind = kinds(kind).value  # canonical values in their case, others as sent
+            # canonical values in their case, others as sent (the enum's own rule)
+            kind = canonical.get(kind) or kinds(kind).value
         if display is not None and not _fits(display, VALUE_LIMITS["display"]):
             return None
         if primary is not None and type(primary) is not bool:
