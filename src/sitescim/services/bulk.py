@@ -27,7 +27,7 @@ from sitescim.db.repositories import sites as sites_repo
 from sitescim.domain.actions import Action
 from sitescim.scim import bulk_requests
 from sitescim.scim.etags import make_etag
-from sitescim.services import audit, group_creation, user_creation
+from sitescim.services import audit, group_creation, user_batches, user_creation
 from sitescim.services import groups as group_service
 from sitescim.services import users as user_service
 from sitescim.services.runtime import Runtime
@@ -74,7 +74,7 @@ def run_job(
     """Run the job in the caller's transaction; results in request order, ran ones only.
 
     Consecutive creations of users, or of groups, that refer to no bulkId are
-    written as one batch (``user_creation.create_users``,
+    written as one batch (``user_batches.create_users``,
     ``group_creation.create_groups``); the operations a batch leaves, and every
     other one, run alone in a savepoint. With ``failOnErrors`` every operation
     runs alone, so that nothing runs after the Nth error. Each operation writes
@@ -172,7 +172,7 @@ class _Run:
         bodies = [op.data for op in ops if op.data is not None]
         created: list[tuple[str, str] | None]
         if ops[0].endpoint == "Users":
-            documents = user_creation.create_users(
+            documents = user_batches.create_users(
                 self.session,
                 self.runtime,
                 self.token,

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import event, select
 
-from sitescim.db.models import Membership
+from sitescim.db.models import Membership, User
 from tests.integration.scim.bulk.calls import (
+    ENTERPRISE_URN,
     GROUP_URN,
     app_with,
     bulk,
@@ -128,3 +129,29 @@ def test_bulk_id_references_resolve_in_paths_and_in_patch_values(client, world, 
     user = client.get(f"/scim/v2/Users/{ann}", headers=auth_a).json()
     enterprise = user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]
     assert enterprise["manager"]["value"] == boss
+
+
+def test_a_batch_mixes_plain_bodies_with_ones_that_need_the_full_check(
+    client, database, world, auth_a
+):
+    body = bulk(
+        post_user("plain", "plain@bulk.test", emails=[{"value": "plain@bulk.test"}]),
+        post_user("secret", "secret@bulk.test", password="correct horse battery staple"),
+        post_user("worker", "worker@bulk.test", **{ENTERPRISE_URN: {"department": "Sales"}}),
+        post_user("second", "second@bulk.test", name={"givenName": "Sam"}),
+    )
+    results = run(client, auth_a, body)
+    assert [result["status"] for result in results] == ["201"] * 4
+    ids = {result["bulkId"]: id_of(result["location"]) for result in results}
+    with database.transaction(write=False) as session:
+        hashes = dict(
+            session.execute(
+                select(User.user_name, User.password_hash).where(User.id.in_(ids.values()))
+            ).all()
+        )
+    assert hashes["secret@bulk.test"] is not None
+    assert hashes["plain@bulk.test"] is None
+    worker = client.get(f"/scim/v2/Users/{ids['worker']}", headers=auth_a).json()
+    assert worker[ENTERPRISE_URN] == {"department": "Sales"}
+    plain = client.get(f"/scim/v2/Users/{ids['plain']}", headers=auth_a).json()
+    assert plain["emails"] == [{"value": "plain@bulk.test"}]
