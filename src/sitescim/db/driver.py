@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +90,36 @@ class Driver:
                     cursor.executemany(text, rows)
         except _INTEGRITY_ERRORS as error:
             raise IntegrityError(text, rows, error) from error
+
+    def insert(
+        self,
+        sql: dict[str, str],
+        columns: Sequence[str],
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        moments: Collection[str] = (),
+        json_columns: Collection[str] = (),
+        texts: Collection[str] = (),
+    ) -> None:
+        """Rows of an ``insert_sql(table, columns)``: datetimes, JSON and text (a StrEnum
+        as its plain str) bound as the column types would, anything else as given."""
+        params = [
+            tuple(
+                self.moment(row[name])
+                if name in moments
+                else self.json(row[name])
+                if name in json_columns
+                else str(row[name])
+                if name in texts
+                else row[name]
+                for name in columns
+            )
+            for row in rows
+        ]
+        if len(params) == 1:
+            self.execute(sql, params[0])
+        elif params:
+            self.execute_many(sql, params)
 
     def moment(self, value: datetime) -> Any:
         """A datetime column's value (UTCDateTime): aware UTC in, as this database keeps it."""

@@ -115,7 +115,15 @@ def user_snapshot(row: Sequence[Any]) -> UserSnapshot:
         columns[at] = utc(columns[at])
     columns[_ACTIVE_AT] = bool(columns[_ACTIVE_AT])
     user = UserRecord._make(columns)
-    raw_values, raw_groups = row[width], row[width + 1]
+    values, groups = values_and_groups(row[width], row[width + 1])
+    return UserSnapshot(user, values, groups)
+
+
+def values_and_groups(
+    raw_values: Any, raw_groups: Any
+) -> tuple[list[ValueRecord], list[GroupOfUser]]:
+    """A user's value rows and groups as one statement aggregates them (JSON arrays:
+    text on SQLite, decoded already on PostgreSQL)."""
     if isinstance(raw_values, str | bytes):
         raw_values = orjson.loads(raw_values)
     if isinstance(raw_groups, str | bytes):
@@ -133,8 +141,7 @@ def user_snapshot(row: Sequence[Any]) -> UserSnapshot:
         )
         for attribute, position, value, kind, primary, display, extra, value_id in raw_values
     ]
-    groups = [GroupOfUser(group_id, display) for group_id, display in raw_groups]
-    return UserSnapshot(user, values, groups)
+    return values, [GroupOfUser(group_id, display) for group_id, display in raw_groups]
 
 
 def group_record(row: Sequence[Any]) -> GroupRecord:

@@ -34,23 +34,12 @@ _INSERT = insert_sql("audit_events", COLUMNS)
 
 def insert(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert audit rows (``COLUMNS`` each) in the caller's transaction."""
-    if not rows:
-        return
-    connection = driver(session)
-    params = [
-        tuple(
-            connection.moment(row[name])
-            if name == "occurred_at"
-            else connection.json(row[name])
-            if name == "detail"
-            else str(row[name])
-            if name == "action"
-            else row[name]
-            for name in COLUMNS
+    if rows:
+        driver(session).insert(
+            _INSERT,
+            COLUMNS,
+            rows,
+            moments=("occurred_at",),
+            json_columns=("detail",),
+            texts=("action",),
         )
-        for row in rows
-    ]
-    if len(params) == 1:
-        connection.execute(_INSERT, params[0])
-    else:
-        connection.execute_many(_INSERT, params)

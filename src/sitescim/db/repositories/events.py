@@ -58,24 +58,10 @@ _JSON_COLUMNS = frozenset({"data", "changes"})
 def add(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert events (``COLUMNS`` each), unnumbered (``position`` NULL), in the caller's
     transaction: a plain INSERT on the driver connection, as every change writes one."""
-    if not rows:
-        return
-    connection = driver(session)
-    params = [
-        tuple(
-            connection.moment(row[name])
-            if name == "occurred_at"
-            else connection.json(row[name])
-            if name in _JSON_COLUMNS
-            else row[name]
-            for name in COLUMNS
+    if rows:
+        driver(session).insert(
+            _INSERT_ROWS, COLUMNS, rows, moments=("occurred_at",), json_columns=_JSON_COLUMNS
         )
-        for row in rows
-    ]
-    if len(params) == 1:
-        connection.execute(_INSERT_ROWS, params[0])
-    else:
-        connection.execute_many(_INSERT_ROWS, params)
 
 
 def number(session: Session) -> None:

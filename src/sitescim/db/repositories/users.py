@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple, cast
 
-import orjson
 from sqlalchemy import (
     Connection,
     Row,
@@ -39,7 +38,7 @@ from sitescim.db.models import (
     User,
     UserValue,
 )
-from sitescim.db.records import GroupOfUser, ValueRecord
+from sitescim.db.records import GroupOfUser, ValueRecord, values_and_groups
 from sitescim.db.repositories.batches import column_values, in_chunks
 from sitescim.domain.errors import AlreadyExistsError
 
@@ -262,25 +261,7 @@ def read_for_change(session: Session, site_id: str, user_id: str) -> UserForChan
     columns["created_at"] = read_moment(row[_CREATED_AT])
     columns["updated_at"] = read_moment(row[_UPDATED_AT])
     columns["active"] = bool(row[_ACTIVE])
-    raw_values, raw_groups = row[_WIDTH], row[_WIDTH + 1]
-    if isinstance(raw_values, str | bytes):
-        raw_values = orjson.loads(raw_values)
-    if isinstance(raw_groups, str | bytes):
-        raw_groups = orjson.loads(raw_groups)
-    values = [
-        ValueRecord(
-            attribute,
-            position,
-            value,
-            kind,
-            None if primary is None else bool(primary),
-            display,
-            orjson.loads(extra) if isinstance(extra, str) else extra,
-            value_id,
-        )
-        for attribute, position, value, kind, primary, display, extra, value_id in raw_values
-    ]
-    groups = [GroupOfUser(group_id, display) for group_id, display in raw_groups]
+    values, groups = values_and_groups(row[_WIDTH], row[_WIDTH + 1])
     return UserForChange(columns, values, groups)
 
 
