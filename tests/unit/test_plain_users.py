@@ -21,11 +21,12 @@ from sitescim.db.repositories.batches import column_values
 from sitescim.scim.schemas import USER_SCHEMA
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
-from sitescim.services.user_batches import plain_new_user
+from sitescim.services.user_batches import _new_user_values, plain_new_user
 from sitescim.services.user_creation import _new_user
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
 BASE = "https://scim.example/scim/v2"
+ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 RUNTIME = Runtime(db=cast(Database, None), pepper=b"pepper", clock=lambda: NOW)
 TOKENS = [
     AuthenticatedToken("token-1", "site-1", "site", "scim", "Entra ID"),
@@ -239,7 +240,7 @@ def test_a_plain_body_is_built_as_the_reference_builds_it(
     assert plain.user == column_values(reference.user)
     assert plain.values == [column_values(row) for row in reference.values]
     assert plain.document == reference.document
-    assert plain.audited == column_values(reference.event)
+    assert plain.audited == reference.event
     assert plain.announced == reference.announced
 
 
@@ -247,3 +248,17 @@ def test_the_bodies_identity_providers_send_take_the_shortcut() -> None:
     for body in (BENCH_BODY, ENTRA_BODY):
         plain = plain_new_user(TOKENS[0], body, user_id="u", now=NOW, base_url=BASE, address=None)
         assert plain is not None, body
+
+
+def test_a_body_the_shortcut_leaves_is_built_by_the_reference_for_the_batch() -> None:
+    """An enterprise attribute is no plain body: the batch still takes it, built whole."""
+    body = {**BENCH_BODY, "schemas": [USER_SCHEMA, ENTERPRISE], ENTERPRISE: {"department": "R&D"}}
+    assert (
+        plain_new_user(TOKENS[0], body, user_id="u", now=NOW, base_url=BASE, address=None) is None
+    )
+    built = _new_user_values(
+        cast(Session, None), RUNTIME, TOKENS[0], body, base_url=BASE, address="192.0.2.1"
+    )
+    assert built.user["department"] == "R&D"
+    assert built.audited["action"] == "scim.user.create"
+    assert built.document[ENTERPRISE] == {"department": "R&D"}

@@ -107,7 +107,7 @@ def _new_user_values(
         column_values(new.user),
         [column_values(row) for row in new.values],
         new.document,
-        column_values(new.event),
+        new.event,
         new.announced,
     )
 
