@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sitescim.scim.patching import GroupPatch, MembershipStep, StepKind
-from sitescim.scim.schemas import GROUP_LIMITS, PATCH_OP_SCHEMA
+from sitescim.scim.patching import GroupPatch, MembershipStep, StepKind, plain_operations
+from sitescim.scim.schemas import GROUP_LIMITS
 
 _MAX_OPERATIONS = 10
 _MAX_MEMBERS = 100
@@ -36,12 +36,8 @@ _ATTRIBUTES = {
 
 def everyday_plan(body: Any) -> GroupPatch | None:
     """The plan of one of the shapes above, or None for the general path."""
-    if not isinstance(body, dict) or body.keys() != {"schemas", "Operations"}:
-        return None
-    if body["schemas"] != [PATCH_OP_SCHEMA]:
-        return None
-    operations = body["Operations"]
-    if not isinstance(operations, list) or not 0 < len(operations) <= _MAX_OPERATIONS:
+    operations = plain_operations(body, most=_MAX_OPERATIONS)
+    if operations is None:
         return None
     plan = GroupPatch()
     for operation in operations:

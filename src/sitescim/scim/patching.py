@@ -43,7 +43,7 @@ from scim2_models.path import (
 
 from sitescim.scim.group_mapping import fit_group_attribute, member_values
 from sitescim.scim.paths import split_urn
-from sitescim.scim.schemas import GROUP_SCHEMA
+from sitescim.scim.schemas import GROUP_SCHEMA, PATCH_OP_SCHEMA
 
 # Attributes the server sets; a PATCH without path may echo them back unchanged.
 _READ_ONLY = frozenset({"id", "meta", "schemas"})
@@ -81,6 +81,20 @@ class GroupPatch:
             if step.kind in (StepKind.ADD, StepKind.CLEAR)
             for value in step.ids
         }
+
+
+def plain_operations(body: Any, *, most: int) -> list[Any] | None:
+    """The ``Operations`` of a body that is exactly a PatchOp envelope (the one schema,
+    no other key) with 1 to ``most`` of them, else None: the fast paths' first check
+    (user_patch, group_patch); anything else goes the general way."""
+    if not isinstance(body, dict) or body.keys() != {"schemas", "Operations"}:
+        return None
+    if body["schemas"] != [PATCH_OP_SCHEMA]:
+        return None
+    operations = body["Operations"]
+    if not isinstance(operations, list) or not 0 < len(operations) <= most:
+        return None
+    return operations
 
 
 def parse_group_patch(body: dict[str, Any]) -> GroupPatch:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sitescim.scim.mapping import column_limit
+from sitescim.scim.patching import plain_operations
 from sitescim.scim.schemas import (
     ENTERPRISE_USER_SCHEMA,
-    PATCH_OP_SCHEMA,
     USER_ATTRIBUTES,
     Part,
 )
@@ -57,12 +57,8 @@ _REQUIRED = {"user_name", "active"}
 
 def column_changes(body: Any) -> list[tuple[str, Any]] | None:
     """(column, new value) for each operation, in order, or None for the general path."""
-    if not isinstance(body, dict) or body.keys() != {"schemas", "Operations"}:
-        return None
-    if body["schemas"] != [PATCH_OP_SCHEMA]:
-        return None
-    operations = body["Operations"]
-    if not isinstance(operations, list) or not 0 < len(operations) <= _MAX_OPERATIONS:
+    operations = plain_operations(body, most=_MAX_OPERATIONS)
+    if operations is None:
         return None
     changes: list[tuple[str, Any]] = []
     for operation in operations:
