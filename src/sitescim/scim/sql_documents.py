@@ -55,6 +55,8 @@ class JsonSql:
         SQLite's ``||`` allocates and copies a new string for each operator, so a
         chain of n parts copies the growing document n times; ``printf`` appends
         them to one buffer, and the SQL literals among the parts go into its format.
+        Two differences, which every caller allows for: printf writes a NULL part
+        as nothing, and gives NULL where the whole text would be empty.
         """
         if self.postgres:
             return " || ".join(parts)
