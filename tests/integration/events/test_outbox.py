@@ -94,6 +94,27 @@ def test_a_rolled_back_change_and_a_rolled_back_savepoint_leave_no_event(world: 
         assert unnumbered.scalar_one() == 0
 
 
+def test_positions_run_on_without_a_gap_past_a_rolled_back_savepoint(world: World) -> None:
+    """SQLite numbers events as they are inserted, PostgreSQL as they commit: the feed's
+    positions are the same either way."""
+    start = _start(world)
+    with world.runtime.db.transaction(write=True) as session:
+        events.emit(session, _event(world, "first"))
+        try:
+            with session.begin_nested():
+                events.emit(session, _event(world, "failed-operation"))
+                raise RuntimeError("one Bulk operation failed")
+        except RuntimeError:
+            pass
+        events.emit(session, _event(world, "second"), _event(world, "third"))
+    with world.runtime.db.transaction(write=True) as session:
+        events.emit(session, _event(world, "fourth"))
+
+    shown = _all(world.runtime, start)
+    assert [e["data"]["id"] for e in shown] == ["first", "second", "third", "fourth"]
+    assert [parse_event_id(e["id"]) for e in shown] == list(range(start + 1, start + 5))
+
+
 def test_filters_by_site_and_type_and_the_cursor_moves_past_what_they_hide(world: World) -> None:
     start = _start(world)
     with world.runtime.db.transaction(write=True) as session:
