@@ -1,4 +1,4 @@
-"""The event outbox: rows written with each change, numbered as their transaction commits."""
+"""The event outbox: rows written with each change, numbered in commit order."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sitescim.db.application_tables import Event
 from sitescim.db.dialect import is_postgresql
 from sitescim.db.driver import POSTGRESQL, SQLITE, driver, insert_sql
+from sitescim.db.engine import BEFORE_COMMIT
 from sitescim.db.models import Site
 
 _EVENTS = cast(Table, Event.__table__)
@@ -71,11 +72,15 @@ def add(session: Session, rows: Sequence[Mapping[str, Any]]) -> bool:
     write lock from its first statement to its commit, so insertion order is
     commit order, and a savepoint rolled back takes its positions with it. That
     saves the numbering UPDATE (about 20 µs of SQLite's time a write, inside the lock).
+    Events another writer of the transaction left unnumbered for a commit hook
+    (``number``) are numbered first, so they keep their place before these.
     """
     if not rows:
         return False
     connection = driver(session)
     numbered = connection.dialect == SQLITE
+    if numbered and session.info.get(BEFORE_COMMIT):  # rows left for a hook to number go first
+        connection.execute(_NUMBERING)
     connection.insert(
         _INSERT_NUMBERED if numbered else _INSERT_ROWS,
         COLUMNS,
