@@ -2,8 +2,9 @@
 
 An event is written by ``emit`` in the transaction of the change it describes,
 so a change that rolls back (or a Bulk operation whose savepoint does) leaves
-none. It gets its feed position as that transaction commits
-(``db.repositories.events.number``), so positions follow commit order and a
+none. It gets its feed position as that transaction commits on PostgreSQL
+(``db.repositories.events.number``), as it is inserted on SQLite, whose one
+writer commits in the order it writes; so positions follow commit order and a
 consumer that resumes after the last id it read never skips one, however
 transactions interleave.
 
@@ -51,8 +52,8 @@ def emit(session: Session, *events: NewEvent) -> None:
     """Write events in the caller's transaction (one statement for many, as Bulk needs)."""
     if not events:
         return
-    events_repo.add(session, [_row(event) for event in events])
-    if not session.info.get(_NUMBERING):
+    unnumbered = events_repo.add(session, [_row(event) for event in events])
+    if unnumbered and not session.info.get(_NUMBERING):
         session.info[_NUMBERING] = True
         before_commit(session).append(_number)
 

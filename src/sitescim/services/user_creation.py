@@ -21,7 +21,7 @@ from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import mapping, user_documents
+from sitescim.scim import mapping, plain_users, user_documents
 from sitescim.scim.mapping import ScimUser
 from sitescim.services import audit
 from sitescim.services import user_changes as frame
@@ -58,6 +58,9 @@ class PreparedCreation:
     resource: ScimUser | None
     error: Exception | None = None
     hashed: rules.HashedPassword | None = None
+    plain: bool = False
+    """The body is of the plain shape scim.plain_users reads (no scim2-models):
+    the use case builds it as a Bulk batch does (``user_batches.plain_new_user``)."""
 
     @property
     def password(self) -> str | None:
@@ -68,7 +71,17 @@ class PreparedCreation:
 
 
 def prepare_creation(token: AuthenticatedToken, body: dict[str, Any]) -> PreparedCreation:
-    """Validate a POST body against the site's User schema (fast: no hashing)."""
+    """Validate a POST body against the site's User schema (fast: no hashing).
+
+    A body of the plain shape identity providers send is only recognised here:
+    scim2-models' validation was most of a creation's cost, and the plain
+    reader is held equal to it (tests/unit/test_plain_users.py)."""
+    if plain_users.read_plain_user(body) is not None:
+        return PreparedCreation(None, plain=True)
+    return _validated(token, body)
+
+
+def _validated(token: AuthenticatedToken, body: dict[str, Any]) -> PreparedCreation:
     model = rules.model_for(token)
     try:
         resource = model.model_validate(body, scim_ctx=Context.RESOURCE_CREATION_REQUEST)
@@ -96,8 +109,9 @@ def _new_user(
     base_url: str,
     address: str | None,
 ) -> _NewUser:
-    """Everything a creation checks and builds, except that its userName is free."""
-    prepared = prepare_creation(token, body)
+    """Everything a creation checks and builds, except that its userName is free
+    (through scim2-models: the reference the plain reader is held equal to)."""
+    prepared = _validated(token, body)
     return _prepared_user(
         session, runtime, token, prepared, base_url=base_url, address=address, plain=False
     )
@@ -173,6 +187,8 @@ def create_user(
     """``prepared`` is ``body`` validated and hashed before the transaction
     (prepare_creation, hash_creation_password); without it (a Bulk operation)
     that happens here."""
+    if prepared is not None and prepared.plain:
+        return _create_plain(session, runtime, token, body, base_url=base_url, address=address)
     if prepared is None:
         new = _new_user(session, runtime, token, body, base_url=base_url, address=address)
     else:
@@ -180,5 +196,30 @@ def create_user(
     with rules.unique_name(new.user):  # the unique index decides: no query before the INSERT
         users_repo.insert_user(session, new.user, new.values)
     audit.record_all(session, [new.event])
+    emit(session, new.announced)
+    return new.document
+
+
+def _create_plain(
+    session: Session,
+    runtime: Runtime,
+    token: AuthenticatedToken,
+    body: dict[str, Any],
+    *,
+    base_url: str,
+    address: str | None,
+) -> dict[str, Any]:
+    """A plain body's creation: its row, values, document, audit row and event built
+    from column values, as a Bulk batch builds them (no manager, no password)."""
+    from sitescim.services.user_batches import plain_new_user  # it builds on this module
+
+    new = plain_new_user(
+        token, body, user_id=new_id(), now=runtime.clock(), base_url=base_url, address=address
+    )
+    assert new is not None, "prepare_creation found the body plain"
+    columns = {**_NO_COLUMNS, **new.user}  # password_hash, like the rest it does not set: None
+    with rules.unique_name(UserState(columns)):
+        users_repo.insert_user_columns(session, columns, new.values)
+    audit.record_all(session, [new.audited])
     emit(session, new.announced)
     return new.document

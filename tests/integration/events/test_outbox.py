@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from sitescim.db.driver import driver
 from sitescim.db.engine import before_commit
+from sitescim.db.repositories import events as events_repo
 from sitescim.db.repositories.events import last_position
 from sitescim.domain.errors import InvalidInputError
 from sitescim.domain.events import EventType, event_id, parse_event_id, parse_types
@@ -92,6 +94,50 @@ def test_a_rolled_back_change_and_a_rolled_back_savepoint_leave_no_event(world: 
     with world.runtime.db.transaction(write=False) as session:
         unnumbered = session.execute(text("SELECT count(*) FROM events WHERE position IS NULL"))
         assert unnumbered.scalar_one() == 0
+
+
+def test_positions_run_on_without_a_gap_past_a_rolled_back_savepoint(world: World) -> None:
+    """SQLite numbers events as they are inserted, PostgreSQL as they commit: the feed's
+    positions are the same either way."""
+    start = _start(world)
+    with world.runtime.db.transaction(write=True) as session:
+        events.emit(session, _event(world, "first"))
+        try:
+            with session.begin_nested():
+                events.emit(session, _event(world, "failed-operation"))
+                raise RuntimeError("one Bulk operation failed")
+        except RuntimeError:
+            pass
+        events.emit(session, _event(world, "second"), _event(world, "third"))
+    with world.runtime.db.transaction(write=True) as session:
+        events.emit(session, _event(world, "fourth"))
+
+    shown = _all(world.runtime, start)
+    assert [e["data"]["id"] for e in shown] == ["first", "second", "third", "fourth"]
+    assert [parse_event_id(e["id"]) for e in shown] == list(range(start + 1, start + 5))
+
+
+def test_events_left_for_the_commit_to_number_keep_their_place_before_later_ones(
+    world: World,
+) -> None:
+    """A writer may insert its events unnumbered and number them at commit (as a
+    Bulk batch may); an event emitted after them in the transaction still comes after."""
+    start = _start(world)
+    with world.runtime.db.transaction(write=True) as session:
+        row = {column: None for column in events_repo.COLUMNS}
+        row.update(events._row(_event(world, "left-for-the-commit")))
+        driver(session).insert(
+            events_repo._INSERT_ROWS,
+            events_repo.COLUMNS,
+            [row],
+            moments=("occurred_at",),
+            json_columns=("data", "changes"),
+        )
+        before_commit(session).append(events_repo.number)
+        events.emit(session, _event(world, "emitted-after"))
+
+    shown = _all(world.runtime, start)
+    assert [e["data"]["id"] for e in shown] == ["left-for-the-commit", "emitted-after"]
 
 
 def test_filters_by_site_and_type_and_the_cursor_moves_past_what_they_hide(world: World) -> None:

@@ -1,4 +1,4 @@
-"""The event outbox: rows written with each change, numbered as their transaction commits."""
+"""The event outbox: rows written with each change, numbered in commit order."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from sitescim.db.application_tables import Event
 from sitescim.db.dialect import is_postgresql
 from sitescim.db.driver import POSTGRESQL, SQLITE, driver, insert_sql
+from sitescim.db.engine import BEFORE_COMMIT
 from sitescim.db.models import Site
 
 _EVENTS = cast(Table, Event.__table__)
@@ -55,20 +56,45 @@ _INSERT_ROWS = insert_sql("events", COLUMNS)
 _JSON_COLUMNS = frozenset({"data", "changes"})
 
 
-def add(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert events (``COLUMNS`` each), unnumbered (``position`` NULL), in the caller's
-    transaction: a plain INSERT on the driver connection, as every change writes one."""
-    if rows:
-        driver(session).insert(
-            _INSERT_ROWS, COLUMNS, rows, moments=("occurred_at",), json_columns=_JSON_COLUMNS
-        )
+_INSERT_NUMBERED = {
+    SQLITE: f"INSERT INTO events ({', '.join(COLUMNS)}, position)"  # noqa: S608 - our names
+    f" VALUES ({', '.join('?' for _ in COLUMNS)},"
+    " (SELECT coalesce(max(position), 0) + 1 FROM events))"
+}
+
+
+def add(session: Session, rows: Sequence[Mapping[str, Any]]) -> bool:
+    """Insert events (``COLUMNS`` each) in the caller's transaction: a plain INSERT on
+    the driver connection, as every change writes one. True if they are left
+    unnumbered (``position`` NULL) for ``number`` to number before the commit.
+
+    On SQLite each is numbered as it is inserted: the transaction holds the one
+    write lock from its first statement to its commit, so insertion order is
+    commit order, and a savepoint rolled back takes its positions with it. That
+    saves the numbering UPDATE (about 20 µs of SQLite's time a write, inside the lock).
+    Events another writer of the transaction left unnumbered for a commit hook
+    (``number``) are numbered first, so they keep their place before these.
+    """
+    if not rows:
+        return False
+    connection = driver(session)
+    numbered = connection.dialect == SQLITE
+    if numbered and session.info.get(BEFORE_COMMIT):  # rows left for a hook to number go first
+        connection.execute(_NUMBERING)
+    connection.insert(
+        _INSERT_NUMBERED if numbered else _INSERT_ROWS,
+        COLUMNS,
+        rows,
+        moments=("occurred_at",),
+        json_columns=_JSON_COLUMNS,
+    )
+    return not numbered
 
 
 def number(session: Session) -> None:
-    """Give this transaction's events the next positions, last thing before it commits.
+    """Give this transaction's events the next positions, last thing before it commits
+    (on PostgreSQL: SQLite's are numbered as ``add`` inserts them).
 
-    On SQLite the writing transaction holds the file's one write lock until it
-    commits, so numbering from the largest position is in commit order already.
     On PostgreSQL writers commit concurrently: each takes ``EVENTS_LOCK`` here and
     keeps it until its commit ends, so positions are handed out in commit order
     there too. Other transactions' unnumbered rows are invisible to this one.

@@ -7,7 +7,7 @@ mapping needs, and skipping the identity map halves the cost).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -326,6 +326,19 @@ def insert_user(session: Session, user: Any, values: Sequence[UserValue]) -> Non
     ]
     connection.execute(_INSERT_USER_ROW, params)
     _insert_values(session, values)
+
+
+def insert_user_columns(
+    session: Session, columns: Mapping[str, Any], values: Sequence[Mapping[str, Any]]
+) -> None:
+    """``insert_user`` for a user given as column values (a plain body's:
+    services.user_batches.plain_new_user), with no object built for it."""
+    connection = driver(session)
+    connection.insert(_INSERT_USER_ROW, USER_ROW_COLUMNS, [columns], moments=_DATETIME_COLUMNS)
+    connection.insert(_INSERT_VALUE_ROWS, _VALUE_COLUMNS, values, json_columns=_JSON_COLUMNS)
+
+
+_JSON_COLUMNS = frozenset({"extra"})
 
 
 def _insert_values(session: Session, values: Sequence[UserValue]) -> None:
