@@ -1,14 +1,19 @@
-"""Audit rows written on the DB-API connection (every change, Bulk's batches) are stored as
-a Core INSERT stores them."""
+"""Rows written on the DB-API connection (every change's audit row, Bulk's batches of
+users, by executemany or COPY) are stored as Core or the ORM stores them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from sitescim.db.models import AuditEvent
+from sitescim.db.models import AuditEvent, Base, User, UserValue, new_id
 from sitescim.db.repositories import audit as audit_repo
+from sitescim.db.repositories import user_batches
+from sitescim.db.repositories.batches import column_values
 from sitescim.domain.actions import Action
 from sitescim.services import audit
 from sitescim.services.audit import Who
@@ -43,3 +48,86 @@ def test_an_audit_row_of_a_batch_is_stored_as_core_stores_it(database, world):
     assert stored["batch"] == stored["core"] == stored["again"]
     assert read[0].occurred_at == read[1].occurred_at
     assert read[1].detail == {"attributes": ["emails", "userName"], "ä": [1, None, True]}
+
+
+def _user(world: World, name: str) -> tuple[dict[str, object], list[dict[str, object]]]:
+    moment = datetime(2026, 3, 1, 12, 0, 0, 654321, tzinfo=UTC)
+    user = column_values(
+        User(
+            id=new_id(),
+            site_id=world.site_a,
+            user_name=name,
+            user_name_key=name.casefold(),
+            active=False,
+            privilege="user",
+            version=1,
+            created_at=moment,
+            updated_at=moment,
+            name_given="Ä",
+        )
+    )
+    values = [
+        column_values(
+            UserValue(
+                user_id=user["id"],
+                site_id=world.site_a,
+                attribute=attribute,
+                position=0,
+                value="A@b.example",
+                value_key="a@b.example",
+                type="work",
+                primary=primary,
+                extra=extra,
+            )
+        )
+        for attribute, primary, extra in (
+            ("emails", True, {}),
+            ("addresses", None, {"locality": "Zürich", "n": [1, None]}),
+        )
+    ]
+    return user, values
+
+
+def _stored(session: Session, table: str, user_ids: list[object]) -> list[tuple[object, ...]]:
+    """The text the database holds for these users' rows, but their ids and names."""
+    owner = "user_id" if table == "user_values" else "id"
+    columns = [c.key for c in Base.metadata.tables[table].columns]
+    columns = [c for c in columns if c not in ("id", "user_id", "user_name", "user_name_key")]
+    casts = ", ".join(f'CAST("{c}" AS TEXT)' for c in columns)
+    rows = session.execute(
+        text(f"SELECT {casts} FROM {table} WHERE {owner} IN (:a, :b)"),  # noqa: S608
+        {"a": user_ids[0], "b": user_ids[1]},
+    )
+    return sorted(tuple(row) for row in rows)
+
+
+def test_users_of_a_batch_are_stored_as_the_orm_stores_them(database, world):
+    single, single_values = _user(world, "single@rows.test")
+    batch, batch_values = _user(world, "batch@rows.test")
+    with database.transaction(write=True) as session:
+        session.add(User(**single))
+        session.flush()
+        session.add_all([UserValue(**row) for row in single_values])
+        session.flush()
+        user_batches.insert_users(session, [batch], batch_values)
+    with database.transaction(write=False) as session:
+        ids = [single["id"], batch["id"]]
+        users = _stored(session, "users", ids)
+        values = _stored(session, "user_values", ids)
+    assert len(users) == 2
+    assert users[0] == users[1]
+    assert len(values) == 4
+    assert values[0] == values[1]
+    assert values[2] == values[3]
+
+
+def test_a_batch_that_meets_a_taken_user_name_leaves_nothing(database, world):
+    first, _ = _user(world, "taken@rows.test")
+    again, values = _user(world, "Taken@rows.test")
+    with database.transaction(write=True) as session:
+        user_batches.insert_users(session, [first], [])
+        with pytest.raises(IntegrityError), session.begin_nested():
+            user_batches.insert_users(session, [again], values)
+        kept = session.scalars(select(User.user_name).where(User.site_id == world.site_a)).all()
+        assert "taken@rows.test" in kept
+        assert "Taken@rows.test" not in kept
