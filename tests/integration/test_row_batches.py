@@ -15,8 +15,11 @@ from sitescim.db.repositories import audit as audit_repo
 from sitescim.db.repositories import user_batches
 from sitescim.db.repositories.batches import column_values
 from sitescim.domain.actions import Action
+from sitescim.domain.events import EventType
 from sitescim.services import audit
+from sitescim.services import user_batches as user_batches_service
 from sitescim.services.audit import Who
+from sitescim.services.events import NewEvent, emit
 from tests.world import World
 
 
@@ -131,3 +134,32 @@ def test_a_batch_that_meets_a_taken_user_name_leaves_nothing(database, world):
         kept = session.scalars(select(User.user_name).where(User.site_id == world.site_a)).all()
         assert "taken@rows.test" in kept
         assert "Taken@rows.test" not in kept
+
+
+def test_audit_rows_and_events_of_a_batch_are_stored_as_single_changes_store_them(database, world):
+    now = datetime(2026, 3, 1, 12, 0, 0, 654321, tzinfo=UTC)
+    who = Who("token", "token-1", "Entra ID")
+    document = {"id": "u-1", "userName": "ä@rows.test", "emails": [{"value": "x", "primary": True}]}
+    event = NewEvent(EventType.USER_CREATED, world.site_a, "u-1", document, who, now)
+    with database.transaction(write=True) as session:
+        audit.record_all(session, [_values(world, "single")])
+        user_batches.insert_audit_rows(session, [_values(world, "batch")])
+        emit(session, event)
+        user_batches.insert_events(session, [user_batches_service._event_row(event)])
+    with database.transaction(write=False) as session:
+        audits = _texts(
+            session, "audit_events", "actor_label IN ('single', 'batch')", ("id", "actor_label")
+        )
+        events = _texts(session, "events", "resource_id = 'u-1'", ("id", "position"))
+        positions = session.scalars(text("SELECT position FROM events ORDER BY id")).all()
+    assert len(audits) == len(events) == 2
+    assert audits[0] == audits[1]
+    assert events[0] == events[1]
+    assert None not in positions
+
+
+def _texts(session: Session, table: str, where: str, left: tuple[str, ...]) -> list[object]:
+    columns = [c.key for c in Base.metadata.tables[table].columns if c.key not in left]
+    casts = ", ".join(f'CAST("{c}" AS TEXT)' for c in columns)
+    query = f"SELECT {casts} FROM {table} WHERE {where} ORDER BY id"  # noqa: S608
+    return [tuple(row) for row in session.execute(text(query))]

@@ -1,4 +1,5 @@
-"""Many new users at once, given as column values (a Bulk request's batch of creations).
+"""Many new users at once, given as column values (a Bulk request's batch of creations),
+with their audit rows and events.
 
 The rows go to the session's DB-API connection (``db.driver``) as one statement
 per table: SQLite's ``executemany`` of one prepared INSERT; PostgreSQL's
@@ -12,17 +13,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from enum import Enum
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from sqlalchemy import JSON, Table
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sitescim.db.application_tables import Event
 from sitescim.db.driver import POSTGRESQL, Driver, driver, per_dialect
-from sitescim.db.models import UTCDateTime
+from sitescim.db.engine import before_commit
+from sitescim.db.models import AuditEvent, UTCDateTime
+from sitescim.db.repositories import events as events_repo
 from sitescim.db.repositories.users import USER_ROWS, VALUE_ROWS
+
+AUDIT_ROWS = cast(Table, AuditEvent.__table__)
+EVENT_ROWS = cast(Table, Event.__table__)
+_NUMBERING = "sitescim.user_batches.numbering"
 
 
 def insert_users(
@@ -34,6 +43,30 @@ def insert_users(
         write_rows(connection, USER_ROWS, same_columns(USER_ROWS, users))
     if values:
         write_rows(connection, VALUE_ROWS, same_columns(VALUE_ROWS, values))
+
+
+def insert_audit_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Audit rows (``audit.event_values`` dicts) in one statement, stored as
+    ``audit_rows.insert`` stores them."""
+    if rows:
+        write_rows(driver(session), AUDIT_ROWS, same_columns(AUDIT_ROWS, rows))
+
+
+def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Events (``events.COLUMNS`` each) in one statement, unnumbered until the
+    transaction commits, as ``events.add`` leaves them; numbered then by
+    ``events.number``, once for the session however many batches it writes."""
+    if not rows:
+        return
+    write_rows(driver(session), EVENT_ROWS, rows)
+    if not session.info.get(_NUMBERING):
+        session.info[_NUMBERING] = True
+        before_commit(session).append(_number)
+
+
+def _number(session: Session) -> None:
+    session.info.pop(_NUMBERING, None)
+    events_repo.number(session)
 
 
 def same_columns(table: Table, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -60,7 +93,7 @@ def write_rows(connection: Driver, table: Table, rows: Sequence[dict[str, Any]])
     converters = [
         (position, converter)
         for position, name in enumerate(names)
-        if (converter := _converter(connection, table.c[name].type)) is not None
+        if (converter := _converter(connection, table.c[name].type, rows[0][name])) is not None
     ]
     pick = itemgetter(*names)
     params: list[Sequence[Any]]
@@ -98,7 +131,10 @@ def copy_rows(connection: Driver, statement: str, rows: Sequence[Sequence[Any]])
         raise IntegrityError(statement, None, error) from error
 
 
-def _converter(connection: Driver, kind: Any) -> Callable[[Any], Any] | None:
+def _converter(connection: Driver, kind: Any, first: Any) -> Callable[[Any], Any] | None:
+    """How a column's values are bound; None for as given. ``first`` is the first row's
+    value: a StrEnum (an audit row's action) is bound as its plain str, which
+    psycopg's COPY would not do by itself."""
     if isinstance(kind, UTCDateTime):
         known: dict[Any, Any] = {}
 
@@ -111,6 +147,8 @@ def _converter(connection: Driver, kind: Any) -> Callable[[Any], Any] | None:
         return moment
     if isinstance(kind, JSON):
         return json_text
+    if isinstance(first, Enum):
+        return str
     return None
 
 
