@@ -3,6 +3,7 @@ users, by executemany or COPY) are stored as Core or the ORM stores them."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -163,3 +164,39 @@ def _texts(session: Session, table: str, where: str, left: tuple[str, ...]) -> l
     casts = ", ".join(f'CAST("{c}" AS TEXT)' for c in columns)
     query = f"SELECT {casts} FROM {table} WHERE {where} ORDER BY id"  # noqa: S608
     return [tuple(row) for row in session.execute(text(query))]
+
+
+def test_a_batch_wider_than_one_statement_is_written_whole_and_searchable(database, world):
+    """On SQLite the rows go as multi-row INSERTs of as many rows as the parameter
+    limit allows: with a limit of 100, ten users (34 columns) take five."""
+    if database.dialect != "sqlite":
+        pytest.skip("PostgreSQL takes the rows by COPY")
+    made = [_user(world, f"chunk{n}@rows.test") for n in range(10)]
+    with database.transaction(write=True) as session:
+        raw = session.connection().connection.driver_connection
+        kept = raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 100)
+        try:
+            user_batches.insert_users(
+                session, [user for user, _ in made], [row for _, rows in made for row in rows]
+            )
+        finally:
+            raw.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, kept)
+    ids = [user["id"] for user, _ in made]
+    marks = ", ".join(f":id{n}" for n in range(len(ids)))
+    named = {f"id{n}": user_id for n, user_id in enumerate(ids)}
+    with database.transaction(write=False) as session:
+        query = f"SELECT count(*) FROM users WHERE id IN ({marks})"  # noqa: S608
+        users = session.scalar(text(query), named)
+        values = session.scalar(
+            text(f"SELECT count(*) FROM user_values WHERE user_id IN ({marks})"),  # noqa: S608
+            named,
+        )
+        names = session.scalar(
+            text("SELECT count(*) FROM user_name_trigrams WHERE user_name_key MATCH 'chunk'")
+        )
+        found = session.scalar(
+            text(
+                """SELECT count(*) FROM user_value_trigrams WHERE folded_value MATCH '"b.example"'"""
+            )
+        )
+    assert (users, values, names, found) == (10, 20, 10, 20)
