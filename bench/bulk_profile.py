@@ -2,10 +2,13 @@
 
 Migrates a fresh database (SQLite file, or a PostgreSQL database next to
 ``--postgres``), makes a site and its token through the CLI, then sends
-``--requests`` Bulk requests of ``--batch`` user creations each straight to
+``--requests`` Bulk requests of ``--batch`` user creations each (after one more, untimed,
+that warms the pool) straight to
 the ASGI application (no socket, no HTTP parser), checks every operation is
 201, and prints users/s, and users per CPU second of this process (every
-thread; the database server's CPU is not in it), which the machine's load moves less. With ``--profile FILE`` the requests run under
+thread), which the machine's load moves less. On PostgreSQL (a server on this
+machine) it adds the CPU its backends for the bench database spent, read
+from /proc, and users per CPU second of both. With ``--profile FILE`` the requests run under
 yappi (every thread: the job runs in the thread pool; CPU time, so waiting
 for the database is left out) and the stats are written to FILE.<database>
 in pstats format. yappi is not a dependency: ``.venv/bin/pip install yappi``.
@@ -78,9 +81,34 @@ async def _send(app: Any, token: str, body: bytes) -> tuple[int, bytes]:
     return status[0], b"".join(answer)
 
 
+def _server_cpu(url: str) -> float | None:
+    """CPU seconds the PostgreSQL backends of this database have used (None: not readable)."""
+    if not url.startswith("postgresql"):
+        return None
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(plain, autocommit=True) as connection:
+        pids = [
+            row[0]
+            for row in connection.execute(
+                "SELECT pid FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ]
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 async def _import(
-    app: Any, token: str, bodies: list[bytes], profile: Path | None
-) -> tuple[float, float]:
+    app: Any, token: str, bodies: list[bytes], profile: Path | None, url: str
+) -> tuple[float, float, float | None]:
     lifespan: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     await lifespan.put({"type": "lifespan.startup"})
     started = asyncio.Event()
@@ -101,19 +129,26 @@ async def _import(
 
         yappi.set_clock_type("cpu")
         yappi.start()
+    # the first request opens the pool's connections: the server's CPU is read from the second
+    status, answer = await _send(app, token, bodies[0])
+    if status != 200:
+        raise SystemExit(f"POST /Bulk: {status} {answer[:300]!r}")
+    server = _server_cpu(url)
     began, cpu = time.perf_counter(), time.process_time()
-    for body in bodies:
+    for body in bodies[1:]:
         status, answer = await _send(app, token, body)
         results = orjson.loads(answer)["Operations"] if status == 200 else []
         if status != 200 or any(result["status"] != "201" for result in results):
             raise SystemExit(f"POST /Bulk: {status} {answer[:300]!r}")
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    after = _server_cpu(url)
+    server = None if server is None or after is None else after - server
     if profile:
         yappi.stop()
         yappi.get_func_stats().save(str(profile), type="pstat")
     await lifespan.put({"type": "lifespan.shutdown"})
     await life
-    return seconds, cpu
+    return seconds, cpu, server
 
 
 def run(kind: str, args: argparse.Namespace, scratch: Path) -> None:
@@ -128,14 +163,21 @@ def run(kind: str, args: argparse.Namespace, scratch: Path) -> None:
         get_settings.cache_clear()
         app = create_app(get_settings())
         tag = uuid.uuid4().hex[:8]
-        users = args.requests * args.batch
-        bodies = [bulk_body(tag, range(n, n + args.batch)) for n in range(0, users, args.batch)]
+        total = (args.requests + 1) * args.batch
+        bodies = [bulk_body(tag, range(n, n + args.batch)) for n in range(0, total, args.batch)]
         profile = Path(f"{args.profile}.{kind}") if args.profile else None
-        seconds, cpu = asyncio.run(_import(app, site.token, bodies, profile))
-        print(
+        seconds, cpu, server = asyncio.run(_import(app, site.token, bodies, profile, url))
+        users = args.requests * args.batch
+        line = (
             f"{kind}: {users:,} users in {seconds:.2f} s: {users / seconds:,.0f} users/s; "
             f"this process's CPU {cpu:.2f} s: {users / cpu:,.0f} users per CPU second"
         )
+        if server is not None:
+            line += (
+                f"; the server's CPU {server:.2f} s: {users / (cpu + server):,.0f} users"
+                " per CPU second of both"
+            )
+        print(line)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ be accepted.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -240,6 +241,8 @@ def test_a_plain_body_is_built_as_the_reference_builds_it(
     assert plain.user == column_values(reference.user)
     assert plain.values == [column_values(row) for row in reference.values]
     assert plain.document == reference.document
+    # the same keys in the same order: the stored event is the same text
+    assert json.dumps(plain.document) == json.dumps(reference.document)
     assert plain.audited == reference.event
     assert plain.announced == reference.announced
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import SimpleNamespace
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -26,9 +26,18 @@ from sitescim.db.repositories.batches import column_values
 from sitescim.domain.actions import Action
 from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import plain_users, user_documents
+from sitescim.scim import plain_users
+from sitescim.scim.etags import make_etag
+from sitescim.scim.mapping import RESOURCE_TYPE
+from sitescim.scim.schemas import (
+    CORE_ATTRIBUTES,
+    NAME_ATTRIBUTES,
+    SITESCIM_USER_SCHEMA,
+    USER_SCHEMA,
+)
+from sitescim.scim.user_documents import scim_datetime
 from sitescim.services import audit
-from sitescim.services.events import NewEvent, emit
+from sitescim.services.events import NewEvent
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 from sitescim.services.user_creation import _new_user
@@ -72,20 +81,78 @@ def plain_new_user(
         "manager_display_name": None,
     }
     values = [{"user_id": user_id, "site_id": site_id, **row} for row in plain.values]
-    document = user_documents.user_document(
-        SimpleNamespace(**user), [SimpleNamespace(id=None, **row) for row in values], [], base_url
-    )
+    document = _plain_document(user, plain.values, base_url)
+    who = token.who
     audited = audit.event_values(
         now=now,
         site_id=site_id,
         action=Action.SCIM_USER_CREATE,
-        who=token.who,
+        who=who,
         target=("user", user_id),
         address=address,
-        detail={"attributes": sorted(key for key in document if key not in ("meta", "schemas"))},
+        detail={"attributes": _attributes(tuple(document))},
     )
-    announced = NewEvent(EventType.USER_CREATED, site_id, user_id, document, token.who, now)
+    announced = NewEvent(EventType.USER_CREATED, site_id, user_id, document, who, now)
     return NewUserValues(user, values, document, audited, announced)
+
+
+@lru_cache(maxsize=256)
+def _attributes(keys: tuple[str, ...]) -> list[str]:
+    """The attributes an audit row of a creation names; a batch's documents mostly
+    share their keys, and sorting them anew for each cost more than building it.
+    The list is shared between rows: nothing changes an audit row's detail."""
+    return sorted(key for key in keys if key not in ("meta", "schemas"))
+
+
+@lru_cache(maxsize=16)
+def _scim_datetime(moment: datetime) -> str:
+    """A batch's users are created at one moment, formatted once."""
+    return scim_datetime(moment)
+
+
+_SECRET_KEYS = frozenset({"password", "token", "secret", "key"})  # as services.events
+_CORE = tuple((attribute.name, attribute.column) for attribute in CORE_ATTRIBUTES)
+_NAME = tuple((attribute.name, attribute.column) for attribute in NAME_ATTRIBUTES)
+
+
+def _plain_document(
+    user: dict[str, Any], values: list[dict[str, Any]], base_url: str
+) -> dict[str, Any]:
+    """``user_documents.user_document`` of a plain user's rows, built from the column
+    values themselves: a plain user has no groups, no enterprise attribute and no
+    manager, and its value rows come in document order (emails, then phoneNumbers,
+    by position). Twice as fast as giving the rows attribute access; the property
+    test in tests/unit/test_plain_users.py holds the two equal."""
+    user_id = user["id"]
+    base = base_url.rstrip("/")
+    document: dict[str, Any] = {"schemas": [USER_SCHEMA, SITESCIM_USER_SCHEMA], "id": user_id}
+    for key, column in _CORE:
+        item = user[column]
+        if item is not None:
+            document[key] = item
+    document["userName"] = user["user_name"]
+    name = {key: user[column] for key, column in _NAME if user[column] is not None}
+    if name:
+        document["name"] = name
+    document["active"] = user["active"]
+    for row in values:
+        entry: dict[str, Any] = {"value": row["value"]}
+        if row["display"] is not None:
+            entry["display"] = row["display"]
+        if row["type"] is not None:
+            entry["type"] = row["type"]
+        if row["primary"] is not None:
+            entry["primary"] = row["primary"]
+        document.setdefault(row["attribute"], []).append(entry)
+    document[SITESCIM_USER_SCHEMA] = {"privilege": user["privilege"]}
+    document["meta"] = {
+        "resourceType": RESOURCE_TYPE,
+        "created": _scim_datetime(user["created_at"]),
+        "lastModified": _scim_datetime(user["updated_at"]),
+        "location": f"{base}/Users/{user_id}",
+        "version": make_etag(user_id, user["version"]),
+    }
+    return document
 
 
 def _new_user_values(
@@ -110,6 +177,25 @@ def _new_user_values(
         new.event,
         new.announced,
     )
+
+
+def _event_row(event: NewEvent) -> dict[str, Any]:
+    """The row ``services.events.emit`` writes of a user.created event (``events.COLUMNS``),
+    with the same refusal of a document naming a secret."""
+    assert _SECRET_KEYS.isdisjoint(map(str.lower, event.data)), "an event must not carry secrets"
+    who = event.who
+    return {
+        "type": event.type.value,
+        "site_id": event.site_id,
+        "occurred_at": event.now,
+        "actor_type": who.kind,
+        "actor_id": who.id,
+        "actor_label": who.label,
+        "resource_type": event.type.resource_type,
+        "resource_id": event.resource_id,
+        "data": event.data,
+        "changes": event.changes,
+    }
 
 
 def create_users(
@@ -156,8 +242,8 @@ def create_users(
                     [new.user for new in ready],
                     [row for new in ready for row in new.values],
                 )
-                audit.record_all(session, [new.audited for new in ready])
-                emit(session, *(new.announced for new in ready))
+                batches_repo.insert_audit_rows(session, [new.audited for new in ready])
+                batches_repo.insert_events(session, [_event_row(new.announced) for new in ready])
         except IntegrityError:
             return [None] * len(bodies)
     return [None if new is None else new.document for new in prepared]
