@@ -10,7 +10,7 @@ from scim2_models import Context
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from sitescim.scim import listing
+from sitescim.scim import listing, lookups
 from sitescim.scim.catalog import USER_CATALOG
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import narrow_document
@@ -133,7 +133,7 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
 
 async def list_users(scim: ScimRequest) -> Response:
     """filter, sortBy, sortOrder, startIndex, count, attributes, excludedAttributes."""
-    return await _list(scim, listing.query_from_params(scim.request.query_params, USER_CATALOG))
+    return await _list(scim, lookups.query_from_params(scim.request.query_params, USER_CATALOG))
 
 
 async def search_users(scim: ScimRequest) -> Response:
