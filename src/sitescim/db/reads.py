@@ -97,9 +97,11 @@ POSTGRES_TOKEN_AND_USER_SQL = (
 on PostgreSQL one round trip instead of two. The token's row comes back even when no
 such user exists (the user's columns are then null).
 
-On PostgreSQL the user is found by its key alone, behind ``OFFSET 0`` (which keeps the
-planner from merging the subquery): joined on the site as well, a plan made before
-statistics existed walked every user of the site (as the site-and-id read did)."""
+On PostgreSQL the user is looked up by its key alone, behind ``OFFSET 0`` (which keeps
+the planner from merging the subquery): joined on the site as well, a plan made before
+any statistics (10,000 users just loaded) walked every user of the site, as the
+site-and-id read does; this one took the key. Statistics taken of an empty table
+still leave the planner a tie with the (site_id, created_at, id) index."""
 LOOKUP_COLUMNS = ("id", "user_name_key", "external_id")
 """Indexed columns a user is looked up by: GET by id, and the ``eq`` filters identity
 providers send before every create (``userName``, ``externalId``)."""

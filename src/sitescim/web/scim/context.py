@@ -35,7 +35,7 @@ from sitescim.settings import Settings
 from sitescim.web.deps import client_address
 from sitescim.web.metrics import SITE_SCOPE_KEY, count_token_check
 from sitescim.web.ratelimits import RateLimits
-from sitescim.web.responses import SCIMResponse
+from sitescim.web.responses import resource_response
 from sitescim.web.write_turns import WriteTurns
 
 P = ParamSpec("P")
@@ -230,10 +230,7 @@ class ScimRequest:
         body: dict[str, Any], *, etag: str, location: str | None = None, status_code: int = 200
     ) -> Response:
         """A resource's body with its ETag (= meta.version) and, when created, its Location."""
-        headers = {"ETag": etag}
-        if location is not None:
-            headers["Location"] = location
-        return SCIMResponse(body, status_code=status_code, headers=headers)
+        return resource_response(body, etag=etag, location=location, status_code=status_code)
 
 
 Handler = Callable[[ScimRequest], Awaitable[Response]]
