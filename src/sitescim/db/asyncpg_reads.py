@@ -33,6 +33,7 @@ from sitescim.db.reads import (
     ACQUIRE_TIMEOUT_SECONDS,
     LOOKUP_COLUMNS,
     ORDERED,
+    POSTGRES_TOKEN_AND_USER_SQL,
     POSTGRES_USERS_SQL,
     TOKEN_SQL,
     PostgresReads,
@@ -43,11 +44,13 @@ from sitescim.db.records import (
     TokenRecord,
     UserSnapshot,
     group_record,
+    token_and_user,
     token_record,
     user_snapshot,
 )
 
 _TOKEN = TOKEN_SQL.format(p="$1")
+_TOKEN_AND_USER = POSTGRES_TOKEN_AND_USER_SQL.format(digest="$1", user="$2")
 _USERS_BY = {
     column: POSTGRES_USERS_SQL.format(column=column, site="$1", value="$2")
     for column in LOOKUP_COLUMNS
@@ -130,6 +133,12 @@ class AsyncpgReads(PostgresReads):
         sql = _USERS_BY[column] + ORDERED.format(limit=int(limit))
         rows = await self._fetch(sql, (site_id, value), many=True)
         return [user_snapshot(tuple(row)) for row in rows]
+
+    async def token_and_user(
+        self, token_hash: str, user_id: str
+    ) -> tuple[TokenRecord | None, UserSnapshot | None]:
+        row = await self._fetch(_TOKEN_AND_USER, (token_hash, user_id), many=False)
+        return token_and_user(None if row is None else tuple(row))
 
     async def groups_where(
         self, site_id: str, column: str, value: str, *, limit: int

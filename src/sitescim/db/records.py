@@ -86,6 +86,9 @@ def utc(value: Any) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+TOKEN_WIDTH = len(TokenRecord._fields)
+
+
 def token_record(row: Sequence[Any]) -> TokenRecord:
     return TokenRecord(
         row[0],
@@ -109,14 +112,31 @@ _ACTIVE_AT = USER_COLUMNS.index("active")
 
 
 def user_snapshot(row: Sequence[Any]) -> UserSnapshot:
+    """SQLite's datetime text is kept as it is: the document formats it straight
+    (user_documents.scim_datetime), which costs less than building a datetime."""
     width = _WIDTH
     columns = list(row[:width])
     for at in _DATETIME_AT:
-        columns[at] = utc(columns[at])
+        moment = columns[at]
+        if type(moment) is not str:
+            columns[at] = utc(moment)
     columns[_ACTIVE_AT] = bool(columns[_ACTIVE_AT])
     user = UserRecord._make(columns)
     values, groups = values_and_groups(row[width], row[width + 1])
     return UserSnapshot(user, values, groups)
+
+
+_USER_ID_AT = USER_COLUMNS.index("id")
+
+
+def token_and_user(row: Sequence[Any] | None) -> tuple[TokenRecord | None, UserSnapshot | None]:
+    """A token read joined to a user of its site (db.reads): the token's columns, then
+    the user's, null when there is no such user."""
+    if row is None:
+        return None, None
+    width = TOKEN_WIDTH
+    user = None if row[width + _USER_ID_AT] is None else user_snapshot(row[width:])
+    return token_record(row), user
 
 
 def values_and_groups(

@@ -32,8 +32,19 @@ _ENTERPRISE = tuple((attribute.name, attribute.column) for attribute in ENTERPRI
 _HAS_DISPLAY = {name: spec.has_display for name, spec in MULTI_VALUED.items()}
 
 
-def scim_datetime(moment: datetime) -> str:
-    """The form pydantic dumps: ISO 8601, ``Z``, microseconds only when there are some."""
+def scim_datetime(moment: datetime | str) -> str:
+    """The form pydantic dumps: ISO 8601, ``Z``, microseconds only when there are some.
+
+    ``moment`` may be SQLite's naive UTC text as SQLAlchemy writes it
+    (``2026-01-02 03:04:05.000006``), formatted here without a datetime; any other
+    text is parsed.
+    """
+    if isinstance(moment, str):
+        if len(moment) == 26 and moment[10] == " " and moment[19] == ".":
+            if moment.endswith("000000"):
+                return f"{moment[:10]}T{moment[11:19]}Z"
+            return f"{moment[:10]}T{moment[11:]}Z"
+        moment = datetime.fromisoformat(moment).replace(tzinfo=UTC)
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from sitescim.db import listings
 from sitescim.db.reads import Reads
+from sitescim.db.records import UserSnapshot
 from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.errors import NotFoundError
@@ -45,13 +46,21 @@ class UserPage:
 
 
 async def read_user(
-    reads: Reads, token: AuthenticatedToken, user_id: str, *, base_url: str
+    reads: Reads,
+    token: AuthenticatedToken,
+    user_id: str,
+    *,
+    base_url: str,
+    already_read: bool = False,
+    snapshot: UserSnapshot | None = None,
 ) -> dict[str, Any]:
     """GET by id: one statement, so one snapshot of the user, its values and groups.
 
-    The site is the token's (T10); a user of another site is absent.
+    The site is the token's (T10); a user of another site is absent. ``already_read``:
+    the token's statement read this id of the token's site, and found ``snapshot``.
     """
-    snapshot = await reads.user(token.site_id, user_id)
+    if not already_read:
+        snapshot = await reads.user(token.site_id, user_id)
     if snapshot is None:
         raise NotFoundError(f"No user with id {user_id!r}.")
     return user_documents.user_document(snapshot.user, snapshot.values, snapshot.groups, base_url)

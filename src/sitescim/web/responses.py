@@ -20,13 +20,41 @@ class SCIMResponse(Response):
         return orjson.dumps(content)
 
 
+_SCIM_MEDIA_TYPE = SCIM_MEDIA_TYPE.encode()
+
+
+class _Encoded(Response):
+    """A ``SCIMResponse`` of the hot paths, its headers built straight as the bytes
+    Starlette's ``init_headers`` makes (the given ones first, then content-length and
+    content-type), without its checks and copies."""
+
+    def __init__(self, body: bytes, status_code: int, headers: list[tuple[bytes, bytes]]) -> None:
+        self.status_code = status_code
+        self.background = None
+        self.body = body
+        headers.append((b"content-length", str(len(body)).encode()))
+        headers.append((b"content-type", _SCIM_MEDIA_TYPE))
+        self.raw_headers = headers
+
+
+def resource_response(
+    body: dict[str, Any], *, etag: str, location: str | None = None, status_code: int = 200
+) -> Response:
+    """A resource's body with its ETag and, when given, its Location: what
+    ``SCIMResponse(body, headers={"ETag": …, "Location": …})`` sends."""
+    headers = [(b"etag", etag.encode("latin-1"))]
+    if location is not None:
+        headers.append((b"location", location.encode("latin-1")))
+    return _Encoded(orjson.dumps(body), status_code, headers)
+
+
 def list_response(
     total: int,
     start_index: int | None,
     resources: list[dict[str, Any]],
     *,
     next_cursor: str | None = None,
-) -> SCIMResponse:
+) -> Response:
     """A ListResponse (RFC 7644 §3.4.2) of already-dumped resources.
 
     A cursor page (RFC 9865) has no ``startIndex``, and a ``nextCursor`` unless it is the last.
@@ -38,7 +66,7 @@ def list_response(
     if next_cursor is not None:
         body["nextCursor"] = next_cursor
     body["Resources"] = resources
-    return SCIMResponse(body)
+    return _Encoded(orjson.dumps(body), 200, [])
 
 
 def encoded_list_response(

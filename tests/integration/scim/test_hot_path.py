@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from sqlalchemy import text
 
 from sitescim.db.listings import GroupRef
 from sitescim.db.reads import open_reads
@@ -306,3 +307,85 @@ def test_group_read_without_members_is_the_group_less_its_members(client, auth_a
     assert missing.status_code == 404
     other_site = client.get(url, params={"excludedAttributes": "members"}, headers=auth_b)
     assert other_site.status_code == 404
+
+
+def test_get_by_id_is_one_statement_with_the_token_and_uses_indexes(
+    settings, database, clock, world, auth_a
+):
+    """The token, its site and the user come from one statement (one round trip on
+    PostgreSQL), and the user is found by its key among thousands (with one token,
+    the planner may well scan ``access_tokens``, as it does for the token's own
+    statement)."""
+    from starlette.testclient import TestClient
+
+    from sitescim.db.models import User
+    from sitescim.web.app import create_app
+    from tests.integration.scim.rows import T0
+    from tests.integration.statements import explain, recorded_statements, statements_with
+
+    with database.transaction(write=True) as session:
+        session.execute(
+            User.__table__.insert(),
+            [
+                {
+                    "id": f"filler-{n}",
+                    "site_id": world.site_a,
+                    "user_name": f"filler-{n}",
+                    "user_name_key": f"filler-{n}",
+                    "active": True,
+                    "privilege": "user",
+                    "version": 1,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for n in range(3000)
+            ],
+        )
+        session.execute(text("ANALYZE"))
+    app = create_app(settings, clock=clock, database=database)
+    with TestClient(app) as client:
+        created = client.post("/scim/v2/Users", json=rich_user("one@a.test"), headers=auth_a)
+        assert created.status_code == 201, created.text
+    user_id = created.json()["id"]
+    with recorded_statements() as sent, TestClient(app) as client:
+        served = client.get(f"/scim/v2/Users/{user_id}", headers=auth_a)
+
+    assert served.status_code == 200, served.text
+    assert served.json() == created.json()
+    reads = statements_with(sent, user_id)
+    assert len(reads) == 1, [s.sql[:80] for s in reads]
+    assert [s for s in sent if "token_hash =" in s.sql] == reads
+    plan = explain(database.engine, reads[0])
+    assert "SEARCH u USING INDEX sqlite_autoindex_users_1 (id=?)" in plan or (
+        "Index Scan using pk_users on users" in plan
+    ), plan
+    assert "Seq Scan on users" not in plan, plan
+
+
+@pytest.mark.parametrize("token_state", ["revoked", "expired", "another site"])
+def test_get_by_id_with_a_bad_token_answers_as_before_and_shows_nothing(
+    client, world, auth_a, auth_b, token_state
+):
+    """The user read in the token's statement is used only once the token is good."""
+    from datetime import timedelta
+
+    from sitescim.db.models import AccessToken
+
+    created = client.post("/scim/v2/Users", json=rich_user("hidden@a.test"), headers=auth_a)
+    user_id = created.json()["id"]
+    headers = auth_a
+    if token_state == "another site":
+        headers = auth_b
+    else:
+        with world.runtime.db.transaction(write=True) as session:
+            token = session.query(AccessToken).filter_by(site_id=world.site_a).one()
+            if token_state == "revoked":
+                token.revoked_at = world.runtime.clock()
+            else:
+                token.expires_at = world.runtime.clock() - timedelta(seconds=1)
+
+    served = client.get(f"/scim/v2/Users/{user_id}", headers=headers)
+
+    expected = 404 if token_state == "another site" else 401
+    assert served.status_code == expected, served.text
+    assert "hidden@a.test" not in served.text

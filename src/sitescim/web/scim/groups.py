@@ -19,7 +19,7 @@ from scim2_models import Group, ResponseParameters
 from starlette.responses import Response
 
 from sitescim.db.records import GroupRecord
-from sitescim.scim import listing
+from sitescim.scim import listing, lookups
 from sitescim.scim.catalog import GROUP_CATALOG
 from sitescim.scim.etags import make_etag
 from sitescim.scim.group_mapping import (
@@ -161,7 +161,7 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
 
 async def list_groups(scim: ScimRequest) -> Response:
     """filter, sortBy, sortOrder, startIndex, count; excludedAttributes=members reads none."""
-    return await _list(scim, listing.query_from_params(scim.request.query_params, GROUP_CATALOG))
+    return await _list(scim, lookups.query_from_params(scim.request.query_params, GROUP_CATALOG))
 
 
 async def search_groups(scim: ScimRequest) -> Response:

@@ -167,7 +167,8 @@ class ScimLane:
             await authenticate(request)
             raise not_found(rest)
         route, resource_id = found
-        scim = await authenticate(request, resource_id)
+        user_id = route.user_read_with_token(method, resource_id)
+        scim = await authenticate(request, resource_id, user_id=user_id)
         handler = route.handlers.get(method, route.refuse)
         with compat.request_policy(strict=scim.settings.scim_strict):
             return await handler(scim)

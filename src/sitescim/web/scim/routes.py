@@ -90,6 +90,9 @@ def not_found(rest: str) -> NotFoundException:
     return NotFoundException(detail=f"No SCIM endpoint at {rest}.")
 
 
+USER_BY_ID = SCIM_MOUNT + "/Users/{id}"
+
+
 @dataclass(frozen=True, slots=True)
 class ScimRoute:
     """One path of ROUTES: its template (the metrics label), handlers by method, and
@@ -98,6 +101,13 @@ class ScimRoute:
     template: str
     handlers: Mapping[str, Handler]
     refuse: Handler
+
+    def user_read_with_token(self, method: str, resource_id: str | None) -> str | None:
+        """The id of the user the token's statement reads too: a GET by id's, so that
+        the GET is one statement (its handler reads the user itself otherwise)."""
+        if method == "GET" and self.template == USER_BY_ID:
+            return resource_id
+        return None
 
 
 class RouteTable:
