@@ -166,11 +166,10 @@ def _texts(session: Session, table: str, where: str, left: tuple[str, ...]) -> l
     return [tuple(row) for row in session.execute(text(query))]
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL takes them by COPY
 def test_a_batch_wider_than_one_statement_is_written_whole_and_searchable(database, world):
     """On SQLite the rows go as multi-row INSERTs of as many rows as the parameter
     limit allows: with a limit of 100, ten users (34 columns) take five."""
-    if database.dialect != "sqlite":
-        pytest.skip("PostgreSQL takes the rows by COPY")
     made = [_user(world, f"chunk{n}@rows.test") for n in range(10)]
     with database.transaction(write=True) as session:
         raw = session.connection().connection.driver_connection
