@@ -106,13 +106,18 @@ LOOKUP_COLUMNS = ("id", "user_name_key", "external_id")
 """Indexed columns a user is looked up by: GET by id, and the ``eq`` filters identity
 providers send before every create (``userName``, ``externalId``)."""
 ORDERED = " ORDER BY u.created_at, u.id LIMIT {limit}"
+SQLITE_ORDERED = " ORDER BY +u.created_at, +u.id LIMIT {limit}"
+"""A lookup's few matches in creation order. On SQLite the unary ``+`` keeps the
+order from choosing the index: without statistics, SQLite read the site's users in
+order through (site_id, created_at, id) to spare sorting one row, and an
+``externalId eq`` took 2.3 ms at 10,000 users instead of 20 µs by its own index."""
 GROUP_LOOKUP_COLUMNS = ("id", "display_name_key", "external_id")
 """Indexed columns a group is looked up by (``displayName eq`` and ``externalId eq``
 are how Entra ID and Okta find a group before pushing it)."""
 _GROUPS_SQL = (
     "SELECT g.id, g.display_name, g.external_id, g.created_at, g.updated_at, g.version"
     " FROM groups g WHERE g.site_id = {site} AND g.{column} = {value}"
-    " ORDER BY g.created_at, g.id LIMIT {limit}"
+    " ORDER BY {order} LIMIT {limit}"
 )
 _SQLITE_BY = {column: _SQLITE_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS}
 _POSTGRES_BY = {
@@ -121,11 +126,13 @@ _POSTGRES_BY = {
 }
 
 
-def groups_sql(column: str, limit: int, *, site: str, value: str) -> str:
-    """The groups lookup by ``column``, with the driver's placeholders for ``site`` and ``value``."""
+def groups_sql(column: str, limit: int, *, site: str, value: str, sqlite: bool = False) -> str:
+    """The groups lookup by ``column``, with the driver's placeholders for ``site`` and
+    ``value``, ordered as ORDERED and SQLITE_ORDERED order users."""
     if column not in GROUP_LOOKUP_COLUMNS:
         raise ValueError(f"groups are not looked up by {column!r}")
-    return _GROUPS_SQL.format(site=site, value=value, column=column, limit=int(limit))
+    order = "+g.created_at, +g.id" if sqlite else "g.created_at, g.id"
+    return _GROUPS_SQL.format(site=site, value=value, column=column, limit=int(limit), order=order)
 
 
 class Reads(Protocol):
@@ -203,7 +210,7 @@ class SQLiteReads:
     async def users_where(
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[UserSnapshot]:
-        sql = _SQLITE_BY[column] + ORDERED.format(limit=int(limit))
+        sql = _SQLITE_BY[column] + SQLITE_ORDERED.format(limit=int(limit))
         return [user_snapshot(row) for row in self._connection().execute(sql, (site_id, value))]
 
     async def token_and_user(
@@ -216,7 +223,7 @@ class SQLiteReads:
         self, site_id: str, column: str, value: str, *, limit: int
     ) -> list[GroupRecord]:
         rows = self._connection().execute(
-            groups_sql(column, limit, site="?", value="?"), (site_id, value)
+            groups_sql(column, limit, site="?", value="?", sqlite=True), (site_id, value)
         )
         return [group_record(row) for row in rows]
 

@@ -389,3 +389,87 @@ def test_get_by_id_with_a_bad_token_answers_as_before_and_shows_nothing(
     expected = 404 if token_state == "another site" else 401
     assert served.status_code == expected, served.text
     assert "hidden@a.test" not in served.text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_lookups_take_their_own_index_without_statistics(
+    settings, database, clock, world, auth_a, monkeypatch
+):
+    """``externalId eq`` and ``displayName eq`` (what identity providers send before
+    each create) find their rows by their own index when SQLite has no statistics:
+    ordered by creation, the lookup once took the (site_id, created_at, id) index
+    and walked every user of the site. (PostgreSQL's plans follow its statistics,
+    which the service keeps fresh: db.statistics.)"""
+    from starlette.testclient import TestClient
+
+    from sitescim.db.engine import Database
+    from sitescim.db.models import Group, User
+    from sitescim.web.app import create_app
+    from tests.integration.scim.rows import T0
+    from tests.integration.statements import explain, recorded_statements, statements_with
+
+    with database.transaction(write=True) as session:
+        session.execute(
+            User.__table__.insert(),
+            [
+                {
+                    "id": f"filler-{n}",
+                    "site_id": world.site_a,
+                    "user_name": f"filler-{n}",
+                    "user_name_key": f"filler-{n}",
+                    "external_id": f"ext-{n}",
+                    "active": True,
+                    "privilege": "user",
+                    "version": 1,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for n in range(2000)
+            ],
+        )
+        session.execute(
+            Group.__table__.insert(),
+            [
+                {
+                    "id": f"group-{n}",
+                    "site_id": world.site_a,
+                    "display_name": f"Group {n}",
+                    "display_name_key": f"group {n}",
+                    "external_id": f"gext-{n}",
+                    "version": 1,
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for n in range(2000)
+            ],
+        )
+        found = session.execute(
+            text("SELECT name FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        ).first()
+        if found is not None:
+            session.execute(text("DELETE FROM sqlite_stat1"))
+    # Between a load and the next refresh (db.statistics): the start's refresh held off.
+    monkeypatch.setattr(Database, "refresh_statistics", lambda _self: [])
+    app = create_app(settings, clock=clock, database=database)
+    lookups_sent = [
+        ("/scim/v2/Users", 'externalId eq "ext-1500"', "ext-1500", "ix_users_site_id_external_id"),
+        ("/scim/v2/Groups", 'displayName eq "Group 1500"', "group 1500", "display_name_key"),
+        (
+            "/scim/v2/Groups",
+            'externalId eq "gext-1500"',
+            "gext-1500",
+            "ix_groups_site_id_external_id",
+        ),
+    ]
+    for path, scim_filter, operand, index in lookups_sent:
+        with recorded_statements() as sent, TestClient(app) as client:
+            # As Entra ID asks for a group: without its members.
+            params = {"filter": scim_filter, "excludedAttributes": "members"}
+            served = client.get(path, params=params, headers=auth_a)
+        assert served.status_code == 200, served.text
+        assert served.json()["totalResults"] == 1
+        reads = statements_with(sent, operand)
+        assert len(reads) == 1, [s.sql[:80] for s in reads]
+        plan = explain(database.engine, reads[0])
+        assert index in plan, plan
+        assert "created_at" not in plan, plan
