@@ -18,9 +18,8 @@ from sitescim.db.repositories.batches import column_values
 from sitescim.domain.actions import Action
 from sitescim.domain.events import EventType
 from sitescim.services import audit
-from sitescim.services import user_batches as user_batches_service
 from sitescim.services.audit import Who
-from sitescim.services.events import NewEvent, emit
+from sitescim.services.events import NewEvent, emit, event_row, number_at_commit
 from tests.world import World
 
 
@@ -146,7 +145,8 @@ def test_audit_rows_and_events_of_a_batch_are_stored_as_single_changes_store_the
         audit.record_all(session, [_values(world, "single")])
         user_batches.insert_audit_rows(session, [_values(world, "batch")])
         emit(session, event)
-        user_batches.insert_events(session, [user_batches_service._event_row(event)])
+        user_batches.insert_events(session, [event_row(event)])
+        number_at_commit(session)
     with database.transaction(write=False) as session:
         audits = _texts(
             session, "audit_events", "actor_label IN ('single', 'batch')", ("id", "actor_label")

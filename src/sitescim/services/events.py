@@ -52,8 +52,14 @@ def emit(session: Session, *events: NewEvent) -> None:
     """Write events in the caller's transaction (one statement for many, as Bulk needs)."""
     if not events:
         return
-    unnumbered = events_repo.add(session, [_row(event) for event in events])
-    if unnumbered and not session.info.get(_NUMBERING):
+    if events_repo.add(session, [event_row(event) for event in events]):
+        number_at_commit(session)
+
+
+def number_at_commit(session: Session) -> None:
+    """Have the session's unnumbered events numbered as it commits: once, however many
+    writers (``emit``, a Bulk batch's rows) left some."""
+    if not session.info.get(_NUMBERING):
         session.info[_NUMBERING] = True
         before_commit(session).append(_number)
 
@@ -63,9 +69,12 @@ def _number(session: Session) -> None:
     events_repo.number(session)
 
 
-def _row(event: NewEvent) -> dict[str, Any]:
-    leaked = _SECRET_KEYS.intersection(key.lower() for key in event.data)
-    assert not leaked, f"an event must not carry {sorted(leaked)}"
+def event_row(event: NewEvent) -> dict[str, Any]:
+    """The outbox row of ``event`` (``events_repo.COLUMNS``); a document naming a
+    secret is refused."""
+    assert _SECRET_KEYS.isdisjoint(map(str.lower, event.data)), (
+        f"an event must not carry {sorted(_SECRET_KEYS.intersection(map(str.lower, event.data)))}"
+    )
     return {
         "type": str(event.type),
         "site_id": event.site_id,

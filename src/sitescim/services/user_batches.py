@@ -37,7 +37,7 @@ from sitescim.scim.schemas import (
 )
 from sitescim.scim.user_documents import scim_datetime
 from sitescim.services import audit
-from sitescim.services.events import NewEvent
+from sitescim.services.events import NewEvent, event_row, number_at_commit
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 from sitescim.services.user_creation import _new_user
@@ -110,7 +110,6 @@ def _scim_datetime(moment: datetime) -> str:
     return scim_datetime(moment)
 
 
-_SECRET_KEYS = frozenset({"password", "token", "secret", "key"})  # as services.events
 _CORE = tuple((attribute.name, attribute.column) for attribute in CORE_ATTRIBUTES)
 _NAME = tuple((attribute.name, attribute.column) for attribute in NAME_ATTRIBUTES)
 
@@ -179,25 +178,6 @@ def _new_user_values(
     )
 
 
-def _event_row(event: NewEvent) -> dict[str, Any]:
-    """The row ``services.events.emit`` writes of a user.created event (``events.COLUMNS``),
-    with the same refusal of a document naming a secret."""
-    assert _SECRET_KEYS.isdisjoint(map(str.lower, event.data)), "an event must not carry secrets"
-    who = event.who
-    return {
-        "type": event.type.value,
-        "site_id": event.site_id,
-        "occurred_at": event.now,
-        "actor_type": who.kind,
-        "actor_id": who.id,
-        "actor_label": who.label,
-        "resource_type": event.type.resource_type,
-        "resource_id": event.resource_id,
-        "data": event.data,
-        "changes": event.changes,
-    }
-
-
 def create_users(
     session: Session,
     runtime: Runtime,
@@ -243,7 +223,8 @@ def create_users(
                     [row for new in ready for row in new.values],
                 )
                 batches_repo.insert_audit_rows(session, [new.audited for new in ready])
-                batches_repo.insert_events(session, [_event_row(new.announced) for new in ready])
+                batches_repo.insert_events(session, [event_row(new.announced) for new in ready])
+                number_at_commit(session)
         except IntegrityError:
             return [None] * len(bodies)
     return [None if new is None else new.document for new in prepared]

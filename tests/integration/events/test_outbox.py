@@ -125,7 +125,7 @@ def test_events_left_for_the_commit_to_number_keep_their_place_before_later_ones
     start = _start(world)
     with world.runtime.db.transaction(write=True) as session:
         row = {column: None for column in events_repo.COLUMNS}
-        row.update(events._row(_event(world, "left-for-the-commit")))
+        row.update(events.event_row(_event(world, "left-for-the-commit")))
         driver(session).insert(
             events_repo._INSERT_ROWS,
             events_repo.COLUMNS,

@@ -26,14 +26,11 @@ from sqlalchemy.orm import Session
 
 from sitescim.db.application_tables import Event
 from sitescim.db.driver import POSTGRESQL, SQLITE, Driver, driver
-from sitescim.db.engine import before_commit
 from sitescim.db.models import AuditEvent, UTCDateTime
-from sitescim.db.repositories import events as events_repo
 from sitescim.db.repositories.users import USER_ROWS, VALUE_ROWS
 
 AUDIT_ROWS = cast(Table, AuditEvent.__table__)
 EVENT_ROWS = cast(Table, Event.__table__)
-_NUMBERING = "sitescim.user_batches.numbering"
 
 
 def insert_users(
@@ -55,20 +52,11 @@ def insert_audit_rows(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def insert_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Events (``events.COLUMNS`` each) in one statement, unnumbered until the
-    transaction commits, as ``events.add`` leaves them; numbered then by
-    ``events.number``, once for the session however many batches it writes."""
-    if not rows:
-        return
-    write_rows(driver(session), EVENT_ROWS, rows)
-    if not session.info.get(_NUMBERING):
-        session.info[_NUMBERING] = True
-        before_commit(session).append(_number)
-
-
-def _number(session: Session) -> None:
-    session.info.pop(_NUMBERING, None)
-    events_repo.number(session)
+    """Events (``events.COLUMNS`` each) in one statement, unnumbered (``position``
+    NULL), as ``events.add`` leaves them on PostgreSQL: the caller has them numbered
+    at commit (``services.events.number_at_commit``)."""
+    if rows:
+        write_rows(driver(session), EVENT_ROWS, rows)
 
 
 def same_columns(table: Table, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
