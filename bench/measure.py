@@ -201,16 +201,27 @@ def run_workload(
     return row, failures
 
 
-def walk_cursor(base: str, token: str, users: int) -> tuple[str | None, int, str]:
+PEER_WALK_SECONDS = 120.0
+"""scim2-server sorts its whole store per cursor page: at 100,000 users its walk held a
+core for over ten minutes, so it is given up after this long (its row says so)."""
+
+
+def walk_cursor(
+    base: str, token: str, users: int, *, seconds: float | None = None
+) -> tuple[str | None, int, str]:
     """Follow ``nextCursor`` from the first page to the one before the last; its cursor.
 
-    Returns the cursor, the number of the page it asks for, and what went wrong.
+    Returns the cursor, the number of the page it asks for, and what went wrong
+    (including running past ``seconds``).
     """
     pages = max(2, users // PAGE - 1)
     connection = Connection(base, token)
     cursor = ""
+    deadline = None if seconds is None else time.monotonic() + seconds
     try:
         for page in range(1, pages):
+            if deadline is not None and time.monotonic() > deadline:
+                return None, page, f"given up after {seconds:.0f} s at page {page:,} of {pages:,}"
             path = f"/scim/v2/Users?cursor={urllib.parse.quote(cursor)}&count={PAGE}"
             status, answer = connection.request("GET", path)
             if not succeeded(status):
@@ -278,7 +289,9 @@ def cursor_step(
     peer_workload = workload
     if args.peer and not workload.peer_missing:
         with peer_server(sized, "users", args) as base:
-            peer_cursor, _, problem = walk_cursor(base, sized.big.token, sized.users)
+            peer_cursor, _, problem = walk_cursor(
+                base, sized.big.token, sized.users, seconds=PEER_WALK_SECONDS
+            )
         if peer_cursor is None:
             peer_workload = replace(workload, peer_missing=f"walk failed: {problem[:80]}")
         else:

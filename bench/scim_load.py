@@ -58,10 +58,10 @@ from bench.harness import (
 from bench.measure import check_result, compare_latency, cursor_step, run_bulk, run_workload
 from bench.profiles import summarise_profile
 from bench.report import (
-    print_bulk_verdict,
     print_comparison,
     print_group_ratio,
     print_latency_verdict,
+    print_target_verdicts,
 )
 from bench.seed import seed_users
 from bench.workloads import (
@@ -177,7 +177,7 @@ def run_size(
             f"p50 {raw['p50']:.2f} ms, p99 {raw['p99']:.2f} ms"
         )
         print_group_ratio(rows, SMALL_GROUP, min(BIG_GROUP, users))
-        print_bulk_verdict(rows.get("bulk"))
+        print_target_verdicts(rows, kind)
         if "username" in selected:
             failures += print_latency_verdict(latency, raw["rps"], kind, users)
         for stacks in profiles:
