@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import string
+import zlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -96,6 +97,27 @@ def test_any_single_base62_substitution_is_caught_by_the_checksum(token, data):
     )
     mistyped = token[:position] + replacement + token[position + 1 :]
     assert not rules.is_well_formed(mistyped)
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_checksum_is_the_base62_of_the_crc32_in_six_digits(number):
+    """``_checksum`` reads two digits at a time; the plain conversion is the reference."""
+    body = f"sscim_{number}"
+    expected = rules._base62(zlib.crc32(body.encode()), rules.CHECKSUM_CHARS)
+    assert rules._checksum(body) == expected
+    assert rules._PAIRS[number % len(rules._PAIRS)] == rules._base62(number % 3844, 2)
+
+
+@pytest.mark.parametrize("crc", [0, 1, 61, 62, 3843, 3844, 3844**2, 2**32 - 1])
+def test_checksum_digits_at_the_edges(crc, monkeypatch):
+    monkeypatch.setattr(rules.zlib, "crc32", lambda data: crc)
+    assert rules._checksum("anything") == rules._base62(crc, rules.CHECKSUM_CHARS)
+
+
+def test_token_with_non_ascii_digits_after_the_prefix_is_not_well_formed():
+    token = rules.generate_token()
+    for lookalike in ("\u0661", "\uff10", "\u00b2", "\u212a"):  # Arabic 1, fullwidth 0, ², Kelvin
+        assert not rules.is_well_formed(token[:10] + lookalike + token[11:])
 
 
 @given(tokens, st.data())
