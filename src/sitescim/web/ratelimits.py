@@ -75,12 +75,10 @@ class RateLimits:
             options.update(implementation="redispy", connection_pool=self._pool)
         else:
             uri = "async+memory://"
+        self._local = _LocalCounters()
         self._shared: _Counters | _LocalCounters = (
-            _Counters(storage_from_string(uri, **options))
-            if settings.redis_url
-            else _LocalCounters()
+            _Counters(storage_from_string(uri, **options)) if settings.redis_url else self._local
         )
-        self._local = _LocalCounters() if settings.redis_url else self._shared
         self._scim_per_token = parse_many(settings.rate_limit_scim_per_token)
         self._scim_per_address = parse_many(settings.rate_limit_scim_per_address)
         self._sign_in_per_address = parse_many(settings.rate_limit_sign_in_per_address)

@@ -49,21 +49,23 @@ _BASE_URLS: dict[tuple[str, str | None, str], str] = {}
 _BASE_URLS_KEPT = 64
 
 
-def scim_base_url(
-    request: Request, public_base_url: str | None, *, host: str | None | bool = False
-) -> str:
-    """Absolute base for meta.location: the configured public URL, else the request's.
-
-    Building it from the request (Starlette's ``base_url``) cost a tenth of a
-    GET; the few a deployment sees are kept, a bounded number of them. ``host``
-    is the Host header when the caller has read it already (``False``: not read).
-    """
+def scim_base_url(request: Request, public_base_url: str | None) -> str:
+    """Absolute base for meta.location: the configured public URL, else the request's."""
     if public_base_url:
         return public_base_url.rstrip("/") + "/scim/v2"
+    return _request_base_url(request, request.headers.get("host"))
+
+
+def _request_base_url(request: Request, host: str | None) -> str:
+    """The request's base for meta.location, ``host`` its Host header.
+
+    Building it from the request (Starlette's ``base_url``) cost a tenth of a
+    GET; the few a deployment sees are kept, a bounded number of them.
+    """
     scope = request.scope
     key = (
         str(scope.get("scheme", "http")),
-        request.headers.get("host") if host is False else host,
+        host,
         str(scope.get("app_root_path", scope.get("root_path", ""))),
     )
     found = _BASE_URLS.get(key)
@@ -307,7 +309,11 @@ async def authenticate(
         runtime=runtime,
         reads=reads,
         settings=settings,
-        base_url=scim_base_url(request, settings.public_base_url, host=headers.get(b"host")),
+        base_url=(
+            settings.public_base_url.rstrip("/") + "/scim/v2"
+            if settings.public_base_url
+            else _request_base_url(request, headers.get(b"host"))
+        ),
         address=address,
         resource_id=resource_id,
         user_read=check.user_read,
