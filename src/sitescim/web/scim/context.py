@@ -95,7 +95,11 @@ INLINE_BODY_BYTES = 64 * 1024
 whose rewriting walks every member) in a worker thread, so other requests go on."""
 
 
-_READ_HEADERS = frozenset((b"authorization", b"host", b"if-match", b"if-none-match"))
+_READ_HEADERS = frozenset(
+    (b"authorization", b"host", b"if-match", b"if-none-match", b"x-request-id", b"content-length")
+)
+HEADERS_SCOPE_KEY = "sitescim.headers"
+"""Where the SCIM lane keeps ``read_headers`` of its request, read once for every layer."""
 
 
 def read_headers(scope: Scope) -> dict[bytes, str]:
@@ -292,8 +296,10 @@ async def authenticate(
     limits: RateLimits = state.rate_limits
     client = scope.get("client")
     address = None if client is None else client[0][:MAX_ADDRESS_LENGTH]
-    headers = read_headers(scope)
-    await limits.check_scim_address(address)
+    headers: dict[bytes, str] | None = scope.get(HEADERS_SCOPE_KEY)
+    if headers is None:
+        headers = read_headers(scope)
+    limits.check_scim_address(address)
     check = await token_service.check_token(
         runtime, reads, bearer_of(headers.get(b"authorization")), user_id=user_id
     )
@@ -302,7 +308,9 @@ async def authenticate(
     if token is None or check.needs_writes:
         token = await run_in_threadpool(token_service.settle_check, runtime, check, address=address)
     scope[SITE_SCOPE_KEY] = token.site_slug
-    await limits.check_scim_token(token.token_id, token.scim_rate_limit)
+    pending = limits.take_scim_token(token.token_id, token.scim_rate_limit)
+    if pending is not None:
+        await pending
     return ScimRequest(
         request=request,
         token=token,
