@@ -6,13 +6,14 @@ import hashlib
 import hmac
 import string
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitescim.domain import tokens as rules
+from sitescim.domain.clock import as_utc
 from sitescim.domain.errors import InvalidInputError, PermissionDeniedError
 from sitescim.domain.privileges import Actor, Privilege
 
@@ -386,3 +387,26 @@ def test_promaster_of_another_site_may_not_manage_tokens():
         rules.ensure_may_manage_tokens(
             _actor(Privilege.PROMASTER, site_id="site-b-id"), site_id=SITE
         )
+
+
+ZONES = [None, UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("now_zone", ZONES)
+@pytest.mark.parametrize("offset", [-3601, -60, -1, 0, 1, 59, 60, 3601])
+def test_status_and_staleness_compare_instants_in_any_zone(zone, now_zone, offset):
+    """The rules read a naive datetime as UTC and compare aware ones as instants,
+    as comparing both through ``as_utc`` does."""
+
+    def shown(moment: datetime, tz: timezone | None) -> datetime:
+        return moment.replace(tzinfo=None) if tz is None else moment.astimezone(tz)
+
+    moment = shown(NOW + timedelta(seconds=offset), zone)
+    now = shown(NOW, now_zone)
+    expected_expired = as_utc(moment) <= as_utc(now)
+    status = rules.token_status(revoked_at=None, expires_at=moment, now=now)
+    assert (status is rules.TokenStatus.EXPIRED) is expected_expired
+    resolution = timedelta(seconds=60)
+    expected_stale = as_utc(now) - as_utc(moment) >= resolution
+    assert rules.last_use_is_stale(moment, now, resolution) is expected_stale

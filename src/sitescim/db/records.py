@@ -77,13 +77,23 @@ class TokenRecord(NamedTuple):
 
 
 def utc(value: Any) -> datetime | None:
-    """SQLite keeps naive UTC text; PostgreSQL answers aware datetimes."""
+    """SQLite keeps naive UTC text; PostgreSQL answers aware datetimes.
+
+    SQLAlchemy's text (``2026-01-02 03:04:05.000006``) is parsed with its zone
+    appended: ``datetime.replace`` cost several times the parse itself, and the
+    token's two datetimes are read on every request.
+    """
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return datetime.fromisoformat(value + "+00:00")
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     moment: datetime = value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    zone = moment.tzinfo
+    if zone is UTC:
+        return moment
+    return moment.replace(tzinfo=UTC) if zone is None else moment.astimezone(UTC)
 
 
 TOKEN_WIDTH = len(TokenRecord._fields)

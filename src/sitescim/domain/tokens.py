@@ -140,7 +140,9 @@ def token_status(
 ) -> TokenStatus:
     if revoked_at is not None:
         return TokenStatus.REVOKED
-    if as_utc(expires_at) <= as_utc(now):
+    if expires_at.tzinfo is None or now.tzinfo is None:  # naive is UTC (as_utc)
+        expires_at, now = as_utc(expires_at), as_utc(now)
+    if expires_at <= now:
         return TokenStatus.EXPIRED
     return TokenStatus.ACTIVE
 
@@ -157,8 +159,16 @@ def expires_soon(expires_at: datetime, now: datetime) -> bool:
 
 
 def last_use_is_stale(last_used_at: datetime | None, now: datetime, resolution: timedelta) -> bool:
-    """Record use at most once per resolution so authentication is not a write per request."""
-    return last_used_at is None or as_utc(now) - as_utc(last_used_at) >= resolution
+    """Record use at most once per resolution so authentication is not a write per request.
+
+    Aware datetimes compare and subtract as instants whatever their zone, so only a
+    naive one (UTC, from SQLite) goes through ``as_utc``: this runs on every request.
+    """
+    if last_used_at is None:
+        return True
+    if last_used_at.tzinfo is None or now.tzinfo is None:
+        last_used_at, now = as_utc(last_used_at), as_utc(now)
+    return now - last_used_at >= resolution
 
 
 def ensure_may_manage_tokens(actor: Actor, *, site_id: str) -> None:
