@@ -205,9 +205,7 @@ class Settings(BaseSettings):
     def cursor_key(self) -> bytes:
         """The key that seals SCIM list cursors, derived from the session secret so
         that every instance sharing that secret accepts the others' cursors."""
-        return hmac.new(
-            self.session_secret_value().encode(), b"sitescim cursor key v1", hashlib.sha256
-        ).digest()
+        return _cursor_key(self.session_secret_value())
 
     def session_secret_value(self) -> str:
         if self.session_secret is None:
@@ -258,3 +256,9 @@ def update_secrets_file(path: Path, **values: str) -> None:
 @lru_cache
 def get_settings() -> Settings:
     return Settings().with_generated_secrets()
+
+
+@lru_cache(maxsize=4)
+def _cursor_key(session_secret: str) -> bytes:
+    """Derived once a secret: every SCIM list request asks for it."""
+    return hmac.digest(session_secret.encode(), b"sitescim cursor key v1", hashlib.sha256)

@@ -53,6 +53,19 @@ def test_request_policy_tolerates_only_outside_strict_mode():
     assert compat.request_policy(strict=True) == ScimPolicy()
 
 
+def test_policies_differ_only_in_patch_settings():
+    """The SCIM lane runs a GET under no policy (lane.UNPOLICED_METHODS): scim2-models
+    then takes ``ScimPolicy()``, which a GET cannot tell from either of ours as long
+    as they differ in nothing a GET reads."""
+    patch_only = {"remove_value_as_filter", "unmatched_path_filter"}
+    default = ScimPolicy()
+    for strict in (False, True):
+        policy = compat.request_policy(strict=strict)
+        for name in ScimPolicy.model_fields:
+            if name not in patch_only:
+                assert getattr(policy, name) == getattr(default, name), name
+
+
 # RFC bodies pass untouched, in both modes
 
 

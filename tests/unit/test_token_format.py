@@ -5,13 +5,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import string
-from datetime import UTC, datetime, timedelta
+import zlib
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitescim.domain import tokens as rules
+from sitescim.domain.clock import as_utc
 from sitescim.domain.errors import InvalidInputError, PermissionDeniedError
 from sitescim.domain.privileges import Actor, Privilege
 
@@ -96,6 +98,27 @@ def test_any_single_base62_substitution_is_caught_by_the_checksum(token, data):
     )
     mistyped = token[:position] + replacement + token[position + 1 :]
     assert not rules.is_well_formed(mistyped)
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_checksum_is_the_base62_of_the_crc32_in_six_digits(number):
+    """``_checksum`` reads two digits at a time; the plain conversion is the reference."""
+    body = f"sscim_{number}"
+    expected = rules._base62(zlib.crc32(body.encode()), rules.CHECKSUM_CHARS)
+    assert rules._checksum(body) == expected
+    assert rules._PAIRS[number % len(rules._PAIRS)] == rules._base62(number % 3844, 2)
+
+
+@pytest.mark.parametrize("crc", [0, 1, 61, 62, 3843, 3844, 3844**2, 2**32 - 1])
+def test_checksum_digits_at_the_edges(crc, monkeypatch):
+    monkeypatch.setattr(rules.zlib, "crc32", lambda data: crc)
+    assert rules._checksum("anything") == rules._base62(crc, rules.CHECKSUM_CHARS)
+
+
+def test_token_with_non_ascii_digits_after_the_prefix_is_not_well_formed():
+    token = rules.generate_token()
+    for lookalike in ("\u0661", "\uff10", "\u00b2", "\u212a"):  # Arabic 1, fullwidth 0, ², Kelvin
+        assert not rules.is_well_formed(token[:10] + lookalike + token[11:])
 
 
 @given(tokens, st.data())
@@ -364,3 +387,26 @@ def test_promaster_of_another_site_may_not_manage_tokens():
         rules.ensure_may_manage_tokens(
             _actor(Privilege.PROMASTER, site_id="site-b-id"), site_id=SITE
         )
+
+
+ZONES = [None, UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-5))]
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@pytest.mark.parametrize("now_zone", ZONES)
+@pytest.mark.parametrize("offset", [-3601, -60, -1, 0, 1, 59, 60, 3601])
+def test_status_and_staleness_compare_instants_in_any_zone(zone, now_zone, offset):
+    """The rules read a naive datetime as UTC and compare aware ones as instants,
+    as comparing both through ``as_utc`` does."""
+
+    def shown(moment: datetime, tz: timezone | None) -> datetime:
+        return moment.replace(tzinfo=None) if tz is None else moment.astimezone(tz)
+
+    moment = shown(NOW + timedelta(seconds=offset), zone)
+    now = shown(NOW, now_zone)
+    expected_expired = as_utc(moment) <= as_utc(now)
+    status = rules.token_status(revoked_at=None, expires_at=moment, now=now)
+    assert (status is rules.TokenStatus.EXPIRED) is expected_expired
+    resolution = timedelta(seconds=60)
+    expected_stale = as_utc(now) - as_utc(moment) >= resolution
+    assert rules.last_use_is_stale(moment, now, resolution) is expected_stale

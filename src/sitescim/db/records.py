@@ -77,32 +77,51 @@ class TokenRecord(NamedTuple):
 
 
 def utc(value: Any) -> datetime | None:
-    """SQLite keeps naive UTC text; PostgreSQL answers aware datetimes."""
+    """SQLite keeps naive UTC text; PostgreSQL answers aware datetimes.
+
+    SQLAlchemy's text (``2026-01-02 03:04:05.000006``) is parsed with its zone
+    appended: ``datetime.replace`` cost several times the parse itself, and the
+    token's two datetimes are read on every request.
+    """
     if value is None:
         return None
     if isinstance(value, str):
+        if len(value) == 26 and value[10] == " " and value[19] == ".":
+            return datetime.fromisoformat(value + "+00:00")
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     moment: datetime = value
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    zone = moment.tzinfo
+    if zone is UTC:
+        return moment
+    return moment.replace(tzinfo=UTC) if zone is None else moment.astimezone(UTC)
 
 
 TOKEN_WIDTH = len(TokenRecord._fields)
 
 
+_new = tuple.__new__
+"""A named tuple made from a tuple of its fields in one C call: the class's own
+``__new__`` (and ``_make``) is a Python function, and the hot reader makes several
+records a request."""
+
+
 def token_record(row: Sequence[Any]) -> TokenRecord:
-    return TokenRecord(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        utc(row[6]),  # type: ignore[arg-type]
-        utc(row[7]),
-        utc(row[8]),
-        bool(row[9]),
-        int(row[10]),
-        row[11],
+    return _new(
+        TokenRecord,
+        (
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            row[5],
+            utc(row[6]),
+            utc(row[7]),
+            utc(row[8]),
+            bool(row[9]),
+            int(row[10]),
+            row[11],
+        ),
     )
 
 
@@ -121,9 +140,9 @@ def user_snapshot(row: Sequence[Any]) -> UserSnapshot:
         if type(moment) is not str:
             columns[at] = utc(moment)
     columns[_ACTIVE_AT] = bool(columns[_ACTIVE_AT])
-    user = UserRecord._make(columns)
+    user = _new(UserRecord, columns)
     values, groups = values_and_groups(row[width], row[width + 1])
-    return UserSnapshot(user, values, groups)
+    return _new(UserSnapshot, (user, values, groups))
 
 
 _USER_ID_AT = USER_COLUMNS.index("id")
@@ -148,20 +167,23 @@ def values_and_groups(
         raw_values = orjson.loads(raw_values)
     if isinstance(raw_groups, str | bytes):
         raw_groups = orjson.loads(raw_groups)
-    values = [
-        ValueRecord(
-            attribute,
-            position,
-            value,
-            kind,
-            None if primary is None else bool(primary),
-            display,
-            orjson.loads(extra) if isinstance(extra, str) else extra,
-            value_id,
+    values: list[ValueRecord] = [
+        _new(
+            ValueRecord,
+            (
+                attribute,
+                position,
+                value,
+                kind,
+                None if primary is None else bool(primary),
+                display,
+                orjson.loads(extra) if isinstance(extra, str) else extra,
+                value_id,
+            ),
         )
         for attribute, position, value, kind, primary, display, extra, value_id in raw_values
     ]
-    return values, [GroupOfUser(group_id, display) for group_id, display in raw_groups]
+    return values, [_new(GroupOfUser, (group_id, display)) for group_id, display in raw_groups]
 
 
 def group_record(row: Sequence[Any]) -> GroupRecord:

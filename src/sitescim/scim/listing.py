@@ -114,7 +114,17 @@ MAX_START_INDEX = 2**62
 """Past any result set; bounded so the OFFSET fits a 64-bit integer."""
 
 
-def _query(values: Mapping[str, Any], resource: ResourceCatalog) -> ListQuery:
+def query_with_checked_filter(
+    values: Mapping[str, Any], resource: ResourceCatalog, filter_text: str
+) -> ListQuery:
+    """``query_from_params`` of lower-cased ``values`` whose filter (not among them) is
+    known to parse (scim.lookups' plain lookups): built with it, not copied to add it."""
+    return _query(values, resource, checked_filter=filter_text)
+
+
+def _query(
+    values: Mapping[str, Any], resource: ResourceCatalog, *, checked_filter: str | None = None
+) -> ListQuery:
     cursor = values.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise InvalidCursorException(detail="cursor must be a string.")
@@ -122,9 +132,11 @@ def _query(values: Mapping[str, Any], resource: ResourceCatalog) -> ListQuery:
         raise InvalidValueException(
             detail="Use either cursor or startIndex to page, not both (RFC 9865 §2)."
         )
-    filter_text = _text(values.get("filter"), "filter")
-    if filter_text is not None:
-        filtering.parse_filter(filter_text)  # InvalidFilterException now, not mid-query
+    filter_text = checked_filter
+    if filter_text is None:
+        filter_text = _text(values.get("filter"), "filter")
+        if filter_text is not None:
+            filtering.parse_filter(filter_text)  # InvalidFilterException now, not mid-query
     sort_by = _text(values.get("sortby"), "sortBy")
     if sort_by is not None:
         sort_key(resource, sort_by, site_id="")  # refuse an unknown attribute now

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import orjson
 
@@ -106,4 +106,4 @@ def query_from_params(params: Mapping[str, str], resource: ResourceCatalog) -> L
     if text is None or len(text) > MAX_FILTER_LENGTH or plain.match(text) is None:
         return listing.query_from_params(values, resource)
     del values["filter"]
-    return replace(listing.query_from_params(values, resource), filter=text)
+    return listing.query_with_checked_filter(values, resource, text)

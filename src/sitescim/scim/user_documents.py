@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Any
 
 from sitescim.scim.etags import make_etag
@@ -29,6 +30,11 @@ from sitescim.scim.schemas import (
 _CORE = tuple((attribute.name, attribute.column) for attribute in CORE_ATTRIBUTES)
 _NAME = tuple((attribute.name, attribute.column) for attribute in NAME_ATTRIBUTES)
 _ENTERPRISE = tuple((attribute.name, attribute.column) for attribute in ENTERPRISE_ATTRIBUTES)
+# Each part's columns read in one call (a tuple), not one getattr a column.
+_CORE_KEYS, _CORE_OF = tuple(key for key, _ in _CORE), attrgetter(*(c for _, c in _CORE))
+_NAME_KEYS, _NAME_OF = tuple(key for key, _ in _NAME), attrgetter(*(c for _, c in _NAME))
+_ENTERPRISE_KEYS = tuple(key for key, _ in _ENTERPRISE)
+_ENTERPRISE_OF = attrgetter(*(column for _, column in _ENTERPRISE))
 _HAS_DISPLAY = {name: spec.has_display for name, spec in MULTI_VALUED.items()}
 
 
@@ -45,7 +51,9 @@ def scim_datetime(moment: datetime | str) -> str:
                 return f"{moment[:10]}T{moment[11:19]}Z"
             return f"{moment[:10]}T{moment[11:]}Z"
         moment = datetime.fromisoformat(moment).replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def _value_document(attribute: str, row: Any) -> dict[str, Any]:
@@ -80,13 +88,13 @@ def user_document(
     location = f"{base}/Users/{user.id}"
     schemas = [USER_SCHEMA]
     document: dict[str, Any] = {"schemas": schemas, "id": user.id}
-    for key, column in _CORE:
-        item = getattr(user, column)
+    for key, item in zip(_CORE_KEYS, _CORE_OF(user), strict=True):
         if item is not None:
             document[key] = item
     document["userName"] = user.user_name
-    name = {key: getattr(user, column) for key, column in _NAME}
-    name = {key: item for key, item in name.items() if item is not None}
+    name = {
+        key: item for key, item in zip(_NAME_KEYS, _NAME_OF(user), strict=True) if item is not None
+    }
     if name:
         document["name"] = name
     document["active"] = user.active
@@ -102,8 +110,11 @@ def user_document(
     ]
     if members:
         document["groups"] = members
-    enterprise = {key: getattr(user, column) for key, column in _ENTERPRISE}
-    enterprise = {key: item for key, item in enterprise.items() if item is not None}
+    enterprise = {
+        key: item
+        for key, item in zip(_ENTERPRISE_KEYS, _ENTERPRISE_OF(user), strict=True)
+        if item is not None
+    }
     if user.manager_id:
         manager = {"value": user.manager_id, "$ref": f"{base}/Users/{user.manager_id}"}
         if user.manager_display_name is not None:

@@ -259,7 +259,6 @@ class TokenCheck:
 
     found: AuthenticatedToken | None
     failure: str | None
-    who: audit.Who
     stale: bool
     now: datetime
     user: UserSnapshot | None = None
@@ -270,6 +269,12 @@ class TokenCheck:
     @property
     def needs_writes(self) -> bool:
         return self.failure is not None or self.stale
+
+    @property
+    def who(self) -> audit.Who:
+        """The actor of a refusal's audit row: the token when one was found, else
+        nobody; made only then, not for every good check."""
+        return audit.ANONYMOUS if self.found is None else self.found.who
 
 
 def _judge(
@@ -284,7 +289,7 @@ def _judge(
 ) -> TokenCheck:
     """What a looked-up token allows: the rules after the read, shared by both readers."""
     if row is None or not hmac.compare_digest(row.token_hash, digest):
-        return TokenCheck(None, "unknown", audit.ANONYMOUS, False, now)
+        return TokenCheck(None, "unknown", False, now)
     found = AuthenticatedToken(
         token_id=row.id,
         site_id=row.site_id,
@@ -295,23 +300,22 @@ def _judge(
         password_min_length=row.password_min_length,
         scim_rate_limit=row.scim_rate_limit,
     )
-    who = audit.Who.token(row.id, row.description)
     status = rules.token_status(revoked_at=row.revoked_at, expires_at=row.expires_at, now=now)
     if status is not rules.TokenStatus.ACTIVE:
-        return TokenCheck(found, status.value, who, False, now)
+        return TokenCheck(found, status.value, False, now)
     if not rules.scope_allows(found.scope, api):
-        return TokenCheck(found, "scope", who, False, now)
+        return TokenCheck(found, "scope", False, now)
     stale = rules.last_use_is_stale(row.last_used_at, now, runtime.last_used_resolution)
-    return TokenCheck(found, None, who, stale, now, user, user_read)
+    return TokenCheck(found, None, stale, now, user, user_read)
 
 
 def _digest_or_refusal(runtime: Runtime, value: str | None, now: datetime) -> str | TokenCheck:
     """The keyed hash to look up, or the refusal of a missing or malformed value,
     decided before any lookup (T9)."""
     if not value:
-        return TokenCheck(None, "missing", audit.ANONYMOUS, False, now)
+        return TokenCheck(None, "missing", False, now)
     if not rules.is_well_formed(value):
-        return TokenCheck(None, "malformed", audit.ANONYMOUS, False, now)
+        return TokenCheck(None, "malformed", False, now)
     return rules.hash_token(value, runtime.pepper)
 
 

@@ -3,8 +3,9 @@
 Requests are counted by route *template* (``/scim/v2/Users/{id}``, never the
 raw path, whose ids would make a series per user), method, status and site.
 The label children a request needs are looked up in dictionaries of our own
-(the library's ``labels()`` validates and locks at every call), so a request
-costs a few dictionary lookups and two increments.
+(the library's ``labels()`` validates and locks at every call), and their values
+are incremented directly (``_Counted``), so a request costs a few dictionary
+lookups and three increments.
 
 With several workers (``sitescim serve --workers N``) each process writes its
 values to files in ``PROMETHEUS_MULTIPROC_DIR`` (the ``serve`` supervisor sets
@@ -21,8 +22,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import os
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -102,23 +103,54 @@ _latency = _Children(LATENCY)
 _token_checks = _Children(TOKEN_CHECKS)
 _bulk = _Children(BULK_OPERATIONS)
 _rate_limited = _Children(RATE_LIMITED)
-_request_children: dict[tuple[str, str, int, str], tuple[Any, Any]] = {}
+
+Increment = Callable[[float], None]
 
 
-def _request_children_for(key: tuple[str, str, int, str]) -> tuple[Any, Any]:
+class _Counted(NamedTuple):
+    """What a request's counter child and histogram child do when one is counted,
+    as the values' own ``inc``: ``Counter.inc`` and ``Histogram.observe`` check on
+    every call what holds for any child once made (observable, a positive amount)."""
+
+    add_request: Increment
+    add_seconds: Increment
+    bounds: tuple[float, ...]
+    buckets: tuple[Increment, ...]
+
+
+_request_children: dict[tuple[str, str, int, str], _Counted] = {}
+
+
+def _request_children_for(key: tuple[str, str, int, str]) -> _Counted:
     """A request's counter and histogram children, found once a label set (bounded)."""
     route, method, status, site = key
-    children = (_requests.get(route, method, str(status), site), _latency.get(route, method))
+    counter = _requests.get(route, method, str(status), site)
+    latency = _latency.get(route, method)
+    counted = _Counted(
+        counter._value.inc,
+        latency._sum.inc,
+        tuple(latency._upper_bounds),
+        tuple(bucket.inc for bucket in latency._buckets),
+    )
     if len(_request_children) < _KEPT:
-        _request_children[key] = children
-    return children
+        _request_children[key] = counted
+    return counted
 
 
 _templates: dict[tuple[str, str, type], str] = {}
 
 
+_token_check_counts: dict[str, Increment] = {}
+
+
 def count_token_check(failure: str | None) -> None:
-    _token_checks.get(failure or "ok").inc()
+    result = failure or "ok"
+    count = _token_check_counts.get(result)
+    if count is None:
+        count = _token_checks.get(result)._value.inc
+        if len(_token_check_counts) < _KEPT:
+            _token_check_counts[result] = count
+    count(1)
 
 
 def count_rate_limited(limit: str) -> None:
@@ -159,11 +191,15 @@ def observe_request(scope: Scope, status: int, seconds: float) -> None:
 def observe(route: str, method: str, status: int, site: str, seconds: float) -> None:
     """Count and time one request whose route template is known (the SCIM lane's)."""
     key = (route, method, status, site)
-    children = _request_children.get(key)
-    if children is None:
-        children = _request_children_for(key)
-    children[0].inc()
-    children[1].observe(seconds)
+    counted = _request_children.get(key)
+    if counted is None:
+        counted = _request_children_for(key)
+    counted.add_request(1)
+    counted.add_seconds(seconds)
+    for bound, bucket in zip(counted.bounds, counted.buckets, strict=True):
+        if seconds <= bound:
+            bucket(1)
+            break
 
 
 def sample_pools(pools: Mapping[str, tuple[int, int]]) -> None:

@@ -107,7 +107,11 @@ def request_id_for(scope: Scope) -> str:
     bits from ``random``, which cost a fifth of ``os.urandom``'s system call.
     ``random`` is reseeded in every forked worker, so workers draw apart.
     """
-    incoming = _header(scope, b"x-request-id")
+    return request_id_from(_header(scope, b"x-request-id"))
+
+
+def request_id_from(incoming: str | None) -> str:
+    """``request_id_for`` of a request whose ``X-Request-ID`` (or None) is read already."""
     if incoming and _SAFE_REQUEST_ID.match(incoming):
         return incoming
     return f"{_random_bits(128):032x}"
@@ -200,7 +204,11 @@ class BodyLimits:
     @staticmethod
     def declared_over(scope: Scope, limit: BodyLimit) -> bool:
         """A Content-Length over the limit (or not a number): refused before any read."""
-        declared = _header(scope, b"content-length")
+        return BodyLimits.declares_over(_header(scope, b"content-length"), limit)
+
+    @staticmethod
+    def declares_over(declared: str | None, limit: BodyLimit) -> bool:
+        """``declared_over`` of a Content-Length (or None) read already."""
         return declared is not None and (not declared.isdigit() or int(declared) > limit.max_bytes)
 
     @staticmethod

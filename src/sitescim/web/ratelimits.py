@@ -26,7 +26,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Any
 
 import redis.asyncio
@@ -75,12 +75,10 @@ class RateLimits:
             options.update(implementation="redispy", connection_pool=self._pool)
         else:
             uri = "async+memory://"
+        self._local = _LocalCounters()
         self._shared: _Counters | _LocalCounters = (
-            _Counters(storage_from_string(uri, **options))
-            if settings.redis_url
-            else _LocalCounters()
+            _Counters(storage_from_string(uri, **options)) if settings.redis_url else self._local
         )
-        self._local = _LocalCounters() if settings.redis_url else self._shared
         self._scim_per_token = parse_many(settings.rate_limit_scim_per_token)
         self._scim_per_address = parse_many(settings.rate_limit_scim_per_address)
         self._sign_in_per_address = parse_many(settings.rate_limit_sign_in_per_address)
@@ -91,14 +89,26 @@ class RateLimits:
         if self._pool is not None:
             await self._pool.aclose()
 
-    async def check_scim_address(self, address: str | None) -> None:
+    def check_scim_address(self, address: str | None) -> None:
         """Counted in this process only, even with Redis: a guard against one address's
-        flood, where a Redis round trip on every request would cost more than a GET."""
-        await self._local.hit(self._scim_per_address, "scim-address", client_network(address))
+        flood, where a Redis round trip on every request would cost more than a GET.
+        Nothing waits, so no coroutine."""
+        self._local.take(self._scim_per_address, ("scim-address", client_network(address)))
+
+    def take_scim_token(self, token_id: str, site_limit: str | None) -> Awaitable[None] | None:
+        """Count a SCIM request of this token: at once in this process's memory (None),
+        or what to await for the shared storage (Redis)."""
+        items = self._scim_per_token if site_limit is None else self._site_items(site_limit)
+        shared = self._shared
+        if isinstance(shared, _LocalCounters):
+            shared.take(items, ("scim-token", token_id))
+            return None
+        return shared.hit(items, "scim-token", token_id)
 
     async def check_scim_token(self, token_id: str, site_limit: str | None) -> None:
-        items = self._scim_per_token if site_limit is None else self._site_items(site_limit)
-        await self._shared.hit(items, "scim-token", token_id)
+        pending = self.take_scim_token(token_id, site_limit)
+        if pending is not None:
+            await pending
 
     async def check_sign_in(self, *, site: str, email: str, address: str | None) -> None:
         """Per address, and per account from that address (so no one elsewhere locks it)."""
@@ -178,21 +188,29 @@ class _LocalCounters:
 
     def __init__(self) -> None:
         self._windows: dict[str, list[float]] = {}  # key -> [hits, end of the window]
-        self._keys: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
+        # By the item's id, not the item: hashing an item is a Python call. Each entry
+        # holds its item, so no other item can take that id while it is kept.
+        self._keys: dict[tuple[int, tuple[str, ...]], tuple[RateLimitItem, str]] = {}
         self._next_sweep = time.time() + SWEEP_SECONDS
 
     async def hit(self, items: Sequence[RateLimitItem], *identifiers: str) -> None:
+        self.take(items, identifiers)
+
+    def take(self, items: Sequence[RateLimitItem], identifiers: tuple[str, ...]) -> None:
+        """``hit`` without a coroutine: nothing here waits, and the SCIM lane takes
+        two a request."""
         now = time.time()
         if now >= self._next_sweep:
             self._sweep(now)
         windows = self._windows
         for item in items:
-            lookup = (item, identifiers)
-            key = self._keys.get(lookup)
-            if key is None:
-                key = item.key_for(*identifiers)
+            lookup = (id(item), identifiers)
+            kept = self._keys.get(lookup)
+            if kept is None or kept[0] is not item:
+                kept = (item, item.key_for(*identifiers))
                 if len(self._keys) < _KEYS_KEPT:
-                    self._keys[lookup] = key
+                    self._keys[lookup] = kept
+            key = kept[1]
             window = windows.get(key)
             if window is None or window[1] <= now:
                 window = windows[key] = [0, now + item.get_expiry()]

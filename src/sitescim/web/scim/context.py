@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Scope
 
 from sitescim.db.reads import Reads
 from sitescim.db.records import UserSnapshot
@@ -32,7 +33,7 @@ from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
 from sitescim.services.tokens import AuthenticatedToken
 from sitescim.settings import Settings
-from sitescim.web.deps import client_address
+from sitescim.web.deps import MAX_ADDRESS_LENGTH
 from sitescim.web.metrics import SITE_SCOPE_KEY, count_token_check
 from sitescim.web.ratelimits import RateLimits
 from sitescim.web.responses import resource_response
@@ -49,17 +50,22 @@ _BASE_URLS_KEPT = 64
 
 
 def scim_base_url(request: Request, public_base_url: str | None) -> str:
-    """Absolute base for meta.location: the configured public URL, else the request's.
+    """Absolute base for meta.location: the configured public URL, else the request's."""
+    if public_base_url:
+        return public_base_url.rstrip("/") + "/scim/v2"
+    return _request_base_url(request, request.headers.get("host"))
+
+
+def _request_base_url(request: Request, host: str | None) -> str:
+    """The request's base for meta.location, ``host`` its Host header.
 
     Building it from the request (Starlette's ``base_url``) cost a tenth of a
     GET; the few a deployment sees are kept, a bounded number of them.
     """
-    if public_base_url:
-        return public_base_url.rstrip("/") + "/scim/v2"
     scope = request.scope
     key = (
         str(scope.get("scheme", "http")),
-        request.headers.get("host"),
+        host,
         str(scope.get("app_root_path", scope.get("root_path", ""))),
     )
     found = _BASE_URLS.get(key)
@@ -71,7 +77,11 @@ def scim_base_url(request: Request, public_base_url: str | None) -> str:
 
 
 def bearer_value(request: Request) -> str | None:
-    header = request.headers.get("authorization")
+    return bearer_of(request.headers.get("authorization"))
+
+
+def bearer_of(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header's value, else None."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")
@@ -83,6 +93,23 @@ def bearer_value(request: Request) -> str | None:
 INLINE_BODY_BYTES = 64 * 1024
 """Bodies up to this size are read on the event loop; larger ones (Bulk requests,
 whose rewriting walks every member) in a worker thread, so other requests go on."""
+
+
+_READ_HEADERS = frozenset(
+    (b"authorization", b"host", b"if-match", b"if-none-match", b"x-request-id", b"content-length")
+)
+HEADERS_SCOPE_KEY = "sitescim.headers"
+"""Where the SCIM lane keeps ``read_headers`` of its request, read once for every layer."""
+
+
+def read_headers(scope: Scope) -> dict[bytes, str]:
+    """The few request headers the lane reads, in one pass over the raw list: the
+    first of each, as Starlette's ``Headers.get`` finds it, without building it."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _READ_HEADERS and name not in found:
+            found[name] = value.decode("latin-1")
+    return found
 
 
 @dataclass(slots=True)
@@ -99,6 +126,8 @@ class ScimRequest:
     """Whether the token's statement read the user of ``resource_id`` (``user_with_token``:
     None when the site has no such user)."""
     user_with_token: UserSnapshot | None = None
+    headers: dict[bytes, str] | None = None
+    """``read_headers`` of the request; None: read them through ``request.headers``."""
 
     @property
     def id(self) -> str:
@@ -109,19 +138,30 @@ class ScimRequest:
 
     @property
     def if_match(self) -> str | None:
-        return self.request.headers.get("if-match")
+        if self.headers is None:
+            return self.request.headers.get("if-match")
+        return self.headers.get(b"if-match")
 
     @property
     def if_none_match(self) -> str | None:
-        return self.request.headers.get("if-none-match")
+        if self.headers is None:
+            return self.request.headers.get("if-none-match")
+        return self.headers.get(b"if-none-match")
 
     @property
     def attributes(self) -> str | None:
-        return self.request.query_params.get("attributes")
+        return self._query("attributes")
 
     @property
     def excluded_attributes(self) -> str | None:
-        return self.request.query_params.get("excludedAttributes")
+        return self._query("excludedAttributes")
+
+    def _query(self, name: str) -> str | None:
+        """A query parameter; without a query string, no parsing at all (a GET by id)."""
+        request = self.request
+        if not request.scope.get("query_string"):
+            return None
+        return request.query_params.get(name)
 
     async def body(self) -> dict[str, Any]:
         """A JSON object in SCIM or plain JSON media type, else 400 invalidSyntax.
@@ -248,31 +288,45 @@ async def authenticate(
     Writes (an audited failure, a last use older than a minute) may wait on
     locks, so they go to a worker thread.
     """
-    state = request.app.state
+    scope = request.scope
+    state = scope["app"].state
     runtime: Runtime = state.runtime
     reads: Reads = state.reads
     settings: Settings = state.settings
     limits: RateLimits = state.rate_limits
-    address = client_address(request)
-    await limits.check_scim_address(address)
-    check = await token_service.check_token(runtime, reads, bearer_value(request), user_id=user_id)
+    client = scope.get("client")
+    address = None if client is None else client[0][:MAX_ADDRESS_LENGTH]
+    headers: dict[bytes, str] | None = scope.get(HEADERS_SCOPE_KEY)
+    if headers is None:
+        headers = read_headers(scope)
+    limits.check_scim_address(address)
+    check = await token_service.check_token(
+        runtime, reads, bearer_of(headers.get(b"authorization")), user_id=user_id
+    )
     token = check.found
     count_token_check(check.failure or (None if token is not None else "unknown"))
     if token is None or check.needs_writes:
         token = await run_in_threadpool(token_service.settle_check, runtime, check, address=address)
-    request.scope[SITE_SCOPE_KEY] = token.site_slug
-    await limits.check_scim_token(token.token_id, token.scim_rate_limit)
+    scope[SITE_SCOPE_KEY] = token.site_slug
+    pending = limits.take_scim_token(token.token_id, token.scim_rate_limit)
+    if pending is not None:
+        await pending
     return ScimRequest(
         request=request,
         token=token,
         runtime=runtime,
         reads=reads,
         settings=settings,
-        base_url=scim_base_url(request, settings.public_base_url),
+        base_url=(
+            settings.public_base_url.rstrip("/") + "/scim/v2"
+            if settings.public_base_url
+            else _request_base_url(request, headers.get(b"host"))
+        ),
         address=address,
         resource_id=resource_id,
         user_read=check.user_read,
         user_with_token=check.user,
+        headers=headers,
     )
 
 

@@ -43,12 +43,12 @@ from sitescim.web.middleware import (
     BodyLimits,
     access_line,
     holds_nul,
-    request_id_for,
+    request_id_from,
     send_error,
     with_response_headers,
     without_scim_trailing_slash,
 )
-from sitescim.web.scim.context import authenticate
+from sitescim.web.scim.context import HEADERS_SCOPE_KEY, authenticate, read_headers
 from sitescim.web.scim.routes import (
     NOT_FOUND_TEMPLATE,
     ROUTED_METHODS,
@@ -60,6 +60,8 @@ from sitescim.web.scim.routes import (
 
 ExceptionHandler = Callable[[Request, Exception], Any]
 _ALLOW_ANY = ", ".join(ROUTED_METHODS)
+UNPOLICED_METHODS = frozenset({"GET"})
+"""Methods whose handlers validate and patch nothing, so need no scim2-models policy."""
 _NO_HANDLER = object()
 
 
@@ -114,7 +116,8 @@ class ScimLane:
     ) -> None:
         scope = without_scim_trailing_slash(self._hosts.checked(scope))
         path: str = scope["path"]
-        rid = request_id_for(scope)
+        headers = scope[HEADERS_SCOPE_KEY] = read_headers(scope)
+        rid = request_id_from(headers.get(b"x-request-id"))
         token = request_id.set(rid)
         started = time.perf_counter()
 
@@ -131,7 +134,7 @@ class ScimLane:
                 return
             limits = self._body_limits
             limit = limits.limit_for(path)
-            if limits.declared_over(scope, limit):
+            if limits.declares_over(headers.get(b"content-length"), limit):
                 await limits.refuse(scope, send_with_headers, limit)
                 return
             await self._serve(scope, limits.limited(receive, limit), send_with_headers, exchange)
@@ -170,6 +173,8 @@ class ScimLane:
         user_id = route.user_read_with_token(method, resource_id)
         scim = await authenticate(request, resource_id, user_id=user_id)
         handler = route.handlers.get(method, route.refuse)
+        if method in UNPOLICED_METHODS:
+            return await handler(scim)
         with compat.request_policy(strict=scim.settings.scim_strict):
             return await handler(scim)
 
