@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,7 +61,8 @@ class Driver:
 
     connection: Any
     dialect: str
-    engine_connection: Connection
+    engine_connection: Connection | Engine
+    """Whose ``before_cursor_execute`` listeners hear of each statement."""
     watched: bool
 
     def _announce(self, text: str, params: Any, many: bool) -> None:
@@ -153,7 +154,7 @@ def driver(session: Session) -> Driver:
     """
     current = session.get_nested_transaction() or session.get_transaction()
     kept: tuple[object, Driver] | None = session.info.get(_DRIVER)
-    if kept is not None and current is not None and kept[0] is current:
+    if kept is not None and kept[0] is current:  # None: seeded, the session not begun
         return kept[1]
     connection = session.connection()
     found = Driver(
@@ -165,6 +166,12 @@ def driver(session: Session) -> Driver:
     current = session.get_nested_transaction() or session.get_transaction()
     session.info[_DRIVER] = (current, found)
     return found
+
+
+def seed_driver(session: Session, found: Driver) -> None:
+    """Give a session not yet begun the connection of a transaction begun outside it
+    (db.short_writes): ``driver`` answers it until the session begins one of its own."""
+    session.info[_DRIVER] = (None, found)
 
 
 def read_moment(value: Any) -> datetime:
