@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -148,3 +148,31 @@ def test_a_refused_short_write_is_audited_off_the_event_loop(client, world, runt
         active = session.scalar(select(User.active).where(User.id == found["id"]))
     assert "refused" in refused
     assert active is True
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_pooled_short_write_is_one_transaction_whichever_connection_asks(database):
+    insert = per_dialect(
+        "INSERT INTO sites (id, slug, name, created_at, scim_may_set_promaster,"
+        " password_min_length) VALUES ({p}, {p}, {p}, now(), {p}, {p})"
+    )
+    after: list[Callable[[], None]] = []
+    with database.pooled_transaction(after) as session:
+        driver(session).execute(insert, ("p1", "p1", "P1", False, 12))
+        seen = session.execute(text("SELECT count(*) FROM sites WHERE id = 'p1'")).scalar()
+        assert seen == 1  # the session's own connection is this transaction's
+
+    def fail() -> None:
+        with database.pooled_transaction(after) as session:
+            driver(session).execute(insert, ("p2", "p2", "P2", False, 12))
+            session.execute(text("SELECT 1"))
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        fail()
+    with database.transaction(write=False) as session:
+        found = set(session.scalars(text("SELECT id FROM sites WHERE id IN ('p1', 'p2')")))
+    assert found == {"p1"}
+    assert after == []
+    pool = database.engine.pool
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -252,6 +252,15 @@ class Database:
 
             found = self._short_writes[thread] = ShortWrites(path, self.engine, turn)
         return found
+
+    def pooled_transaction(
+        self, after: list[Callable[[], None]]
+    ) -> AbstractContextManager[Session]:
+        """A short write's lighter transaction on a pooled connection (PostgreSQL):
+        ``db.short_writes.pooled_transaction``."""
+        from sitescim.db.short_writes import pooled_transaction  # it builds on this module
+
+        return pooled_transaction(self.engine, after)
 
     @property
     def engines(self) -> tuple[Engine, ...]:

@@ -63,6 +63,17 @@ async def write_here(
             await anyio.to_thread.run_sync(partial(_run_all, after))
 
 
+def write_pooled(db: Database, use_case: Callable[..., T], args: tuple[object, ...]) -> T:
+    """``use_case(session, *args)`` in a worker thread, in the lighter transaction of a
+    short write on PostgreSQL (``Database.pooled_transaction``)."""
+    after: list[Callable[[], None]] = []
+    try:
+        with db.pooled_transaction(after) as session:
+            return use_case(session, *args)
+    finally:
+        _run_all(after)
+
+
 def _run_all(hooks: list[Callable[[], None]]) -> None:
     for hook in hooks:
         hook()
