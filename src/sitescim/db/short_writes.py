@@ -33,7 +33,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import StaticPool
 
-from sitescim.db.driver import SQLITE, Driver, seed_driver
+from sitescim.db.driver import POSTGRESQL, SQLITE, Driver, seed_driver
 from sitescim.db.engine import AFTER_TRANSACTION, BEFORE_COMMIT, SQLITE_READ_PRAGMAS
 
 CHECKPOINT_EVERY = 200
@@ -174,13 +174,18 @@ def pooled_transaction(engine: Engine, after: list[Callable[[], None]]) -> Itera
     raw: Any = pooled.driver_connection
     session = _JoinedSession(engine, pooled)
     watched = bool(engine.dispatch.before_cursor_execute)
-    seed_driver(session, Driver(raw, engine.dialect.name, engine, watched))
+    dialect = engine.dialect.name
+    seeded = Driver(raw, dialect, engine, watched, [] if dialect == POSTGRESQL else None)
+    seed_driver(session, seeded)
     try:
         yield session
         for commit_hook in session.info.pop(BEFORE_COMMIT, []):
             commit_hook(session)
         if session.in_transaction():
+            seeded.send_deferred()
             session.commit()  # its connection is ours: this ends our transaction
+        elif dialect == POSTGRESQL:
+            seeded.send_deferred(commit=True)  # with the deferred statements: one round trip
         raw.commit()
     except BaseException:
         with suppress(Exception):
