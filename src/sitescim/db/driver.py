@@ -26,7 +26,7 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,8 +61,13 @@ class Driver:
 
     connection: Any
     dialect: str
-    engine_connection: Connection
+    engine_connection: Connection | Engine
+    """Whose ``before_cursor_execute`` listeners hear of each statement."""
     watched: bool
+    deferred: list[tuple[str, Any]] | None = None
+    """PostgreSQL, in a short write's transaction (db.short_writes): statements nothing
+    waits on (``execute_later``), sent with the next one or with the COMMIT in one
+    pipeline, so a PATCH's audit row, event and numbering cost no round trip each."""
 
     def _announce(self, text: str, params: Any, many: bool) -> None:
         listeners = self.engine_connection.dispatch.before_cursor_execute
@@ -70,6 +75,8 @@ class Driver:
 
     def execute(self, sql: dict[str, str], params: Sequence[Any] = ()) -> Any:
         """Run one statement; the cursor, for the rows of a read."""
+        if self.deferred:
+            self.send_deferred()
         text = sql[self.dialect]
         if self.watched:
             self._announce(text, params, False)
@@ -78,7 +85,56 @@ class Driver:
         except _INTEGRITY_ERRORS as error:
             raise IntegrityError(text, params, error) from error
 
+    def execute_later(self, sql: dict[str, str], params: Sequence[Any] = ()) -> None:
+        """A statement whose outcome nothing waits on: deferred where the transaction
+        allows it (``deferred``), else run now. A refusal surfaces when it is sent."""
+        if self.deferred is None:
+            self.execute(sql, params)
+            return
+        text = sql[self.dialect]
+        if self.watched:
+            self._announce(text, params, False)
+        self.deferred.append((text, params))
+
+    def send_deferred(self, *, commit: bool = False) -> None:
+        """Send the deferred statements, and the COMMIT if asked, in one pipeline."""
+        pending = self.deferred
+        if not pending and not commit:
+            return
+        statements = list(pending or ())
+        if pending:
+            pending.clear()
+        connection = self.connection
+        try:
+            with connection.pipeline():
+                for text, params in statements:
+                    connection.execute(text, params)
+                if commit:
+                    connection.commit()
+        except _INTEGRITY_ERRORS as error:
+            text, params = statements[0] if statements else ("COMMIT", ())
+            raise IntegrityError(text, params, error) from error
+
+    def execute_pair(
+        self, first: dict[str, str], second: dict[str, str], params: Sequence[Any]
+    ) -> tuple[Any, Any]:
+        """Two statements with the same parameters, the second run once the first is
+        done; on PostgreSQL sent together (one round trip). Their cursors."""
+        if self.dialect == SQLITE:
+            return self.execute(first, params), self.execute(second, params)
+        if self.deferred:
+            self.send_deferred()
+        texts = (first[self.dialect], second[self.dialect])
+        if self.watched:
+            for text in texts:
+                self._announce(text, params, False)
+        connection = self.connection
+        with connection.pipeline():
+            return connection.execute(texts[0], params), connection.execute(texts[1], params)
+
     def execute_many(self, sql: dict[str, str], rows: Sequence[Sequence[Any]]) -> None:
+        if self.deferred:
+            self.send_deferred()
         text = sql[self.dialect]
         if self.watched:
             self._announce(text, rows, True)
@@ -100,9 +156,11 @@ class Driver:
         moments: Collection[str] = (),
         json_columns: Collection[str] = (),
         texts: Collection[str] = (),
+        later: bool = False,
     ) -> None:
         """Rows of an ``insert_sql(table, columns)``: datetimes, JSON and text (a StrEnum
-        as its plain str) bound as the column types would, anything else as given."""
+        as its plain str) bound as the column types would, anything else as given.
+        ``later``: a single row may wait to be sent (``execute_later``)."""
         params = [
             tuple(
                 self.moment(row[name])
@@ -117,7 +175,10 @@ class Driver:
             for row in rows
         ]
         if len(params) == 1:
-            self.execute(sql, params[0])
+            if later:
+                self.execute_later(sql, params[0])
+            else:
+                self.execute(sql, params[0])
         elif params:
             self.execute_many(sql, params)
 
@@ -153,8 +214,10 @@ def driver(session: Session) -> Driver:
     """
     current = session.get_nested_transaction() or session.get_transaction()
     kept: tuple[object, Driver] | None = session.info.get(_DRIVER)
-    if kept is not None and current is not None and kept[0] is current:
+    if kept is not None and kept[0] is current:  # None: seeded, the session not begun
         return kept[1]
+    if kept is not None and kept[1].deferred:  # they go first, on the same connection
+        kept[1].send_deferred()
     connection = session.connection()
     found = Driver(
         connection.connection.driver_connection,
@@ -165,6 +228,12 @@ def driver(session: Session) -> Driver:
     current = session.get_nested_transaction() or session.get_transaction()
     session.info[_DRIVER] = (current, found)
     return found
+
+
+def seed_driver(session: Session, found: Driver) -> None:
+    """Give a session not yet begun the connection of a transaction begun outside it
+    (db.short_writes): ``driver`` answers it until the session begins one of its own."""
+    session.info[_DRIVER] = (None, found)
 
 
 def read_moment(value: Any) -> datetime:

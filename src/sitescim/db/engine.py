@@ -9,14 +9,18 @@ wait their turn (busy timeout) instead; reads stay deferred and never block.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
+
+if TYPE_CHECKING:
+    from sitescim.db.short_writes import ShortWrites
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_READ_PRAGMAS = ("PRAGMA mmap_size=268435456", "PRAGMA cache_size=-32768")
@@ -32,6 +36,10 @@ takes its engine's turn (a lock), held until its connection is back in the pool:
 writers queue in order instead of polling the file lock through busy_timeout's
 sleeps (1, 2, 5, ... ms), which left the lock idle while they slept. Other
 processes still wait through busy_timeout; after it a writer goes on regardless."""
+
+
+_WRITE_TURNS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+"""Each SQLite engine's write turn (``_WRITE_TURN``), which short writes take too."""
 
 
 def normalise_url(url: str) -> str:
@@ -137,6 +145,7 @@ def _make_sqlite_engine(url: str, *, pool_size: int, echo: bool, autocommit: boo
         return engine  # the driver is in autocommit (isolation_level None): no BEGIN
 
     turn = threading.Lock()
+    _WRITE_TURNS[engine] = turn
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -188,6 +197,7 @@ class Database:
         else:
             self._reader = make_engine(url, pool_size=READER_POOL_SIZE, autocommit=True)
             self._single_reads = self._reader
+        self._short_writes: dict[int, ShortWrites] = {}
 
     @property
     def dialect(self) -> str:
@@ -228,6 +238,30 @@ class Database:
         with self._single_reads.connect() as connection:
             yield connection
 
+    def short_writes(self) -> ShortWrites | None:
+        """SQLite (a file): the calling thread's connection for short writes, to be
+        called on an event loop (db.short_writes); None on PostgreSQL or in memory."""
+        thread = threading.get_ident()
+        found = self._short_writes.get(thread)
+        if found is None:
+            turn = _WRITE_TURNS.get(self.engine)
+            path = self.engine.url.database
+            if turn is None or not path or isinstance(self.engine.pool, StaticPool):
+                return None
+            from sitescim.db.short_writes import ShortWrites  # it builds on this module
+
+            found = self._short_writes[thread] = ShortWrites(path, self.engine, turn)
+        return found
+
+    def pooled_transaction(
+        self, after: list[Callable[[], None]]
+    ) -> AbstractContextManager[Session]:
+        """A short write's lighter transaction on a pooled connection (PostgreSQL):
+        ``db.short_writes.pooled_transaction``."""
+        from sitescim.db.short_writes import pooled_transaction  # it builds on this module
+
+        return pooled_transaction(self.engine, after)
+
     @property
     def engines(self) -> tuple[Engine, ...]:
         return (self.engine,) if self._reader is self.engine else (self.engine, self._reader)
@@ -244,6 +278,9 @@ class Database:
         return refresh_statistics(self.engine)
 
     def dispose(self) -> None:
+        for short in self._short_writes.values():
+            short.close()
+        self._short_writes.clear()
         self.engine.dispose()
         if self._reader is not self.engine:
             self._reader.dispose()

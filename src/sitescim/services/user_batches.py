@@ -63,9 +63,12 @@ def plain_new_user(
     now: datetime,
     base_url: str,
     address: str | None,
+    plain: plain_users.PlainUser | None = None,
 ) -> NewUserValues | None:
-    """What ``_new_user`` builds for a plain body, or None for a body it must build."""
-    plain = plain_users.read_plain_user(body)
+    """What ``_new_user`` builds for a plain body, or None for a body it must build.
+    ``plain``: the body as ``read_plain_user`` already read it."""
+    if plain is None:
+        plain = plain_users.read_plain_user(body)
     if plain is None:
         return None
     site_id = token.site_id

@@ -58,8 +58,8 @@ class PreparedCreation:
     resource: ScimUser | None
     error: Exception | None = None
     hashed: rules.HashedPassword | None = None
-    plain: bool = False
-    """The body is of the plain shape scim.plain_users reads (no scim2-models):
+    plain: plain_users.PlainUser | None = None
+    """The body as scim.plain_users read it, when of that plain shape (no scim2-models):
     the use case builds it as a Bulk batch does (``user_batches.plain_new_user``)."""
 
     @property
@@ -76,8 +76,9 @@ def prepare_creation(token: AuthenticatedToken, body: dict[str, Any]) -> Prepare
     A body of the plain shape identity providers send is only recognised here:
     scim2-models' validation was most of a creation's cost, and the plain
     reader is held equal to it (tests/unit/test_plain_users.py)."""
-    if plain_users.read_plain_user(body) is not None:
-        return PreparedCreation(None, plain=True)
+    plain = plain_users.read_plain_user(body)
+    if plain is not None:
+        return PreparedCreation(None, plain=plain)
     return _validated(token, body)
 
 
@@ -187,8 +188,10 @@ def create_user(
     """``prepared`` is ``body`` validated and hashed before the transaction
     (prepare_creation, hash_creation_password); without it (a Bulk operation)
     that happens here."""
-    if prepared is not None and prepared.plain:
-        return _create_plain(session, runtime, token, body, base_url=base_url, address=address)
+    if prepared is not None and prepared.plain is not None:
+        return _create_plain(
+            session, runtime, token, body, prepared.plain, base_url=base_url, address=address
+        )
     if prepared is None:
         new = _new_user(session, runtime, token, body, base_url=base_url, address=address)
     else:
@@ -205,6 +208,7 @@ def _create_plain(
     runtime: Runtime,
     token: AuthenticatedToken,
     body: dict[str, Any],
+    plain: plain_users.PlainUser,
     *,
     base_url: str,
     address: str | None,
@@ -214,7 +218,13 @@ def _create_plain(
     from sitescim.services.user_batches import plain_new_user  # it builds on this module
 
     new = plain_new_user(
-        token, body, user_id=new_id(), now=runtime.clock(), base_url=base_url, address=address
+        token,
+        body,
+        user_id=new_id(),
+        now=runtime.clock(),
+        base_url=base_url,
+        address=address,
+        plain=plain,
     )
     assert new is not None, "prepare_creation found the body plain"
     columns = {**_NO_COLUMNS, **new.user}  # password_hash, like the rest it does not set: None

@@ -9,15 +9,74 @@ site, writes keep their order.
 Turns are handed out on the event loop before a write goes to its thread;
 the engine's lock (db.engine) still guards writes from elsewhere (the UI, the
 CLI), which are few.
+
+A short write (``ShortWrite``: a few statements, nothing slow) does not wait
+for a thread at all when no write holds the turn and the lock is free: it
+runs on the event loop (db.short_writes), whole, so nothing interleaves with
+it and no waiting write is overtaken.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar
 
 import anyio
+import anyio.to_thread
+
+if TYPE_CHECKING:
+    from sitescim.db.engine import Database
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class ShortWrite(Generic[P, T]):
+    """A use case marked short for ``ScimRequest.write``: it may run on the event loop."""
+
+    __slots__ = ("use_case",)
+
+    def __init__(self, use_case: Callable[P, T]) -> None:
+        self.use_case = use_case
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.use_case(*args, **kwargs)
+
+
+async def write_here(
+    db: Database, use_case: Callable[..., T], args: tuple[object, ...]
+) -> tuple[T] | None:
+    """``use_case(session, *args)`` written on this thread: its outcome, or None
+    when the lock is not free at once (nothing was done)."""
+    short = db.short_writes()
+    if short is None or not short.begin():
+        return None
+    after: list[Callable[[], None]] = []
+    try:
+        with short.transaction(after) as session:
+            return (use_case(session, *args),)
+    finally:
+        if after:  # a refusal is audited in a transaction of its own, which may wait
+            await anyio.to_thread.run_sync(partial(_run_all, after))
+
+
+def write_pooled(db: Database, use_case: Callable[..., T], args: tuple[object, ...]) -> T:
+    """``use_case(session, *args)`` in a worker thread, in the lighter transaction of a
+    short write on PostgreSQL (``Database.pooled_transaction``)."""
+    after: list[Callable[[], None]] = []
+    try:
+        with db.pooled_transaction(after) as session:
+            return use_case(session, *args)
+    finally:
+        _run_all(after)
+
+
+def _run_all(hooks: list[Callable[[], None]]) -> None:
+    for hook in hooks:
+        hook()
 
 
 class WriteTurns:
@@ -27,8 +86,32 @@ class WriteTurns:
         self._waiting: OrderedDict[str, deque[anyio.Event]] = OrderedDict()
 
     @property
+    def busy(self) -> bool:
+        """Whether a write holds the turn (then others wait for it)."""
+        return self._busy
+
+    @property
     def waiting(self) -> int:
         return sum(len(queue) for queue in self._waiting.values())
+
+    async def run(
+        self,
+        site_id: str,
+        here: Callable[[], Awaitable[tuple[T] | None]],
+        work: Callable[[], T],
+    ) -> T:
+        """A short write: ``here`` on the event loop if the turn and the lock are free,
+        else in its turn, ``here`` again, or ``work`` in a worker thread if the lock
+        is still taken (by the UI, the CLI or another process)."""
+        if not self._busy:
+            done = await here()
+            if done is not None:
+                return done[0]
+        async with self.turn(site_id):
+            done = await here()
+            if done is not None:
+                return done[0]
+            return await anyio.to_thread.run_sync(work)
 
     @asynccontextmanager
     async def turn(self, site_id: str) -> AsyncIterator[None]:

@@ -33,7 +33,8 @@ _INSERT = insert_sql("audit_events", COLUMNS)
 
 
 def insert(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert audit rows (``COLUMNS`` each) in the caller's transaction."""
+    """Insert audit rows (``COLUMNS`` each) in the caller's transaction; one may be
+    sent with the commit (``Driver.execute_later``)."""
     if rows:
         driver(session).insert(
             _INSERT,
@@ -42,4 +43,5 @@ def insert(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
             moments=("occurred_at",),
             json_columns=("detail",),
             texts=("action",),
+            later=True,
         )

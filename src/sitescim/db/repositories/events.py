@@ -87,6 +87,7 @@ def add(session: Session, rows: Sequence[Mapping[str, Any]]) -> bool:
         rows,
         moments=("occurred_at",),
         json_columns=_JSON_COLUMNS,
+        later=True,
     )
     return not numbered
 
@@ -102,8 +103,8 @@ def number(session: Session) -> None:
     """
     connection = driver(session)  # plain statements: this runs at every change's commit
     if connection.dialect == POSTGRESQL:
-        connection.execute(_LOCK)  # before the UPDATE's snapshot is taken
-    connection.execute(_NUMBERING)
+        connection.execute_later(_LOCK)  # before the UPDATE's snapshot is taken
+    connection.execute_later(_NUMBERING)
 
 
 def read_after(

@@ -251,10 +251,13 @@ def read_for_change(session: Session, site_id: str, user_id: str) -> UserForChan
     row with the values of the statement's older snapshot).
     """
     connection = driver(session)
-    locking = connection.dialect == POSTGRESQL
-    if locking and connection.execute(_LOCK_USER_SQL, (site_id, user_id)).fetchone() is None:
-        return None
-    row = connection.execute(_WHOLE_USER_SQL, (site_id, user_id)).fetchone()
+    if connection.dialect == POSTGRESQL:  # one round trip; the read starts once locked
+        locked, read = connection.execute_pair(_LOCK_USER_SQL, _WHOLE_USER_SQL, (site_id, user_id))
+        if locked.fetchone() is None:
+            return None
+    else:
+        read = connection.execute(_WHOLE_USER_SQL, (site_id, user_id))
+    row = read.fetchone()
     if row is None:
         return None
     columns = dict(zip(USER_ROW_COLUMNS, row, strict=False))

@@ -37,7 +37,7 @@ from sitescim.web.deps import MAX_ADDRESS_LENGTH
 from sitescim.web.metrics import SITE_SCOPE_KEY, count_token_check
 from sitescim.web.ratelimits import RateLimits
 from sitescim.web.responses import resource_response
-from sitescim.web.write_turns import WriteTurns
+from sitescim.web.write_turns import ShortWrite, WriteTurns, write_here, write_pooled
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -213,15 +213,23 @@ class ScimRequest:
         On SQLite writes run one at a time anyway (one write lock): they wait
         for their turn here, on the event loop, instead of as threads that take
         the interpreter from the one holding the lock, and the turn goes round
-        the sites (web.write_turns).
+        the sites (web.write_turns). A ``ShortWrite`` runs on the event loop
+        instead when the lock is free at once (db.short_writes); on PostgreSQL
+        in a lighter transaction (``db.short_writes.pooled_transaction``).
         """
         acting = partial(use_case, **kwargs)
-        work = partial(self._in_transaction, True, acting, (self.runtime, self.token, *args))
+        call = (self.runtime, self.token, *args)
+        work = partial(self._in_transaction, True, acting, call)
         turns: WriteTurns | None = self.request.app.state.write_turns
         if turns is None:
+            if isinstance(use_case, ShortWrite):
+                work = partial(write_pooled, self.runtime.db, acting, call)
             return await anyio.to_thread.run_sync(work)
-        async with turns.turn(self.token.site_id):
-            return await anyio.to_thread.run_sync(work)
+        if not isinstance(use_case, ShortWrite):
+            async with turns.turn(self.token.site_id):
+                return await anyio.to_thread.run_sync(work)
+        here = partial(write_here, self.runtime.db, acting, call)
+        return await turns.run(self.token.site_id, here, work)
 
     async def read(
         self,

@@ -20,6 +20,14 @@ from sitescim.services.lookups import look_up_users
 from sitescim.services.pages import read_user_page
 from sitescim.web.responses import encoded_list_response, list_response
 from sitescim.web.scim.context import ScimRequest
+from sitescim.web.write_turns import ShortWrite
+
+# A few statements each, nothing slow (a password is hashed before): on SQLite they
+# may run on the event loop (web.write_turns).
+_CREATE = ShortWrite(user_creation.create_user)
+_REPLACE = ShortWrite(user_service.replace_user)
+_PATCH_COLUMNS = ShortWrite(user_service.patch_user)
+_DELETE = ShortWrite(user_service.delete_user)
 
 
 async def create_user(scim: ScimRequest) -> Response:
@@ -31,7 +39,7 @@ async def create_user(scim: ScimRequest) -> Response:
             user_creation.hash_creation_password, scim.runtime, scim.token, prepared
         )
     created = await scim.write(
-        user_creation.create_user,
+        _CREATE,
         body,
         base_url=scim.base_url,
         address=scim.address,
@@ -63,7 +71,7 @@ async def replace_user(scim: ScimRequest) -> Response:
             user_service.hash_replacement_password, scim.runtime, scim.token, prepared
         )
     replaced = await scim.write(
-        user_service.replace_user,
+        _REPLACE,
         scim.id,
         body,
         base_url=scim.base_url,
@@ -79,21 +87,24 @@ async def patch_user(scim: ScimRequest) -> Response:
 
     The body is recognised or validated before the write's turn."""
     body = await scim.body()
+    prepared = user_service.prepare_patch(scim.token, body)
+    # The general path may hash a password in the transaction: not on the event loop.
+    use_case = user_service.patch_user if prepared.columns is None else _PATCH_COLUMNS
     patched = await scim.write(
-        user_service.patch_user,
+        use_case,
         scim.id,
         body,
         base_url=scim.base_url,
         if_match=scim.if_match,
         address=scim.address,
-        prepared=user_service.prepare_patch(scim.token, body),
+        prepared=prepared,
     )
     return scim.user(patched)
 
 
 async def delete_user(scim: ScimRequest) -> Response:
     await scim.write(
-        user_service.delete_user,
+        _DELETE,
         scim.id,
         base_url=scim.base_url,
         if_match=scim.if_match,
