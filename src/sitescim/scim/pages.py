@@ -38,7 +38,13 @@ from sitescim.scim import cursors, filtering
 from sitescim.scim.attributes import ResourceCatalog
 from sitescim.scim.catalog import GROUP_CATALOG, USER_CATALOG
 from sitescim.scim.listing import ListQuery, sort_key
-from sitescim.scim.sql_documents import JsonSql, group_document_sql, user_document_sql
+from sitescim.scim.sql_documents import (
+    JsonSql,
+    group_document_sql,
+    stored_user_document_sql,
+    user_document_sql,
+)
+from sitescim.scim.stored_documents import base_json
 
 SITE_STAND_IN = "\x00site:" + secrets.token_hex(16)
 """The site id the filter is compiled with; its parameters take the token's site.
@@ -80,7 +86,13 @@ class PageStatement:
         params = dict(self.constants)
         for name in self.site_params:
             params[name] = site_id
-        params.update(page_site=site_id, page_base=base_url, page_limit=limit, page_offset=offset)
+        params.update(
+            page_site=site_id,
+            page_base=base_url,
+            page_base_json=base_json(base_url),
+            page_limit=limit,
+            page_offset=offset,
+        )
         if after is not None:
             key = after.key
             params["page_after_key"] = (
@@ -239,7 +251,10 @@ def _build(shape: _Shape, resource: ResourceCatalog) -> PageStatement:
     document = (
         group_document_sql(json, with_members=shape.with_members)
         if resource is GROUP_CATALOG
-        else user_document_sql(json)
+        else (
+            f"CASE WHEN u.document_version = u.version THEN {stored_user_document_sql(json)}"
+            f" ELSE {user_document_sql(json)} END"
+        )
     )
     direction = (
         "DESC NULLS FIRST" if shape.descending and shape.sort_by is not None else ("ASC NULLS LAST")
