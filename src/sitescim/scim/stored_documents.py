@@ -23,34 +23,44 @@ from typing import Any
 
 import orjson
 
-from sitescim.scim.schemas import ADDRESS_KEYS
+from sitescim.scim.schemas import ADDRESS_KEYS, ENTERPRISE_USER_SCHEMA, SITESCIM_USER_SCHEMA
 from sitescim.scim.sql_documents import BASE_HOLE, GROUPS_HOLE
 
 _ADDRESS_PARTS = frozenset(ADDRESS_KEYS.values())
-
-_AFTER_GROUPS = 2
-"""A document's members after ``groups`` whatever the user: its sitescim extension and meta
-(the enterprise extension, when there is one, comes before them)."""
+_AFTER_GROUPS = (f',"{ENTERPRISE_USER_SCHEMA}":', f',"{SITESCIM_USER_SCHEMA}":')
+"""The members that follow ``groups``, the first of them that the user has, as encoded.
+Found by search: no string value can hold them, since its quotes are escaped."""
 
 
 def stored_document(document: dict[str, Any]) -> str:
     """The stored text of ``document`` (``user_documents.user_document``'s, for the
     row as written): its groups and base URL left as holes."""
-    keys = list(document)
-    end = keys.index("groups") if "groups" in keys else _first_after_groups(keys)
-    head = {key: _stored_member(key, document[key]) for key in keys[:end]}
-    tail = {key: document[key] for key in keys[end:] if key != "groups"}
-    meta = dict(tail["meta"])
-    meta["location"] = _reference(meta["location"], f"/Users/{document['id']}")
-    tail["meta"] = meta
-    enterprise = next((key for key in tail if key.endswith(":enterprise:2.0:User")), None)
-    if enterprise is not None and "manager" in tail[enterprise]:
-        manager = dict(tail[enterprise]["manager"])
-        manager["$ref"] = _reference(manager["$ref"], f"/Users/{manager['value']}")
-        tail[enterprise] = {**tail[enterprise], "manager": manager}
-    head_text = orjson.dumps(head).decode()
-    tail_text = orjson.dumps(tail).decode()
-    return f"{head_text[:-1]}{GROUPS_HOLE},{tail_text[1:]}"
+    shown = dict(document)
+    shown.pop("groups", None)
+    user_id = document["id"]
+    shown["meta"] = {
+        **document["meta"],
+        "location": _reference(document["meta"]["location"], f"/Users/{user_id}"),
+    }
+    enterprise = document.get(ENTERPRISE_USER_SCHEMA)
+    if enterprise is not None and "manager" in enterprise:
+        manager = enterprise["manager"]
+        ref = _reference(manager["$ref"], f"/Users/{manager['value']}")
+        shown[ENTERPRISE_USER_SCHEMA] = {**enterprise, "manager": {**manager, "$ref": ref}}
+    addresses = document.get("addresses")
+    if addresses is not None:  # parts as their JSON column gives them back
+        shown["addresses"] = [
+            {
+                part: orjson.Fragment(json.dumps(text)) if part in _ADDRESS_PARTS else text
+                for part, text in entry.items()
+            }
+            for entry in addresses
+        ]
+    text = orjson.dumps(shown).decode()
+    at = text.find(_AFTER_GROUPS[0])
+    if at < 0:
+        at = text.index(_AFTER_GROUPS[1])
+    return f"{text[:at]}{GROUPS_HOLE}{text[at:]}"
 
 
 def base_json(base_url: str) -> str:
@@ -58,30 +68,8 @@ def base_json(base_url: str) -> str:
     return orjson.dumps(base_url.rstrip("/")).decode()[1:-1]
 
 
-def _first_after_groups(keys: list[str]) -> int:
-    """Where ``groups`` would be: before the extensions and meta."""
-    end = len(keys) - _AFTER_GROUPS
-    if keys[end - 1].endswith(":enterprise:2.0:User"):
-        end -= 1
-    return end
-
-
 def _reference(url: str, path: str) -> orjson.Fragment:
     """``url`` (the base, then ``path``) as a JSON string with BASE_HOLE for the base."""
     if not url.endswith(path):
         raise ValueError("a reference that does not end with its path")
     return orjson.Fragment(f'"{BASE_HOLE}{orjson.dumps(path).decode()[1:]}')
-
-
-def _stored_member(key: str, item: Any) -> Any:
-    """A member as ``user_document_sql`` writes it: an address's parts as their JSON
-    column holds them (``json.dumps``, ASCII-escaped), everything else as orjson does."""
-    if key != "addresses":
-        return item
-    return [
-        {
-            part: orjson.Fragment(json.dumps(text)) if part in _ADDRESS_PARTS else text
-            for part, text in entry.items()
-        }
-        for entry in item
-    ]
