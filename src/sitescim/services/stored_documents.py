@@ -10,9 +10,10 @@ by id so that a large table is read once. The service runs it at start and
 every few minutes; when nothing is missing it costs one read of the ``users``
 ids.
 
-On PostgreSQL each batch runs in REPEATABLE READ and locks its rows: a user
-changed concurrently fails the batch (to be stored by a later round) instead of
-pairing the new row's version with values from an older snapshot.
+On PostgreSQL each batch runs in REPEATABLE READ and locks its rows, skipping
+those a writer holds (it stores their documents itself): a user changed since
+the batch's snapshot fails the batch (left to a later round) instead of pairing
+the new row's version with values from an older snapshot.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _store_sql(dialect: str) -> str:
     """The UPDATE that stores the next batch of missing documents after an id."""
     document = user_document_sql(JsonSql(dialect), stored=True)
     if dialect == "postgresql":
-        after, limit, lock = "%(after)s", "%(limit)s", " FOR UPDATE"
+        after, limit, lock = "%(after)s", "%(limit)s", " FOR UPDATE SKIP LOCKED"
     else:
         after, limit, lock = ":after", ":limit", ""
     # Only our own SQL text: the builder interpolates no value.

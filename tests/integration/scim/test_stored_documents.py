@@ -14,6 +14,7 @@ import uuid
 from datetime import UTC, datetime
 
 import orjson
+import pytest
 from sqlalchemy import select, text
 
 from sitescim.db.models import Site, User
@@ -198,3 +199,30 @@ def test_the_upkeep_stores_missing_documents_in_batches(runtime, database):
     assert len(documents) == 5
     for built, stored in documents.values():
         assert stored == built
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has one writer
+def test_the_upkeep_passes_over_a_user_a_writer_holds(runtime, database):
+    site_id = make_site(runtime, "Held", slug=f"held-{uuid.uuid4().hex[:8]}")
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    with database.engine.begin() as connection:
+        for index, user_id in enumerate(ids):
+            connection.execute(
+                User.__table__.insert(),
+                {
+                    "id": user_id,
+                    "site_id": site_id,
+                    "user_name": f"h{index}",
+                    "user_name_key": f"h{index}",
+                    "active": True,
+                    "privilege": "user",
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                },
+            )
+    with database.engine.connect() as writer, writer.begin():
+        writer.execute(text("SELECT 1 FROM users WHERE id = :id FOR UPDATE"), {"id": ids[0]})
+        assert store_missing_documents(database.engine) == 2
+    assert store_missing_documents(database.engine) == 1
