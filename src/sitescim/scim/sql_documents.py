@@ -197,13 +197,10 @@ def user_document_sql(json: JsonSql, *, stored: bool = False) -> str:
     return json.joined(parts)
 
 
-def stored_user_document_sql(json: JsonSql) -> str:
-    """The text of ``user_document_sql`` for the row ``u`` from its stored document:
-    the holes filled with the groups and the base URL (``page_base_json``, escaped)."""
-    groups = f"coalesce({_groups_of_user(json)}, '')"
-    base = json.param("page_base_json")
-    filled = f"replace(u.document, {json.hole(GROUPS_HOLE)}, {groups})"
-    return f"replace({filled}, {json.hole(BASE_HOLE)}, {base})"
+def user_groups_sql(json: JsonSql) -> str:
+    """``,"groups":[...]`` for user ``u``, or '' if none: what fills a stored
+    document's GROUPS_HOLE (scim.stored_documents.filled)."""
+    return f"coalesce({_groups_of_user(json)}, '')"
 
 
 def _seldom(json: JsonSql, items: Sequence[UserAttribute]) -> str:

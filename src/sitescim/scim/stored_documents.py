@@ -63,9 +63,15 @@ def stored_document(document: dict[str, Any]) -> str:
     return f"{text[:at]}{GROUPS_HOLE}{text[at:]}"
 
 
+def filled(stored: str, groups: str, base: str) -> str:
+    """A stored document with its holes filled: ``groups`` (``,"groups":[...]`` or
+    '') and ``base`` (``base_json``)."""
+    return stored.replace(GROUPS_HOLE, groups, 1).replace(BASE_HOLE, base)
+
+
 def base_json(base_url: str) -> str:
     """The base URL as BASE_HOLE takes it: JSON-escaped, without quotes."""
-    return orjson.dumps(base_url.rstrip("/")).decode()[1:-1]
+    return orjson.dumps(base_url).decode()[1:-1]
 
 
 def _reference(url: str, path: str) -> orjson.Fragment:

@@ -188,7 +188,7 @@ def _page(runner, reads, site_id: str, *, groups: bool, members: bool = True):
     )
     params = statement.params(site_id, base_url=BASE, limit=1000, offset=0, after=position)
     rows = runner.run(reads.rows(statement.sql, params))
-    return rows[0][0], [orjson.loads(row[1]) for row in rows if row[1] is not None]
+    return rows[0][0], [orjson.loads(text) for text in statement.documents(rows, base_url=BASE)]
 
 
 def _expected_users(database, site_id: str) -> list[dict[str, Any]]:
@@ -256,7 +256,7 @@ def _raw_page(runner, reads, site_id: str) -> list[str]:
     statement, position, _ = pages.page_statement(reads.dialect, ListQuery(count=1000))
     params = statement.params(site_id, base_url=BASE, limit=1000, offset=0, after=position)
     rows = runner.run(reads.rows(statement.sql, params))
-    return [row[1] for row in rows if row[1] is not None]
+    return statement.documents(rows, base_url=BASE)
 
 
 @settings(

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import select, text
 
 from sitescim.db.models import Site, User
-from sitescim.scim.sql_documents import JsonSql, stored_user_document_sql, user_document_sql
-from sitescim.scim.stored_documents import base_json
+from sitescim.scim.sql_documents import JsonSql, user_document_sql, user_groups_sql
+from sitescim.scim.stored_documents import base_json, filled
 from sitescim.services.stored_documents import store_missing_documents
 from tests.factories import make_site, patch_body
 from tests.integration.scim.bulk.calls import BULK, bulk, post_user
@@ -38,16 +38,18 @@ def _documents(database, site_id: str) -> dict[str, tuple[str, str | None]]:
     """Each user's document as the SQL builder writes it, and as its stored text
     gives it (None when none is stored for its version)."""
     json = JsonSql(database.engine.dialect.name)
-    built, stored = user_document_sql(json), stored_user_document_sql(json)
     site = json.param("site")
     sql = (
-        f"SELECT u.id, {built}, CASE WHEN u.document_version = u.version THEN {stored} END"  # noqa: S608
-        f" FROM users u WHERE u.site_id = {site}"
+        f"SELECT u.id, {user_document_sql(json)}, u.document, {user_groups_sql(json)},"  # noqa: S608
+        f" u.document_version = u.version FROM users u WHERE u.site_id = {site}"
     )
-    params = {"site": site_id, "page_base": BASE, "page_base_json": base_json(BASE)}
     with database.engine.connect() as connection:
-        rows = connection.exec_driver_sql(sql, params).all()
-    return {row[0]: (row[1], row[2]) for row in rows}
+        rows = connection.exec_driver_sql(sql, {"site": site_id, "page_base": BASE}).all()
+    base = base_json(BASE)
+    return {
+        user_id: (built, filled(stored, groups, base) if fresh else None)
+        for user_id, built, stored, groups, fresh in rows
+    }
 
 
 def _assert_stored(database, site_id: str, user_ids: list[str]) -> None:
