@@ -148,6 +148,14 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The page's document of this user (scim.stored_documents), good only while
+    # document_version equals version; NULL until a write or the upkeep stores it.
+    document: Mapped[str | None] = mapped_column(Text)
+    document_version: Mapped[int | None] = mapped_column(Integer)
+
+
+STORED_DOCUMENT_COLUMNS = frozenset({"document", "document_version"})
+"""``users`` columns that only list pages read: left out of the rows other reads take."""
 
 
 class UserValue(Base):

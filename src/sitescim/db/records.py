@@ -12,13 +12,15 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from sitescim.db.models import User
+from sitescim.db.models import STORED_DOCUMENT_COLUMNS, User
 
 # The users columns a SCIM document shows: not the password hash, not the folded keys.
 USER_COLUMNS: tuple[str, ...] = tuple(
     column.name
     for column in User.__table__.columns
-    if column.name != "password_hash" and not column.name.endswith("_key")
+    if column.name != "password_hash"
+    and not column.name.endswith("_key")
+    and column.name not in STORED_DOCUMENT_COLUMNS
 )
 _DATETIME_COLUMNS = frozenset({"created_at", "updated_at"})
 

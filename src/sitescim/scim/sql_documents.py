@@ -100,6 +100,20 @@ class JsonSql:
         """``"W/\\"<version>\\""``, as etags.make_etag gives it, JSON-quoted, as parts for ``joined``."""
         return [self.literal('"W/\\"'), expression, self.literal('\\""')]
 
+    def hole(self, mark: str) -> str:
+        """A hole of a stored document (a control character JSON text never holds bare)."""
+        return f"chr({ord(mark)})" if self.postgres else f"char({ord(mark)})"
+
+    def reference(self, path: str, *, stored: bool) -> str:
+        """The JSON string of the base URL followed by ``path``, a text expression.
+
+        ``stored``: with BASE_HOLE for the base, as a stored document keeps it
+        (JSON escaping goes character by character, so the two parts escape apart).
+        """
+        if not stored:
+            return self.quote(f"{self.param('page_base')} || {path}")
+        return f"""'"' || {self.hole(BASE_HOLE)} || substr({self.quote(path)}, 2)"""
+
     def boolean(self, expression: str) -> str:
         return f"CASE WHEN {expression} THEN 'true' ELSE 'false' END"
 
@@ -123,26 +137,35 @@ class JsonSql:
         return f"CASE WHEN {value} IS NULL THEN '' ELSE {label} || {value} END"
 
 
+GROUPS_HOLE = "\x01"
+"""Where a stored document takes its ``,"groups":[...]`` member (scim.stored_documents)."""
+BASE_HOLE = "\x02"
+"""Where a stored document takes the base URL, JSON-escaped, inside a reference."""
+
+
 def _object(json: JsonSql, parts: list[str]) -> str:
     """``{...}`` from member expressions that each start with a comma (the first is cut)."""
     return json.joined(["'{'", f"substr({json.joined(parts)}, 2)", "'}'"])
 
 
-def user_document_sql(json: JsonSql) -> str:
-    """The text of ``user_documents.user_document`` for the row ``u``."""
+def user_document_sql(json: JsonSql, *, stored: bool = False) -> str:
+    """The text of ``user_documents.user_document`` for the row ``u``.
+
+    ``stored``: the text ``users.document`` keeps (scim.stored_documents), with
+    GROUPS_HOLE for the groups and BASE_HOLE for the base URL.
+    """
     q = json.quote
     lit = json.literal
-    base = json.param("page_base")
     enterprise_columns = ", ".join(f"u.{attribute.column}" for attribute in ENTERPRISE_ATTRIBUTES)
     has_manager = "(u.manager_id IS NOT NULL AND u.manager_id <> '')"
     has_enterprise = f"(coalesce({enterprise_columns}) IS NOT NULL OR {has_manager})"
     name_columns = ", ".join(f"u.{attribute.column}" for attribute in NAME_ATTRIBUTES)
     name = _object(json, [json.member(item.name, f"u.{item.column}") for item in NAME_ATTRIBUTES])
-    manager_ref = f"{base} || '/Users/' || u.manager_id"
+    manager_ref = json.reference("'/Users/' || u.manager_id", stored=stored)
     manager = (
         f"CASE WHEN {has_manager} THEN "
         f"""',"manager":{{"value":' || {q("u.manager_id")}"""
-        f""" || ',"$ref":' || {q(manager_ref)}"""
+        f""" || ',"$ref":' || {manager_ref}"""
         f" || {json.member('displayName', 'u.manager_display_name')} || '}}' ELSE '' END"
     )
     enterprise = _object(
@@ -165,13 +188,19 @@ def user_document_sql(json: JsonSql) -> str:
         lit(',"active":'),
         json.boolean("u.active"),
         _values(json),
-        f"coalesce({_groups_of_user(json)}, '')",
+        json.hole(GROUPS_HOLE) if stored else f"coalesce({_groups_of_user(json)}, '')",
         f"CASE WHEN {has_enterprise} THEN {enterprise_key} || {enterprise} ELSE '' END",
         lit(f',"{SITESCIM_USER_SCHEMA}":{{"privilege":'),
         q("u.privilege"),
-        *_meta(json, "u", "User", closing="}"),
+        *_meta(json, "u", "User", closing="}", stored=stored),
     ]
     return json.joined(parts)
+
+
+def user_groups_sql(json: JsonSql) -> str:
+    """``,"groups":[...]`` for user ``u``, or '' if none: what fills a stored
+    document's GROUPS_HOLE (scim.stored_documents.filled)."""
+    return f"coalesce({_groups_of_user(json)}, '')"
 
 
 def _seldom(json: JsonSql, items: Sequence[UserAttribute]) -> str:
@@ -185,19 +214,21 @@ def _seldom(json: JsonSql, items: Sequence[UserAttribute]) -> str:
     return f"CASE WHEN coalesce({columns}) IS NULL THEN '' ELSE {members} END"
 
 
-def _meta(json: JsonSql, alias: str, resource_type: str, *, closing: str = "") -> list[str]:
+def _meta(
+    json: JsonSql, alias: str, resource_type: str, *, closing: str = "", stored: bool = False
+) -> list[str]:
     """``,"meta":{...}}``: the resource's meta and the document's closing brace.
 
     ``closing`` ends what comes before it, in the same literal.
     """
-    base = json.param("page_base")
+    location = json.reference(f"'/{resource_type}s/' || {alias}.id", stored=stored)
     return [
         json.literal(f'{closing},"meta":{{"resourceType":"{resource_type}","created":'),
         *json.moment(f"{alias}.created_at"),
         json.literal(',"lastModified":'),
         *json.moment(f"{alias}.updated_at"),
         json.literal(',"location":'),
-        json.quote(f"{base} || '/{resource_type}s/' || {alias}.id"),
+        location,
         json.literal(',"version":'),
         *json.etag(f"{alias}.version"),
         json.literal("}}"),

@@ -81,13 +81,13 @@ async def _read(
     )
     rows = await reads.rows(statement.sql, params)
     total = int(rows[0][0]) if rows else 0
-    found = [row for row in rows if row[1] is not None]
+    documents = statement.documents(rows, base_url=base_url)
     if not paging_by_cursor:
-        return EncodedPage(total, query.start_index, [row[1] for row in found])
+        return EncodedPage(total, query.start_index, documents)
     next_cursor = None
-    if len(found) > query.count > 0:
+    if len(documents) > query.count > 0:
         assert print_ is not None
-        last = found[query.count - 1]
+        last = [row for row in rows if row[3] is not None][query.count - 1]
         key = statement.sort_value(last[2])
         next_cursor = cursors.encode(print_, key, last[3])
-    return EncodedPage(total, None, [row[1] for row in found[: query.count]], next_cursor)
+    return EncodedPage(total, None, documents[: query.count], next_cursor)

@@ -35,6 +35,7 @@ from sitescim.scim.schemas import (
     SITESCIM_USER_SCHEMA,
     USER_SCHEMA,
 )
+from sitescim.scim.stored_documents import stored_document
 from sitescim.scim.user_documents import scim_datetime
 from sitescim.services import audit
 from sitescim.services.events import NewEvent, event_row, number_at_commit
@@ -85,6 +86,8 @@ def plain_new_user(
     }
     values = [{"user_id": user_id, "site_id": site_id, **row} for row in plain.values]
     document = _plain_document(user, plain.values, base_url)
+    user["document"] = stored_document(document)
+    user["document_version"] = 1
     who = token.who
     audited = audit.event_values(
         now=now,

@@ -24,7 +24,7 @@ from sitescim.domain.actions import Action
 from sitescim.domain.errors import NotFoundError
 from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import etags, mapping, user_documents
+from sitescim.scim import etags, mapping, stored_documents, user_documents
 from sitescim.scim.mapping import ScimUser
 from sitescim.services import audit
 from sitescim.services import user_rules as rules
@@ -142,9 +142,14 @@ def _changed_names(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     return names
 
 
-def _update(session: Session, user: UserState, stored: dict[str, Any]) -> None:
-    """One UPDATE of the columns that differ from the stored row."""
+def _update(
+    session: Session, user: UserState, stored: dict[str, Any], document: dict[str, Any]
+) -> None:
+    """One UPDATE of the columns that differ from the stored row, and of the stored
+    document (the page's copy of ``document``, for the new version)."""
     changes = {name: value for name in stored if (value := getattr(user, name)) != stored[name]}
+    changes["document"] = stored_documents.stored_document(document)
+    changes["document_version"] = user.version
     with rules.unique_name(user):
         users_repo.update_columns(session, user.id, changes)
 
@@ -235,7 +240,10 @@ def store(
     now = runtime.clock()
     user.version += 1
     user.updated_at = now
-    _update(session, user, before.columns)
+    meta = updated["meta"]
+    meta["lastModified"] = user_documents.scim_datetime(now)
+    meta["version"] = etags.make_etag(user.id, user.version)
+    _update(session, user, before.columns, updated)
     if _value_tuples(values) != _value_tuples(before.values):
         users_repo.rewrite_values(session, user.id, values)
     if was_active and not user.active:
@@ -250,9 +258,6 @@ def store(
         address=address,
         detail={"attributes": names},
     )
-    meta = updated["meta"]
-    meta["lastModified"] = user_documents.scim_datetime(now)
-    meta["version"] = etags.make_etag(user.id, user.version)
     emit(session, *user_events(token, updated, now, names, was_active=was_active))
     return updated
 

@@ -21,7 +21,7 @@ from sitescim.db.repositories import users as users_repo
 from sitescim.domain.actions import Action
 from sitescim.domain.events import EventType
 from sitescim.domain.privileges import Privilege
-from sitescim.scim import mapping, plain_users, user_documents
+from sitescim.scim import mapping, plain_users, stored_documents, user_documents
 from sitescim.scim.mapping import ScimUser
 from sitescim.services import audit
 from sitescim.services import user_changes as frame
@@ -158,6 +158,7 @@ def _prepared_user(
         user.password_hash = rules.hash_password(runtime, token, resource.password)
     rules.resolve_manager(session, user)
     created = user_documents.user_document(user, values, [], base_url)
+    user.document, user.document_version = stored_documents.stored_document(created), 1
     names = sorted(frame.comparable(created))
     if resource.password is not None:
         names.append("password")

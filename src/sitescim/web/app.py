@@ -25,6 +25,7 @@ from sitescim.services import events as event_service
 from sitescim.services import sessions
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
+from sitescim.services.stored_documents import store_documents
 from sitescim.services.worker import Worker
 from sitescim.settings import Settings, get_settings
 from sitescim.web import errors, metrics
@@ -67,8 +68,9 @@ async def _every(interval_seconds: float, name: str, task: Callable[[], object])
 def _upkeep(runtime: Runtime, settings: Settings) -> list[Coroutine[Any, Any, None]]:
     """Expiry warnings (T6), ended sessions and events past their retention daily;
     planner statistics every few minutes, since plans must not wait for autovacuum
-    (a refresh with nothing changed costs one query). Token-expiry notices are the
-    worker's (services.worker)."""
+    (a refresh with nothing changed costs one query), and so are the stored
+    documents of users written without one. Token-expiry notices are the worker's
+    (services.worker)."""
     retention = timedelta(days=settings.events_retention_days)
     return [
         _every(
@@ -77,6 +79,7 @@ def _upkeep(runtime: Runtime, settings: Settings) -> list[Coroutine[Any, Any, No
         _every(DAY_SECONDS, "ended sessions", partial(sessions.purge_expired, runtime)),
         _every(DAY_SECONDS, "events retention", partial(event_service.prune, runtime, retention)),
         _every(STATISTICS_INTERVAL_SECONDS, "planner statistics", runtime.db.refresh_statistics),
+        _every(STATISTICS_INTERVAL_SECONDS, "stored documents", partial(store_documents, runtime)),
     ]
 
 

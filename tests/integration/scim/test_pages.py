@@ -19,7 +19,7 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, select
 
 from sitescim.db.listings import GroupRef
 from sitescim.db.models import Group, Membership, User, UserValue
@@ -30,7 +30,9 @@ from sitescim.scim import pages
 from sitescim.scim.group_mapping import MemberView, group_document
 from sitescim.scim.listing import ListQuery
 from sitescim.scim.schemas import ADDRESS_KEYS, MULTI_VALUED
+from sitescim.scim.stored_documents import stored_document
 from sitescim.scim.user_documents import user_document
+from sitescim.services.stored_documents import store_missing_documents
 from tests.factories import make_site
 
 BASE = "https://scim.example.test/scim/v2"
@@ -186,7 +188,7 @@ def _page(runner, reads, site_id: str, *, groups: bool, members: bool = True):
     )
     params = statement.params(site_id, base_url=BASE, limit=1000, offset=0, after=position)
     rows = runner.run(reads.rows(statement.sql, params))
-    return rows[0][0], [orjson.loads(row[1]) for row in rows if row[1] is not None]
+    return rows[0][0], [orjson.loads(text) for text in statement.documents(rows, base_url=BASE)]
 
 
 def _expected_users(database, site_id: str) -> list[dict[str, Any]]:
@@ -246,6 +248,42 @@ def test_page_documents_equal_the_mapping_documents(runtime, database, hot, dire
             total, documents = _page(runner, reads, site_id, groups=True, members=members)
             assert total == len(groups)
             assert documents == _expected_groups(database, site_id, members=members)
+    finally:
+        _clear(database, site_id)
+
+
+def _raw_page(runner, reads, site_id: str) -> list[str]:
+    statement, position, _ = pages.page_statement(reads.dialect, ListQuery(count=1000))
+    params = statement.params(site_id, base_url=BASE, limit=1000, offset=0, after=position)
+    rows = runner.run(reads.rows(statement.sql, params))
+    return statement.documents(rows, base_url=BASE)
+
+
+@settings(
+    max_examples=40,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(directory=directories())
+def test_stored_documents_give_the_page_the_sql_builder_gives(runtime, database, hot, directory):
+    """The text a write stores (scim.stored_documents, from the document it built) is
+    the text the upkeep stores (the SQL builder), and a page of stored documents is,
+    byte for byte, the page the SQL builder writes."""
+    runner, reads = hot
+    users, groups = directory
+    site_id = _site(runtime)
+    try:
+        _store(database, site_id, users, groups)
+        built = _raw_page(runner, reads, site_id)
+        written = [stored_document(document) for document in _expected_users(database, site_id)]
+        assert store_missing_documents(database.engine) == len(users)
+        with database.reading() as connection:
+            kept = connection.execute(
+                select(User.document)
+                .where(User.site_id == site_id)
+                .order_by(User.created_at, User.id)
+            ).scalars()
+            assert list(kept) == written
+        assert _raw_page(runner, reads, site_id) == built
     finally:
         _clear(database, site_id)
 

@@ -33,6 +33,7 @@ from sitescim.db.driver import (
     read_moment,
 )
 from sitescim.db.models import (
+    STORED_DOCUMENT_COLUMNS,
     Group,
     Membership,
     User,
@@ -190,8 +191,13 @@ def delete_user(session: Session, user: User) -> None:
 # (db.driver). The SQL interpolates only our own column names, never a value.
 
 USER_ROW_COLUMNS: tuple[str, ...] = tuple(column.name for column in USER_ROWS.columns)
-"""Every column of ``users``, in the order ``read_for_change`` answers them."""
-_USER_ROW_COLUMNS_SQL = ", ".join(f'u."{name}"' for name in USER_ROW_COLUMNS)
+"""Every column of ``users``, as a new user's INSERT writes them."""
+_READ_COLUMNS: tuple[str, ...] = tuple(
+    name for name in USER_ROW_COLUMNS if name not in STORED_DOCUMENT_COLUMNS
+)
+"""The columns ``read_for_change`` answers, in order: not the stored document, which a
+change replaces without reading (``update_columns``)."""
+_USER_ROW_COLUMNS_SQL = ", ".join(f'u."{name}"' for name in _READ_COLUMNS)
 _VALUES_AND_GROUPS_SQL = {
     # Values and groups aggregated as JSON in the user's statement, as the hot
     # reader does (db.reads): one statement, one snapshot.
@@ -225,10 +231,10 @@ _WHOLE_USER_SQL = {
     for dialect, aggregates in _VALUES_AND_GROUPS_SQL.items()
 }
 _LOCK_USER_SQL = per_dialect("SELECT 1 FROM users WHERE site_id = {p} AND id = {p} FOR UPDATE")
-_CREATED_AT = USER_ROW_COLUMNS.index("created_at")
-_UPDATED_AT = USER_ROW_COLUMNS.index("updated_at")
-_ACTIVE = USER_ROW_COLUMNS.index("active")
-_WIDTH = len(USER_ROW_COLUMNS)
+_CREATED_AT = _READ_COLUMNS.index("created_at")
+_UPDATED_AT = _READ_COLUMNS.index("updated_at")
+_ACTIVE = _READ_COLUMNS.index("active")
+_WIDTH = len(_READ_COLUMNS)
 _DATETIME_COLUMNS = frozenset({"created_at", "updated_at"})
 
 
@@ -260,7 +266,7 @@ def read_for_change(session: Session, site_id: str, user_id: str) -> UserForChan
     row = read.fetchone()
     if row is None:
         return None
-    columns = dict(zip(USER_ROW_COLUMNS, row, strict=False))
+    columns = dict(zip(_READ_COLUMNS, row, strict=False))
     columns["created_at"] = read_moment(row[_CREATED_AT])
     columns["updated_at"] = read_moment(row[_UPDATED_AT])
     columns["active"] = bool(row[_ACTIVE])
