@@ -51,8 +51,10 @@ def _stored(world, user_id: str) -> dict[str, Any]:
         ).all()
         audited = session.scalars(select(AuditEvent).where(AuditEvent.target_id == user_id)).one()
         event = session.scalars(select(Event).where(Event.resource_id == user_id)).one()
+        stored_user = _without(user, "id")
+        stored_user["document"] = stored_user["document"].replace(user_id, "<id>")
         return {
-            "user": _without(user, "id"),
+            "user": stored_user,
             "values": [_without(row, "id", "user_id") for row in values],
             "audit": _without(audited, "id", "target_id"),
             "event": {
