@@ -8,6 +8,7 @@ known path refuses other methods with 405 and ``Allow``.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -318,29 +319,11 @@ def test_get_by_id_is_one_statement_with_the_token_and_uses_indexes(
     statement)."""
     from starlette.testclient import TestClient
 
-    from sitescim.db.models import User
     from sitescim.web.app import create_app
-    from tests.integration.scim.rows import T0
     from tests.integration.statements import explain, recorded_statements, statements_with
 
     with database.transaction(write=True) as session:
-        session.execute(
-            User.__table__.insert(),
-            [
-                {
-                    "id": f"filler-{n}",
-                    "site_id": world.site_a,
-                    "user_name": f"filler-{n}",
-                    "user_name_key": f"filler-{n}",
-                    "active": True,
-                    "privilege": "user",
-                    "version": 1,
-                    "created_at": T0,
-                    "updated_at": T0,
-                }
-                for n in range(3000)
-            ],
-        )
+        _insert_fillers(session, world.site_a, 3000)
         session.execute(text("ANALYZE"))
     app = create_app(settings, clock=clock, database=database)
     with TestClient(app) as client:
@@ -403,30 +386,13 @@ def test_lookups_take_their_own_index_without_statistics(
     from starlette.testclient import TestClient
 
     from sitescim.db.engine import Database
-    from sitescim.db.models import Group, User
+    from sitescim.db.models import Group
     from sitescim.web.app import create_app
     from tests.integration.scim.rows import T0
     from tests.integration.statements import explain, recorded_statements, statements_with
 
     with database.transaction(write=True) as session:
-        session.execute(
-            User.__table__.insert(),
-            [
-                {
-                    "id": f"filler-{n}",
-                    "site_id": world.site_a,
-                    "user_name": f"filler-{n}",
-                    "user_name_key": f"filler-{n}",
-                    "external_id": f"ext-{n}",
-                    "active": True,
-                    "privilege": "user",
-                    "version": 1,
-                    "created_at": T0,
-                    "updated_at": T0,
-                }
-                for n in range(2000)
-            ],
-        )
+        _insert_fillers(session, world.site_a, 2000, external_ids=True)
         session.execute(
             Group.__table__.insert(),
             [
@@ -473,3 +439,28 @@ def test_lookups_take_their_own_index_without_statistics(
         plan = explain(database.engine, reads[0])
         assert index in plan, plan
         assert "created_at" not in plan, plan
+
+
+def _insert_fillers(session: Any, site_id: str, count: int, *, external_ids: bool = False) -> None:
+    """``count`` bare users created at one instant, so plans meet a site of that size."""
+    from sitescim.db.models import User
+    from tests.integration.scim.rows import T0
+
+    session.execute(
+        User.__table__.insert(),
+        [
+            {
+                "id": f"filler-{n}",
+                "site_id": site_id,
+                "user_name": f"filler-{n}",
+                "user_name_key": f"filler-{n}",
+                **({"external_id": f"ext-{n}"} if external_ids else {}),
+                "active": True,
+                "privilege": "user",
+                "version": 1,
+                "created_at": T0,
+                "updated_at": T0,
+            }
+            for n in range(count)
+        ],
+    )
