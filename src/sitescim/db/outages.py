@@ -126,7 +126,9 @@ class OutageLogFilter(logging.Filter):
     cannot roll back a lost connection, the readiness probe, the upkeep jobs) is
     counted in ``outages`` instead of printed with its traceback; psycopg's pool
     warns once per dead connection or failed attempt, which the failed requests
-    already tell, so those warnings are dropped."""
+    already tell, so those warnings are dropped; so are psycopg's "error ignored"
+    warnings whose second error is the same lost connection, met again while a
+    pipeline, COPY or transaction is closed after the first."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None
@@ -135,7 +137,16 @@ class OutageLogFilter(logging.Filter):
             if outage is not None:
                 outages.note(outage, error)
                 return False
-        return not (record.name.startswith("psycopg.pool") and record.levelno == logging.WARNING)
+        if not record.name.startswith("psycopg") or record.levelno != logging.WARNING:
+            return True
+        if record.name.startswith("psycopg.pool"):
+            return False
+        return not _secondary_outage(record)
+
+
+def _secondary_outage(record: logging.LogRecord) -> bool:
+    args = record.args if isinstance(record.args, tuple) else ()
+    return any(isinstance(arg, BaseException) and outage_of(arg) is not None for arg in args)
 
 
 def quiet_driver_outage_logs(handler: logging.Handler) -> None:
