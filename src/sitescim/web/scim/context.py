@@ -96,7 +96,15 @@ whose rewriting walks every member) in a worker thread, so other requests go on.
 
 
 _READ_HEADERS = frozenset(
-    (b"authorization", b"host", b"if-match", b"if-none-match", b"x-request-id", b"content-length")
+    (
+        b"authorization",
+        b"host",
+        b"if-match",
+        b"if-none-match",
+        b"x-request-id",
+        b"content-length",
+        b"content-type",
+    )
 )
 HEADERS_SCOPE_KEY = "sitescim.headers"
 """Where the SCIM lane keeps ``read_headers`` of its request, read once for every layer."""
@@ -170,7 +178,11 @@ class ScimRequest:
         every SCIM route (scim.compat), unless the service runs in strict mode.
         """
         request = self.request
-        media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        headers = self.headers
+        content_type = (
+            request.headers.get("content-type") if headers is None else headers.get(b"content-type")
+        )
+        media = (content_type or "").split(";", 1)[0].strip().lower()
         if media and media not in SCIM_BODY_TYPES:
             raise InvalidSyntaxException(
                 detail="Send the body as application/scim+json (or application/json)."
@@ -191,11 +203,11 @@ class ScimRequest:
             documents.check_document(body, raw=raw)
         except InvalidInputError as error:
             raise InvalidSyntaxException(detail=str(error)) from None
-        request = self.request
-        below = request.url.path.partition("/scim/v2")[2]
+        scope = self.request.scope
+        below = scope["path"].partition("/scim/v2")[2]
         return compat.normalise(
             body,
-            method=request.method,
+            method=scope["method"],
             path=below,
             base_url=self.base_url,
             strict=self.settings.scim_strict,

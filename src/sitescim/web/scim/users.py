@@ -128,10 +128,10 @@ def _narrowed(query: ListQuery, documents: Sequence[dict[str, Any]]) -> list[dic
 
 
 async def _list(scim: ScimRequest, query: ListQuery) -> Response:
-    query = replace(query, cursor_key=scim.settings.cursor_key())
     found = await look_up_users(scim.reads, scim.token, query, base_url=scim.base_url)
-    if found is not None:
+    if found is not None:  # a first page: no cursor to sign
         return list_response(found.total, query.start_index, _narrowed(query, found.items))
+    query = replace(query, cursor_key=scim.settings.cursor_key())
     encoded = await read_user_page(scim.reads, scim.token, query, base_url=scim.base_url)
     if encoded is not None:
         return encoded_list_response(
