@@ -22,7 +22,12 @@ from sitescim.db.engine import Database, make_engine
 from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
-from tests.databases import create_postgres_database, find_postgres_unavailable_reason, truncate_all
+from tests.databases import (
+    create_postgres_database,
+    find_postgres_unavailable_reason,
+    forget_reset_engine,
+    reset_postgres,
+)
 from tests.factories import GENEROUS_RATE_LIMITS, bearer, make_settings, make_token
 from tests.world import FakeClock, World, make_world
 
@@ -45,6 +50,7 @@ def postgres_url() -> Iterator[str]:
         migrations.upgrade(engine)
         engine.dispose()
         yield url
+        forget_reset_engine(url)
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +71,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    truncate_all(url)
+    reset_postgres(url)
     return url
 
 

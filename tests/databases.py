@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from sitescim.db.base import Base
@@ -43,6 +43,45 @@ def create_postgres_database(prefix: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+_DEAD_ROWS_BEFORE_TRUNCATE = 5_000
+_dead_rows: dict[str, int] = {}
+_reset_engines: dict[str, Engine] = {}
+
+
+def reset_postgres(url: str) -> None:
+    """Empty every table and restart every sequence, as ``truncate_all`` does, in a
+    few milliseconds instead of about a hundred (a new file per table and index).
+
+    The machines' clusters run without autovacuum, so the rows deleted since the
+    last truncation are counted, and past a few thousand the tables are truncated
+    instead: no test meets thousands of dead rows in its scans and plans.
+    """
+    if _dead_rows.get(url, 0) >= _DEAD_ROWS_BEFORE_TRUNCATE:
+        truncate_all(url)
+        _dead_rows[url] = 0
+        return
+    engine = _reset_engines.get(url)
+    if engine is None:
+        engine = _reset_engines[url] = make_engine(url)
+    deleted = 0
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            deleted += connection.execute(table.delete()).rowcount
+        sequences = connection.execute(
+            text("SELECT sequence_name FROM information_schema.sequences")
+        ).scalars()
+        for sequence in list(sequences):
+            connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
+    _dead_rows[url] = _dead_rows.get(url, 0) + deleted
+
+
+def forget_reset_engine(url: str) -> None:
+    """Close ``reset_postgres``'s connections to ``url`` (before its database is dropped)."""
+    engine = _reset_engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 def truncate_all(url: str) -> None:

@@ -20,7 +20,17 @@ from typing import Any
 
 import httpx
 
-from tests.factories import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET
+from sitescim.db.engine import Database, make_engine
+from sitescim.services.runtime import Runtime
+from tests.factories import (
+    GENEROUS_RATE_LIMITS,
+    TEST_PEPPER,
+    TEST_SESSION_SECRET,
+    make_settings,
+    make_site,
+    make_token,
+    make_user,
+)
 from tests.integration.servers import (
     HOST,
     READY_TIMEOUT_SECONDS,
@@ -67,20 +77,29 @@ def cli_json(env: dict[str, str], workdir: Path, *args: str) -> dict[str, Any]:
     return result
 
 
-def site_token(env: dict[str, str], workdir: Path, slug: str = "durable") -> str:
-    """A site, its Promaster and a SCIM token, made through the CLI as an operator would."""
-    cli_json(env, workdir, "site", "create", "Durable", "--slug", slug)
+@contextlib.contextmanager
+def operator_runtime(env: dict[str, str]) -> Iterator[Runtime]:
+    """The services on the server's database, with its secrets, in this process.
+
+    Set-up goes through them rather than the CLI: each ``sitescim`` command is a
+    new interpreter importing the whole application (3 to 4 s of CPU on these
+    machines), and the commands have tests of their own (tests/integration/cli).
+    """
+    settings = make_settings(env["SITESCIM_DATABASE_URL"])
+    database = Database(make_engine(settings.database_url))
+    try:
+        yield Runtime.from_settings(settings, database)
+    finally:
+        database.dispose()
+
+
+def site_token(env: dict[str, str], slug: str = "durable") -> str:
+    """A site, its Promaster and a SCIM token, made through the services."""
     promaster = f"admin@{slug}.example.com"
-    cli_json(
-        env, workdir, "user", "create", promaster, "--site", slug, "--privilege", "promaster",
-        "--password", PASSWORD,
-    )  # fmt: skip
-    issued = cli_json(
-        env, workdir, "token", "create", "--site", slug, "--as", promaster,
-        "--description", "durability test",
-    )  # fmt: skip
-    token: str = issued["token"]
-    return token
+    with operator_runtime(env) as runtime:
+        make_site(runtime, "Durable", slug=slug)
+        make_user(runtime, slug, promaster, "promaster", PASSWORD)
+        return make_token(runtime, slug, promaster, description="durability test").value
 
 
 @dataclass

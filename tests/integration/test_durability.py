@@ -80,7 +80,7 @@ def _assert_all_there(server: KillableServer, token: str, acknowledged: dict[str
 @pytest.fixture
 def service(db_url, tmp_path) -> Iterator[tuple[KillableServer, str]]:
     env = service_env(db_url)
-    token = site_token(env, tmp_path)
+    token = site_token(env)
     with killable_server(env, tmp_path) as server:
         yield server, token
 

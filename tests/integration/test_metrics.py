@@ -140,7 +140,7 @@ def test_two_workers_report_one_sum_in_multiprocess_mode(db_url, tmp_path):
     directory.mkdir()
     (directory / "counter_999999.db").write_bytes(b"left by an earlier run")
     env = {**service_env(db_url), "PROMETHEUS_MULTIPROC_DIR": str(directory)}
-    token = site_token(env, tmp_path, slug="metered")
+    token = site_token(env, slug="metered")
     with killable_server(env, tmp_path, "--workers", "2") as server:
         assert not (directory / "counter_999999.db").exists()
         url = f"{server.base_url}/scim/v2/ServiceProviderConfig"

@@ -145,7 +145,7 @@ def _served_through(
 ) -> Iterator[tuple[KillableServer, str]]:
     through = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
     env = service_env(through.render_as_string(hide_password=False))
-    token = site_token(env, workdir, slug=SLUG)
+    token = site_token(env, slug=SLUG)
     # The HTTP process alone: its log lines are counted, and `serve`'s delivery
     # process (which logs the outage once a second of its own) would add to them.
     env["SITESCIM_WORKER"] = "false"

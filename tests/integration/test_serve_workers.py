@@ -77,7 +77,7 @@ class Connection(http.client.HTTPConnection):
 
 def test_two_workers_both_answer_scim_and_see_each_others_writes(db_url, tmp_path):
     env = service_env(db_url)
-    token = site_token(env, tmp_path)
+    token = site_token(env)
     with killable_server(env, tmp_path, "--workers", "2") as server:
         workers = server.workers()
         assert len(workers) == 2, server.output()

@@ -15,12 +15,13 @@ from typing import Any
 import httpx
 import pytest
 
+from sitescim.services import api_keys
 from tests.factories import bearer
 from tests.integration.killable import (
     SCIM,
     KillableServer,
-    cli_json,
     killable_server,
+    operator_runtime,
     service_env,
     site_token,
     user_payload,
@@ -62,8 +63,9 @@ class Consumer:
 @pytest.fixture
 def service(db_url: str, tmp_path: Path) -> Iterator[tuple[KillableServer, dict[str, str], str]]:
     env = service_env(db_url)
-    tokens = {slug: site_token(env, tmp_path, slug) for slug in ("east", "west")}
-    key = cli_json(env, tmp_path, "api-key", "create", "--description", "consumer")["key"]
+    tokens = {slug: site_token(env, slug) for slug in ("east", "west")}
+    with operator_runtime(env) as runtime:
+        key = api_keys.create_key(runtime, description="consumer").key
     with killable_server(env, tmp_path) as server:
         yield server, tokens, key
 
