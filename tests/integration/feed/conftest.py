@@ -6,14 +6,12 @@ import pytest
 from sqlalchemy import delete
 
 from sitescim.db.application_tables import Event
-from sitescim.services.runtime import Runtime
-from tests.world import World, make_world
+from tests.world import World
 
 
 @pytest.fixture
-def world(runtime: Runtime) -> World:
+def world(world: World) -> World:
     """The two sites and their people, without the ``user.created`` events making them wrote."""
-    made = make_world(runtime)
-    with runtime.db.transaction(write=True) as session:
+    with world.runtime.db.transaction(write=True) as session:
         session.execute(delete(Event))
-    return made
+    return world
