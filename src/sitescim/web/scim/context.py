@@ -8,10 +8,11 @@ dependency injection cost more per request than the database work of a GET
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Concatenate, ParamSpec, TypeVar
+from urllib.parse import unquote_plus
 
 import anyio
 import anyio.to_thread
@@ -164,6 +165,17 @@ class ScimRequest:
     def excluded_attributes(self) -> str | None:
         return self._query("excludedAttributes")
 
+    def query_params(self) -> Mapping[str, str]:
+        """The query's parameters, as Starlette's ``query_params`` reads them.
+
+        A query of one parameter (the ``filter=userName eq "…"`` identity providers
+        send before each create) is read without building Starlette's multidict,
+        which cost a tenth of the lookup."""
+        raw = self.request.scope.get("query_string", b"")
+        if not raw or b"&" in raw:
+            return self.request.query_params
+        return dict((one_query_parameter(raw),))
+
     def _query(self, name: str) -> str | None:
         """A query parameter; without a query string, no parsing at all (a GET by id)."""
         request = self.request
@@ -291,6 +303,13 @@ class ScimRequest:
     ) -> Response:
         """A resource's body with its ETag (= meta.version) and, when created, its Location."""
         return resource_response(body, etag=etag, location=location, status_code=status_code)
+
+
+def one_query_parameter(raw: bytes) -> tuple[str, str]:
+    """The name and value of a query string without ``&``, as ``urllib.parse.parse_qsl``
+    (which Starlette uses, on the Latin-1 decoded bytes) reads it."""
+    name, _, value = raw.decode("latin-1").partition("=")
+    return unquote_plus(name, errors="replace"), unquote_plus(value, errors="replace")
 
 
 Handler = Callable[[ScimRequest], Awaitable[Response]]

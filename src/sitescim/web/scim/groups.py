@@ -161,7 +161,7 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
 
 async def list_groups(scim: ScimRequest) -> Response:
     """filter, sortBy, sortOrder, startIndex, count; excludedAttributes=members reads none."""
-    return await _list(scim, lookups.query_from_params(scim.request.query_params, GROUP_CATALOG))
+    return await _list(scim, lookups.query_from_params(scim.query_params(), GROUP_CATALOG))
 
 
 async def search_groups(scim: ScimRequest) -> Response:

@@ -144,7 +144,7 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
 
 async def list_users(scim: ScimRequest) -> Response:
     """filter, sortBy, sortOrder, startIndex, count, attributes, excludedAttributes."""
-    return await _list(scim, lookups.query_from_params(scim.request.query_params, USER_CATALOG))
+    return await _list(scim, lookups.query_from_params(scim.query_params(), USER_CATALOG))
 
 
 async def search_users(scim: ScimRequest) -> Response:
