@@ -93,7 +93,9 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--requests", type=int, default=1_000)
-    parser.add_argument("--workload", action="append", choices=("get", "eq", "page", "patch", "deactivate", "post"))
+    parser.add_argument(
+        "--workload", action="append", choices=("get", "eq", "page", "patch", "deactivate", "post")
+    )
     parser.add_argument("--only", choices=("sqlite", "postgresql"))
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES_URL)
     parser.add_argument("--profile", help="write yappi stats to PROFILE.<database>.<workload>")
