@@ -24,10 +24,13 @@ from sitescim.services.runtime import Runtime
 from sitescim.settings import Settings
 from sitescim.web.app import create_app
 from tests.databases import (
+    Snapshot,
     create_postgres_database,
     find_postgres_unavailable_reason,
     forget_reset_engine,
     reset_postgres,
+    restore_snapshot,
+    take_snapshot,
 )
 from tests.factories import GENEROUS_RATE_LIMITS, bearer, make_settings, make_token
 from tests.world import FakeClock, World, make_world
@@ -66,32 +69,49 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @dataclasses.dataclass(frozen=True)
-class _WorldFile:
-    path: Path
+class _MadeWorld:
+    """A world made once a session: its sites, and the file or rows that hold it."""
+
     site_a: str
     site_b: str
+    path: Path | None = None  # SQLite: a copy of the migrated file with the world in it
+    snapshot: Snapshot | None = None  # PostgreSQL: every row, put back after each reset
+
+
+def _made_once(url: str) -> World:
+    database = Database(make_engine(url))
+    try:
+        made = make_world(Runtime.from_settings(make_settings(url), database, clock=FakeClock()))
+        if database.dialect == "sqlite":
+            with database.engine.connect() as connection:  # the copy is the file alone
+                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        database.dispose()
+    return made
 
 
 @pytest.fixture(scope="session")
 def sqlite_world_template(
     sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> _WorldFile:
+) -> _MadeWorld:
     """The migrated file with ``make_world`` done in it once: a test that asks for the
-    world gets a copy (it took about a tenth of a second a test, made again each time)."""
+    world gets a copy (made again each time, it took about a tenth of a second)."""
     path = tmp_path_factory.mktemp("world") / "world.db"
     shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    database = Database(make_engine(url))
-    try:
-        made = make_world(Runtime.from_settings(make_settings(url), database, clock=FakeClock()))
-        with database.engine.connect() as connection:  # the copy is the file alone
-            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        database.dispose()
-    return _WorldFile(path, made.site_a, made.site_b)
+    made = _made_once(f"sqlite:///{path}")
+    return _MadeWorld(made.site_a, made.site_b, path=path)
 
 
-_WORLD_FILE = pytest.StashKey[_WorldFile]()
+@pytest.fixture(scope="session")
+def postgres_world(postgres_url: str) -> _MadeWorld:
+    """The same on PostgreSQL: the world's rows, restored after a reset in a few
+    milliseconds (``make_world`` took over a tenth of a second)."""
+    reset_postgres(postgres_url)
+    made = _made_once(postgres_url)
+    return _MadeWorld(made.site_a, made.site_b, snapshot=take_snapshot(postgres_url))
+
+
+_WORLD_MADE = pytest.StashKey[_MadeWorld]()
 _APP_FIXTURES = ("client", "strict_client")
 
 
@@ -112,14 +132,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         path = tmp_path / "sitescim.db"
         if _world_before_any_app(request.fixturenames):
-            made: _WorldFile = request.getfixturevalue("sqlite_world_template")
-            request.node.stash[_WORLD_FILE] = made
+            made: _MadeWorld = request.getfixturevalue("sqlite_world_template")
+            request.node.stash[_WORLD_MADE] = made
+            assert made.path is not None
             shutil.copy(made.path, path)
         else:
             shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_url")
-    reset_postgres(url)
+    if _world_before_any_app(request.fixturenames):
+        made = request.getfixturevalue("postgres_world")
+        request.node.stash[_WORLD_MADE] = made
+        assert made.snapshot is not None
+        restore_snapshot(url, made.snapshot)
+    else:
+        reset_postgres(url)
     return url
 
 
@@ -161,7 +188,7 @@ def client(settings: Settings, database: Database, clock: FakeClock) -> Iterator
 
 @pytest.fixture
 def world(request: pytest.FixtureRequest, runtime: Runtime) -> World:
-    made = request.node.stash.get(_WORLD_FILE, None)
+    made = request.node.stash.get(_WORLD_MADE, None)
     if made is None:
         return make_world(runtime)
     return World(runtime=runtime, site_a=made.site_a, site_b=made.site_b)

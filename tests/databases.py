@@ -6,6 +6,8 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
@@ -62,11 +64,8 @@ def reset_postgres(url: str) -> None:
         truncate_all(url)
         _dead_rows[url] = 0
         return
-    engine = _reset_engines.get(url)
-    if engine is None:
-        engine = _reset_engines[url] = make_engine(url)
     deleted = 0
-    with engine.begin() as connection:
+    with _engine_for(url).begin() as connection:
         for table in reversed(Base.metadata.sorted_tables):
             deleted += connection.execute(table.delete()).rowcount
         sequences = connection.execute(
@@ -75,6 +74,49 @@ def reset_postgres(url: str) -> None:
         for sequence in list(sequences):
             connection.execute(text(f'ALTER SEQUENCE "{sequence}" RESTART'))
     _dead_rows[url] = _dead_rows.get(url, 0) + deleted
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every row of a PostgreSQL database's tables, and where its sequences stood."""
+
+    rows: dict[str, list[dict[str, Any]]]
+    sequences: dict[str, int]
+
+
+def take_snapshot(url: str) -> Snapshot:
+    engine = _engine_for(url)
+    with engine.connect() as connection:
+        rows = {
+            table.name: [dict(row) for row in connection.execute(table.select()).mappings()]
+            for table in Base.metadata.sorted_tables
+        }
+        found = connection.execute(
+            text("SELECT sequencename, last_value FROM pg_sequences WHERE last_value IS NOT NULL")
+        )
+        sequences = {str(name): int(value) for name, value in found}
+    return Snapshot({name: found for name, found in rows.items() if found}, sequences)
+
+
+def restore_snapshot(url: str, snapshot: Snapshot) -> None:
+    """``reset_postgres``, then the snapshot's rows put back as they were: with triggers
+    off (``replica``), so the counts kept by triggers are the snapshot's own."""
+    reset_postgres(url)
+    with _engine_for(url).begin() as connection:
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        for table in Base.metadata.sorted_tables:
+            found = snapshot.rows.get(table.name)
+            if found:
+                connection.execute(table.insert(), found)
+        for name, value in snapshot.sequences.items():
+            connection.execute(text(f"SELECT setval('\"{name}\"', {int(value)})"))
+
+
+def _engine_for(url: str) -> Engine:
+    engine = _reset_engines.get(url)
+    if engine is None:
+        engine = _reset_engines[url] = make_engine(url)
+    return engine
 
 
 def forget_reset_engine(url: str) -> None:

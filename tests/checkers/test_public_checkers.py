@@ -2,9 +2,9 @@
 
 Issue 3 asks that `scim2-tester` and `scim-sanity` pass every check they run
 that applies to what /ServiceProviderConfig declares. Each test starts the
-service as a deployment would (a subprocess, its own database file), creates a
-site, a Promaster and a token through the CLI, and runs one checker against
-``/scim/v2``.
+service as a deployment would (a subprocess, its own database file migrated by
+``sitescim db upgrade``), makes a site, a Promaster and a token through the
+services, and runs one checker against ``/scim/v2``.
 
 Nothing is skipped quietly. A check that does not pass must be in the
 allow-list below with its cause: a feature not built yet (say which), or the
@@ -27,8 +27,16 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import CheckResult, Status, check_server
 
-from tests.factories import GENEROUS_RATE_LIMITS, TEST_PEPPER, TEST_SESSION_SECRET, bearer
-from tests.integration.killable import cli_json
+from tests.factories import (
+    GENEROUS_RATE_LIMITS,
+    TEST_PEPPER,
+    TEST_SESSION_SECRET,
+    bearer,
+    make_site,
+    make_token,
+    make_user,
+)
+from tests.integration.killable import operator_runtime
 from tests.integration.servers import serve_processes, sitescim_executable
 
 pytestmark = pytest.mark.slow
@@ -124,17 +132,12 @@ def service(tmp_path: Path) -> Iterator[CheckedService]:
         timeout=120,
         check=True,
     )
-    cli_json(cli_env, tmp_path, "site", "create", "Checkers", "--slug", SITE)
-    cli_json(
-        cli_env, tmp_path, "user", "create", PROMASTER, "--site", SITE,
-        "--privilege", "promaster", "--password", PASSWORD,
-    )  # fmt: skip
-    issued = cli_json(
-        cli_env, tmp_path, "token", "create", "--site", SITE, "--as", PROMASTER,
-        "--description", "public checkers",
-    )  # fmt: skip
+    with operator_runtime(cli_env) as runtime:
+        make_site(runtime, "Checkers", slug=SITE)
+        make_user(runtime, SITE, PROMASTER, "promaster", PASSWORD)
+        token = make_token(runtime, SITE, PROMASTER, "public checkers").value
     with serve_processes(["checkers"], env=env, workdir=tmp_path) as servers:
-        yield CheckedService(f"{servers['checkers'].base_url}/scim/v2", issued["token"])
+        yield CheckedService(f"{servers['checkers'].base_url}/scim/v2", token)
 
 
 def _verdict(

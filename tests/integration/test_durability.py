@@ -35,7 +35,7 @@ from tests.integration.killable import (
 
 pytestmark = pytest.mark.slow
 
-SEQUENTIAL_KILLS = 3
+SEQUENTIAL_KILLS = 2
 BURST_CLIENTS = 6
 BURST_ACKNOWLEDGED_BEFORE_KILL = 12
 
