@@ -45,7 +45,11 @@ SCIM = "application/scim+json"
 
 
 def service_env(database_url: str) -> dict[str, str]:
-    """The environment of the CLI and of the server: shared secrets, cheap password hashes."""
+    """The environment of the CLI and of the server: shared secrets, cheap password hashes.
+
+    Without ``serve``'s webhook delivery process, a second interpreter (several seconds
+    of CPU a start) that these tests do not use; the tests of delivery turn it on.
+    """
     env = {key: value for key, value in os.environ.items() if not key.startswith("SITESCIM_")}
     env.update(
         {
@@ -55,6 +59,7 @@ def service_env(database_url: str) -> dict[str, str]:
             "SITESCIM_ARGON2_TIME_COST": "1",
             "SITESCIM_ARGON2_MEMORY_KIB": "1024",
             "SITESCIM_LOG_LEVEL": "WARNING",
+            "SITESCIM_WORKER": "false",
             **GENEROUS_RATE_LIMITS,
         }
     )

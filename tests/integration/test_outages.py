@@ -146,9 +146,9 @@ def _served_through(
     through = make_url(postgres_url).set(host="127.0.0.1", port=proxy.port)
     env = service_env(through.render_as_string(hide_password=False))
     token = site_token(env, slug=SLUG)
-    # The HTTP process alone: its log lines are counted, and `serve`'s delivery
-    # process (which logs the outage once a second of its own) would add to them.
-    env["SITESCIM_WORKER"] = "false"
+    # The HTTP process alone (service_env's default): its log lines are counted, and
+    # `serve`'s delivery process (which logs the outage once a second) would add to them.
+    assert env["SITESCIM_WORKER"] == "false"
     server = KillableServer(env, workdir, args=("--workers", "1"))
     server.start()
     try:

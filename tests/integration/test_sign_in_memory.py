@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.killable import cli_json, killable_server, service_env
+from tests.factories import make_site
+from tests.integration.killable import killable_server, operator_runtime, service_env
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +36,8 @@ def test_forty_concurrent_sign_ins_stay_under_400_mib(db_url, tmp_path):
         "SITESCIM_ARGON2_TIME_COST": "3",
         "SITESCIM_ARGON2_MEMORY_KIB": "65536",
     }
-    cli_json(env, tmp_path, "site", "create", "Memory", "--slug", "memory")
+    with operator_runtime(env) as runtime:
+        make_site(runtime, "Memory", slug="memory")
     with killable_server(env, tmp_path, "--workers", "1") as server:
         assert server.process is not None
         pid = server.process.pid
