@@ -52,9 +52,13 @@ _BASE_URLS_KEPT = 64
 
 def scim_base_url(request: Request, public_base_url: str | None) -> str:
     """Absolute base for meta.location: the configured public URL, else the request's."""
+    return _base_url(request, public_base_url, request.headers.get("host"))
+
+
+def _base_url(request: Request, public_base_url: str | None, host: str | None) -> str:
     if public_base_url:
         return public_base_url.rstrip("/") + "/scim/v2"
-    return _request_base_url(request, request.headers.get("host"))
+    return _request_base_url(request, host)
 
 
 def _request_base_url(request: Request, host: str | None) -> str:
@@ -147,15 +151,11 @@ class ScimRequest:
 
     @property
     def if_match(self) -> str | None:
-        if self.headers is None:
-            return self.request.headers.get("if-match")
-        return self.headers.get(b"if-match")
+        return self._header(b"if-match")
 
     @property
     def if_none_match(self) -> str | None:
-        if self.headers is None:
-            return self.request.headers.get("if-none-match")
-        return self.headers.get(b"if-none-match")
+        return self._header(b"if-none-match")
 
     @property
     def attributes(self) -> str | None:
@@ -164,6 +164,12 @@ class ScimRequest:
     @property
     def excluded_attributes(self) -> str | None:
         return self._query("excludedAttributes")
+
+    def _header(self, name: bytes) -> str | None:
+        """A request header the lane read once (``read_headers``), else Starlette's."""
+        if self.headers is None:
+            return self.request.headers.get(name.decode("latin-1"))
+        return self.headers.get(name)
 
     def query_params(self) -> Mapping[str, str]:
         """The query's parameters, as Starlette's ``query_params`` reads them.
@@ -190,11 +196,7 @@ class ScimRequest:
         every SCIM route (scim.compat), unless the service runs in strict mode.
         """
         request = self.request
-        headers = self.headers
-        content_type = (
-            request.headers.get("content-type") if headers is None else headers.get(b"content-type")
-        )
-        media = (content_type or "").split(";", 1)[0].strip().lower()
+        media = (self._header(b"content-type") or "").split(";", 1)[0].strip().lower()
         if media and media not in SCIM_BODY_TYPES:
             raise InvalidSyntaxException(
                 detail="Send the body as application/scim+json (or application/json)."
@@ -356,11 +358,7 @@ async def authenticate(
         runtime=runtime,
         reads=reads,
         settings=settings,
-        base_url=(
-            settings.public_base_url.rstrip("/") + "/scim/v2"
-            if settings.public_base_url
-            else _request_base_url(request, headers.get(b"host"))
-        ),
+        base_url=_base_url(request, settings.public_base_url, headers.get(b"host")),
         address=address,
         resource_id=resource_id,
         user_read=check.user_read,
