@@ -37,7 +37,9 @@ from sitescim.db.reads import (
     POSTGRES_USERS_SQL,
     TOKEN_SQL,
     PostgresReads,
+    UsersWhere,
     groups_sql,
+    postgres_token_and_users_sql,
 )
 from sitescim.db.records import (
     GroupRecord,
@@ -45,6 +47,7 @@ from sitescim.db.records import (
     UserSnapshot,
     group_record,
     token_and_user,
+    token_and_users,
     token_record,
     user_snapshot,
 )
@@ -139,6 +142,13 @@ class AsyncpgReads(PostgresReads):
     ) -> tuple[TokenRecord | None, UserSnapshot | None]:
         row = await self._fetch(_TOKEN_AND_USER, (token_hash, user_id), many=False)
         return token_and_user(None if row is None else tuple(row))
+
+    async def token_and_users_where(
+        self, token_hash: str, where: UsersWhere
+    ) -> tuple[TokenRecord | None, list[UserSnapshot]]:
+        sql = postgres_token_and_users_sql(where, digest="$1", value="$2")
+        rows = await self._fetch(sql, (token_hash, where.value), many=True)
+        return token_and_users([tuple(row) for row in rows])
 
     async def groups_where(
         self, site_id: str, column: str, value: str, *, limit: int

@@ -23,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
@@ -42,6 +42,7 @@ from sitescim.db.records import (
     UserSnapshot,
     group_record,
     token_and_user,
+    token_and_users,
     token_record,
     user_snapshot,
 )
@@ -102,6 +103,19 @@ the planner from merging the subquery): joined on the site as well, a plan made 
 any statistics (10,000 users just loaded) walked every user of the site, as the
 site-and-id read does; this one took the key. Statistics taken of an empty table
 still leave the planner a tie with the (site_id, created_at, id) index."""
+SQLITE_TOKEN_AND_USERS_SQL = (
+    f"SELECT {_TOKEN_COLUMNS_SQL}, {_SQLITE_USER_FIELDS} FROM {_TOKEN_FROM_SQL}"
+    " LEFT JOIN users u ON u.site_id = t.site_id AND u.{column} = ?2 WHERE t.token_hash = ?1"
+)
+POSTGRES_TOKEN_AND_USERS_SQL = (
+    f"SELECT {_TOKEN_COLUMNS_SQL}, u.* FROM {_TOKEN_FROM_SQL}"
+    " LEFT JOIN LATERAL (SELECT {user_fields} FROM users u"
+    "   WHERE u.site_id = t.site_id AND u.{column} = {value}{ordered}) u ON true"
+    " WHERE t.token_hash = {digest}"
+)
+"""A token with its site, and the users of that site whose indexed ``column`` equals a
+value (an ``eq`` lookup), in one statement: one row a user, each with the token's
+columns; a single row with null user columns when none matches."""
 LOOKUP_COLUMNS = ("id", "user_name_key", "external_id")
 """Indexed columns a user is looked up by: GET by id, and the ``eq`` filters identity
 providers send before every create (``userName``, ``externalId``)."""
@@ -124,6 +138,36 @@ _POSTGRES_BY = {
     column: POSTGRES_USERS_SQL.format(column=column, site="%s", value="%s")
     for column in LOOKUP_COLUMNS
 }
+
+
+class UsersWhere(NamedTuple):
+    """An ``eq`` lookup read with the token: the users of the token's site whose indexed
+    ``column`` (LOOKUP_COLUMNS) equals ``value``, ``limit`` of them at most."""
+
+    column: str
+    value: str
+    limit: int
+
+
+_SQLITE_TOKEN_AND_BY = {
+    column: SQLITE_TOKEN_AND_USERS_SQL.format(column=column) for column in LOOKUP_COLUMNS
+}
+
+
+def postgres_token_and_users_sql(where: UsersWhere, *, digest: str, value: str) -> str:
+    """POSTGRES_TOKEN_AND_USERS_SQL for ``where``, with the driver's placeholders."""
+    if where.column not in LOOKUP_COLUMNS:
+        raise ValueError(f"users are not looked up by {where.column!r}")
+    return (
+        POSTGRES_TOKEN_AND_USERS_SQL.format(
+            user_fields=_POSTGRES_USER_FIELDS,
+            column=where.column,
+            value=value,
+            ordered=ORDERED.format(limit=int(where.limit)),
+            digest=digest,
+        )
+        + " ORDER BY u.created_at, u.id"
+    )
 
 
 def groups_sql(column: str, limit: int, *, site: str, value: str, sqlite: bool = False) -> str:
@@ -153,6 +197,12 @@ class Reads(Protocol):
         self, token_hash: str, user_id: str
     ) -> tuple[TokenRecord | None, UserSnapshot | None]:
         """``token``, and ``user`` of the token's site, in one statement."""
+        ...
+
+    async def token_and_users_where(
+        self, token_hash: str, where: UsersWhere
+    ) -> tuple[TokenRecord | None, list[UserSnapshot]]:
+        """``token``, and the users of the token's site ``where`` finds, in one statement."""
         ...
 
     async def groups_where(
@@ -218,6 +268,14 @@ class SQLiteReads:
     ) -> tuple[TokenRecord | None, UserSnapshot | None]:
         row = self._connection().execute(SQLITE_TOKEN_AND_USER_SQL, (token_hash, user_id))
         return token_and_user(row.fetchone())
+
+    async def token_and_users_where(
+        self, token_hash: str, where: UsersWhere
+    ) -> tuple[TokenRecord | None, list[UserSnapshot]]:
+        sql = _SQLITE_TOKEN_AND_BY[where.column] + SQLITE_ORDERED.format(limit=int(where.limit))
+        return token_and_users(
+            self._connection().execute(sql, (token_hash, where.value)).fetchall()
+        )
 
     async def groups_where(
         self, site_id: str, column: str, value: str, *, limit: int
@@ -354,6 +412,12 @@ class PostgresReads:
     ) -> tuple[TokenRecord | None, UserSnapshot | None]:
         sql = POSTGRES_TOKEN_AND_USER_SQL.format(user="%s", digest="%s")
         return token_and_user(await self._one(sql, (user_id, token_hash)))
+
+    async def token_and_users_where(
+        self, token_hash: str, where: UsersWhere
+    ) -> tuple[TokenRecord | None, list[UserSnapshot]]:
+        sql = postgres_token_and_users_sql(where, value="%s", digest="%s")
+        return token_and_users(await self._all(sql, (where.value, token_hash)))
 
     async def groups_where(
         self, site_id: str, column: str, value: str, *, limit: int

@@ -160,6 +160,20 @@ def token_and_user(row: Sequence[Any] | None) -> tuple[TokenRecord | None, UserS
     return token_record(row), user
 
 
+def token_and_users(
+    rows: Sequence[Sequence[Any]],
+) -> tuple[TokenRecord | None, list[UserSnapshot]]:
+    """A token read joined to the users of its site an ``eq`` lookup found (db.reads):
+    a row a user, each beginning with the token's columns; one row with null user
+    columns when none was found, none when there is no such token."""
+    if not rows:
+        return None, []
+    width = TOKEN_WIDTH
+    at = width + _USER_ID_AT
+    users = [user_snapshot(row[width:]) for row in rows if row[at] is not None]
+    return token_record(rows[0]), users
+
+
 def values_and_groups(
     raw_values: Any, raw_groups: Any
 ) -> tuple[list[ValueRecord], list[GroupOfUser]]:

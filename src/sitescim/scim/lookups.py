@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import orjson
+from scim2_models import SCIMException
 
+from sitescim.db.reads import UsersWhere
 from sitescim.scim import listing
 from sitescim.scim.attributes import ResourceCatalog
 from sitescim.scim.catalog import USER_CATALOG
@@ -50,6 +52,25 @@ def user_lookup(query: ListQuery) -> Lookup | None:
     (as the filter engine does); ``id`` and ``externalId`` are caseExact.
     """
     return _lookup(query, _EQUALITY, _COLUMNS, folded="username")
+
+
+def users_where(query: ListQuery) -> UsersWhere | None:
+    """The read of ``user_lookup(query)``: every match, and one more to tell a lookup
+    that finds more than a page (which goes the general way)."""
+    lookup = user_lookup(query)
+    return None if lookup is None else UsersWhere(lookup.column, lookup.value, query.count + 1)
+
+
+def lookup_in(params: Mapping[str, str]) -> tuple[ListQuery, UsersWhere] | None:
+    """A list of users that is a lookup, recognised before its token is checked so that
+    the token's statement reads the users too; None for anything else, said nothing
+    about: a query that does not parse is refused once the token is known good."""
+    try:
+        query = query_from_params(params, USER_CATALOG)
+    except (SCIMException, ValueError):
+        return None
+    where = users_where(query)
+    return None if where is None else (query, where)
 
 
 def group_lookup(query: ListQuery) -> Lookup | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sitescim.db.reads import Reads
-from sitescim.db.records import GroupRecord
+from sitescim.db.records import GroupRecord, UserSnapshot
 from sitescim.domain.errors import NotFoundError
 from sitescim.scim import lookups, user_documents
 from sitescim.scim.listing import ListQuery
@@ -29,15 +29,21 @@ class Found:
 
 
 async def look_up_users(
-    reads: Reads, token: AuthenticatedToken, query: ListQuery, *, base_url: str
+    reads: Reads,
+    token: AuthenticatedToken,
+    query: ListQuery,
+    *,
+    base_url: str,
+    read_with_token: list[UserSnapshot] | None = None,
 ) -> Found | None:
-    """The users' documents, or None when the query needs the general engine."""
-    lookup = lookups.user_lookup(query)
-    if lookup is None:
+    """The users' documents, or None when the query needs the general engine.
+    ``read_with_token``: the lookup's rows, read already by the token's statement."""
+    where = lookups.users_where(query)
+    if where is None:
         return None
-    found = await reads.users_where(
-        token.site_id, lookup.column, lookup.value, limit=query.count + 1
-    )
+    found = read_with_token
+    if found is None:
+        found = await reads.users_where(token.site_id, where.column, where.value, limit=where.limit)
     if len(found) > query.count:
         return None
     documents = [

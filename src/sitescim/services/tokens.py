@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from sitescim.db.models import AccessToken
-from sitescim.db.reads import Reads
+from sitescim.db.reads import Reads, UsersWhere
 from sitescim.db.records import TokenRecord, UserSnapshot
 from sitescim.db.repositories import tokens as tokens_repo
 from sitescim.domain import tokens as rules
@@ -265,6 +265,9 @@ class TokenCheck:
     """The user read with the token (``check_token``'s ``user_id``), once the token is
     good; None when not asked or absent (``user_read`` tells which)."""
     user_read: bool = False
+    users: list[UserSnapshot] | None = None
+    """The users ``check_token``'s ``where`` found, once the token is good; None when
+    not asked."""
 
     @property
     def needs_writes(self) -> bool:
@@ -286,6 +289,7 @@ def _judge(
     now: datetime,
     user: UserSnapshot | None = None,
     user_read: bool = False,
+    users: list[UserSnapshot] | None = None,
 ) -> TokenCheck:
     """What a looked-up token allows: the rules after the read, shared by both readers."""
     if row is None or not hmac.compare_digest(row.token_hash, digest):
@@ -306,7 +310,7 @@ def _judge(
     if not rules.scope_allows(found.scope, api):
         return TokenCheck(found, "scope", False, now)
     stale = rules.last_use_is_stale(row.last_used_at, now, runtime.last_used_resolution)
-    return TokenCheck(found, None, stale, now, user, user_read)
+    return TokenCheck(found, None, stale, now, user, user_read, users)
 
 
 def _digest_or_refusal(runtime: Runtime, value: str | None, now: datetime) -> str | TokenCheck:
@@ -326,18 +330,23 @@ async def check_token(
     *,
     api: str = rules.SCIM_API,
     user_id: str | None = None,
+    where: UsersWhere | None = None,
 ) -> TokenCheck:
     """The SCIM hot path's check: one indexed read of the token and its site by keyed
     hash (never a cached answer, so a revocation counts on the very next request, T8),
     compared in constant time.
 
     With ``user_id``, the same statement reads that user of the token's site (one
-    round trip on PostgreSQL instead of two), handed on only when the token is good.
+    round trip on PostgreSQL instead of two), handed on only when the token is good;
+    with ``where``, the users of an ``eq`` lookup, likewise.
     """
     now = runtime.clock()
     digest = _digest_or_refusal(runtime, value, now)
     if isinstance(digest, TokenCheck):
         return digest
+    if where is not None:
+        row, users = await reads.token_and_users_where(digest, where)
+        return _judge(runtime, row, digest, api=api, now=now, users=users)
     if user_id is None:
         return _judge(runtime, await reads.token(digest), digest, api=api, now=now)
     row, user = await reads.token_and_user(digest, user_id)

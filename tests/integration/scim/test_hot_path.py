@@ -374,6 +374,103 @@ def test_get_by_id_with_a_bad_token_answers_as_before_and_shows_nothing(
     assert "hidden@a.test" not in served.text
 
 
+@pytest.mark.parametrize(
+    ("scim_filter", "operand", "index"),
+    [
+        ('userName eq "One@A.test"', "one@a.test", ("sqlite_autoindex_users_2", "uq_users_site")),
+        ('externalId eq "ext-one@a.test"', "ext-one@a.test", ("ix_users_site_id_external_id",)),
+    ],
+)
+def test_user_lookup_is_one_statement_with_the_token_and_uses_indexes(
+    settings, database, clock, world, auth_a, scim_filter, operand, index
+):
+    """The lookup Entra ID and Okta send before each create (Okta with ``startIndex``
+    and ``count``) comes from the token's own statement, found by its own index among
+    thousands of users, and answers what the general engine answers."""
+    from starlette.testclient import TestClient
+
+    from sitescim.web.app import create_app
+    from tests.integration.statements import explain, recorded_statements, statements_with
+
+    with database.transaction(write=True) as session:
+        _insert_fillers(session, world.site_a, 3000, external_ids=True)
+        session.execute(text("ANALYZE"))
+    app = create_app(settings, clock=clock, database=database)
+    with TestClient(app) as client:
+        created = client.post("/scim/v2/Users", json=rich_user("one@a.test"), headers=auth_a)
+        assert created.status_code == 201, created.text
+        general = client.post(
+            "/scim/v2/Users/.search", json={"filter": f"({scim_filter})"}, headers=auth_a
+        )
+    for params in ({"filter": scim_filter}, {"filter": scim_filter, "startIndex": 1, "count": 5}):
+        with recorded_statements() as sent, TestClient(app) as client:
+            served = client.get("/scim/v2/Users", params=params, headers=auth_a)
+
+        assert served.status_code == 200, served.text
+        assert served.json()["Resources"] == general.json()["Resources"] == [created.json()]
+        reads = statements_with(sent, operand)
+        assert len(reads) == 1, [s.sql[:80] for s in reads]
+        assert [s for s in sent if "token_hash =" in s.sql] == reads
+        plan = explain(database.engine, reads[0])
+        assert any(name in plan for name in index), plan
+        assert "Seq Scan on users" not in plan, plan
+
+
+@pytest.mark.parametrize("token_state", ["revoked", "expired", "another site"])
+def test_user_lookup_with_a_bad_token_answers_as_before_and_shows_nothing(
+    client, world, auth_a, auth_b, token_state
+):
+    """The users read in the token's statement are used only once the token is good."""
+    from datetime import timedelta
+
+    from sitescim.db.models import AccessToken
+
+    created = client.post("/scim/v2/Users", json=rich_user("hidden@a.test"), headers=auth_a)
+    assert created.status_code == 201, created.text
+    headers = auth_a
+    if token_state == "another site":
+        headers = auth_b
+    else:
+        with world.runtime.db.transaction(write=True) as session:
+            token = session.query(AccessToken).filter_by(site_id=world.site_a).one()
+            if token_state == "revoked":
+                token.revoked_at = world.runtime.clock()
+            else:
+                token.expires_at = world.runtime.clock() - timedelta(seconds=1)
+
+    served = client.get(
+        "/scim/v2/Users", params={"filter": 'userName eq "hidden@a.test"'}, headers=headers
+    )
+
+    if token_state == "another site":
+        assert served.status_code == 200, served.text
+        assert (served.json()["totalResults"], served.json()["Resources"]) == (0, [])
+    else:
+        assert served.status_code == 401, served.text
+    assert "hidden" not in served.text
+
+
+@pytest.mark.parametrize(
+    ("query", "scim_type"),
+    [
+        ({"filter": 'userName eq "x@a.test"', "count": "many"}, "invalidValue"),
+        ({"filter": 'userName eq "x@a.test"', "sortBy": "nosuch"}, "invalidPath"),
+        ({"filter": 'userName eq "x@a.test"', "startIndex": "0.5"}, "invalidValue"),
+    ],
+)
+def test_a_lookup_with_a_bad_parameter_is_refused_only_after_the_token(
+    client, auth_a, query, scim_type
+):
+    """A lookup's query is read before the token is checked, but what is wrong with it
+    is said only to a caller whose token is good: 401 first, then the same 400 as ever."""
+    anonymous = client.get("/scim/v2/Users", params=query)
+    refused = client.get("/scim/v2/Users", params=query, headers=auth_a)
+
+    assert anonymous.status_code == 401, anonymous.text
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["scimType"] == scim_type
+
+
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_lookups_take_their_own_index_without_statistics(
     settings, database, clock, world, auth_a, monkeypatch

@@ -20,15 +20,17 @@ import orjson
 from scim2_models import Context, InvalidSyntaxException
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Scope
 
-from sitescim.db.reads import Reads
+from sitescim.db.reads import Reads, UsersWhere
 from sitescim.db.records import UserSnapshot
 from sitescim.domain import documents
 from sitescim.domain.errors import InvalidInputError
 from sitescim.scim import compat, etags
+from sitescim.scim.listing import ListQuery
 from sitescim.scim.mapping import narrow_document
 from sitescim.services import tokens as token_service
 from sitescim.services.runtime import Runtime
@@ -141,6 +143,10 @@ class ScimRequest:
     user_with_token: UserSnapshot | None = None
     headers: dict[bytes, str] | None = None
     """``read_headers`` of the request; None: read them through ``request.headers``."""
+    list_query: ListQuery | None = None
+    """A list of users that is a lookup (``scim.lookups.lookup_in``), parsed already."""
+    users_with_token: list[UserSnapshot] | None = None
+    """The users of ``list_query``'s lookup, read by the token's statement."""
 
     @property
     def id(self) -> str:
@@ -307,6 +313,14 @@ class ScimRequest:
         return resource_response(body, etag=etag, location=location, status_code=status_code)
 
 
+def query_parameters(scope: Scope) -> Mapping[str, str]:
+    """``ScimRequest.query_params`` of a request whose token is not checked yet."""
+    raw: bytes = scope.get("query_string", b"")
+    if b"&" in raw:
+        return QueryParams(raw.decode("latin-1"))
+    return dict((one_query_parameter(raw),)) if raw else {}
+
+
 def one_query_parameter(raw: bytes) -> tuple[str, str]:
     """The name and value of a query string without ``&``, as ``urllib.parse.parse_qsl``
     (which Starlette uses, on the Latin-1 decoded bytes) reads it."""
@@ -318,10 +332,15 @@ Handler = Callable[[ScimRequest], Awaitable[Response]]
 
 
 async def authenticate(
-    request: Request, resource_id: str | None = None, *, user_id: str | None = None
+    request: Request,
+    resource_id: str | None = None,
+    *,
+    user_id: str | None = None,
+    lookup: tuple[ListQuery, UsersWhere] | None = None,
 ) -> ScimRequest:
     """The token is checked inline: one indexed read costs less than a thread hop.
-    With ``user_id``, the token's statement reads that user too (tokens.check_token).
+    With ``user_id``, the token's statement reads that user too (tokens.check_token);
+    with ``lookup``, the users it finds.
 
     Rate limits: per client address before the token is looked up, per token
     (the site's own limit, else the default) once it is known to be good.
@@ -342,7 +361,11 @@ async def authenticate(
         headers = read_headers(scope)
     limits.check_scim_address(address)
     check = await token_service.check_token(
-        runtime, reads, bearer_of(headers.get(b"authorization")), user_id=user_id
+        runtime,
+        reads,
+        bearer_of(headers.get(b"authorization")),
+        user_id=user_id,
+        where=None if lookup is None else lookup[1],
     )
     token = check.found
     count_token_check(check.failure or (None if token is not None else "unknown"))
@@ -364,6 +387,8 @@ async def authenticate(
         user_read=check.user_read,
         user_with_token=check.user,
         headers=headers,
+        list_query=None if lookup is None else lookup[0],
+        users_with_token=check.users,
     )
 
 

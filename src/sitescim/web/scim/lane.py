@@ -171,7 +171,8 @@ class ScimLane:
             raise not_found(rest)
         route, resource_id = found
         user_id = route.user_read_with_token(method, resource_id)
-        scim = await authenticate(request, resource_id, user_id=user_id)
+        lookup = route.lookup_with_token(method, scope)
+        scim = await authenticate(request, resource_id, user_id=user_id, lookup=lookup)
         handler = route.handlers.get(method, route.refuse)
         if method in UNPOLICED_METHODS:
             return await handler(scim)

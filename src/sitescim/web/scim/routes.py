@@ -19,9 +19,19 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Scope
 
+from sitescim.db.reads import UsersWhere
+from sitescim.scim import lookups
+from sitescim.scim.listing import ListQuery
 from sitescim.web.scim import bulk, discovery, groups, users
-from sitescim.web.scim.context import Handler, ScimRequest, authenticate, endpoint
+from sitescim.web.scim.context import (
+    Handler,
+    ScimRequest,
+    authenticate,
+    endpoint,
+    query_parameters,
+)
 
 SCIM_MOUNT = "/scim/v2"
 
@@ -91,6 +101,7 @@ def not_found(rest: str) -> NotFoundException:
 
 
 USER_BY_ID = SCIM_MOUNT + "/Users/{id}"
+USERS = SCIM_MOUNT + "/Users"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +119,14 @@ class ScimRoute:
         if method == "GET" and self.template == USER_BY_ID:
             return resource_id
         return None
+
+    def lookup_with_token(self, method: str, scope: Scope) -> tuple[ListQuery, UsersWhere] | None:
+        """The ``eq`` lookup a list of users is (Entra ID and Okta send one before each
+        create), parsed before authentication so that the token's statement reads its
+        users too; None for any other request or query."""
+        if method != "GET" or self.template != USERS or not scope.get("query_string"):
+            return None
+        return lookups.lookup_in(query_parameters(scope))
 
 
 class RouteTable:

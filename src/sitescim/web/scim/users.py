@@ -128,7 +128,13 @@ def _narrowed(query: ListQuery, documents: Sequence[dict[str, Any]]) -> list[dic
 
 
 async def _list(scim: ScimRequest, query: ListQuery) -> Response:
-    found = await look_up_users(scim.reads, scim.token, query, base_url=scim.base_url)
+    found = await look_up_users(
+        scim.reads,
+        scim.token,
+        query,
+        base_url=scim.base_url,
+        read_with_token=scim.users_with_token,
+    )
     if found is not None:  # a first page: no cursor to sign
         return list_response(found.total, query.start_index, _narrowed(query, found.items))
     query = replace(query, cursor_key=scim.settings.cursor_key())
@@ -144,7 +150,8 @@ async def _list(scim: ScimRequest, query: ListQuery) -> Response:
 
 async def list_users(scim: ScimRequest) -> Response:
     """filter, sortBy, sortOrder, startIndex, count, attributes, excludedAttributes."""
-    return await _list(scim, lookups.query_from_params(scim.query_params(), USER_CATALOG))
+    query = scim.list_query or lookups.query_from_params(scim.query_params(), USER_CATALOG)
+    return await _list(scim, query)
 
 
 async def search_users(scim: ScimRequest) -> Response:
