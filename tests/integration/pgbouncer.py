@@ -48,6 +48,25 @@ class PgBouncer:
         rows = [line.split("\t") for line in done.stdout.splitlines() if "\t" in line]
         return rows
 
+    def pause(self, *, settle_seconds: float = 15.0) -> None:
+        """``PAUSE``, once no server connection is in a transaction: PAUSE waits for
+        every one to be released, and the app's start-up upkeep (statistics, stored
+        documents) may still hold one on a loaded machine. If PAUSE still does not
+        return, the error shows what held PgBouncer's server connections."""
+        deadline = time.monotonic() + settle_seconds
+        while time.monotonic() < deadline and self._servers_active():
+            time.sleep(0.05)
+        try:
+            self.admin("PAUSE")
+        except subprocess.TimeoutExpired:
+            held = {command: self.admin(command) for command in ("SHOW SERVERS", "SHOW CLIENTS")}
+            raise AssertionError(f"PAUSE did not return: {held}") from None
+
+    def _servers_active(self) -> bool:
+        header, *rows = self.admin("SHOW POOLS")
+        at = header.index("sv_active")
+        return any(int(row[at]) for row in rows if row[0] != "pgbouncer")
+
 
 def available() -> bool:
     return Path(PGBOUNCER).exists() and shutil.which("psql") is not None

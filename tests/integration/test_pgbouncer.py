@@ -161,7 +161,7 @@ def test_a_paused_pgbouncer_answers_503_then_recovers_on_resume(
     user = {"schemas": [USER], "userName": "paused@bounced.example.com"}
     created = _ok(client.post("/scim/v2/Users", json=user), 201)
 
-    bouncer.admin("PAUSE")
+    bouncer.pause()
     try:
         refused = [
             client.post("/scim/v2/Users", json={**user, "userName": "during@bounced.example.com"}),
