@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 
+import orjson
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -36,26 +37,44 @@ _MISSING = "(document_version IS NULL OR document_version <> version)"
 
 
 @cache
-def _store_sql(dialect: str) -> str:
-    """The UPDATE that stores the next batch of missing documents after an id."""
-    document = user_document_sql(JsonSql(dialect), stored=True)
+def _batch_sql(dialect: str) -> str:
+    """The next batch of users missing their document, after an id (locked on PostgreSQL)."""
     if dialect == "postgresql":
         after, limit, lock = "%(after)s", "%(limit)s", " FOR UPDATE SKIP LOCKED"
     else:
         after, limit, lock = ":after", ":limit", ""
+    return (
+        f"SELECT id FROM users WHERE id > {after} AND {_MISSING}"  # noqa: S608 (our own text)
+        f" ORDER BY id LIMIT {limit}{lock}"
+    )
+
+
+@cache
+def _store_sql(dialect: str) -> str:
+    """The UPDATE that stores the documents of a batch, found by their keys.
+
+    A statement of its own, not a subquery of the UPDATE: with statistics taken
+    while the table was empty (a restore, or a loader straight into the tables,
+    then a start before the statistics upkeep has run), PostgreSQL joined every
+    user to the batch's subquery and ran it again for each, so one batch of 1,000
+    at 100,000 users took minutes while it held the batch's rows locked. A list
+    of keys has one plan, whatever the statistics say."""
+    document = user_document_sql(JsonSql(dialect), stored=True)
+    if dialect == "postgresql":
+        batch = "= ANY(%(ids)s)"
+    else:
+        batch = "IN (SELECT value FROM json_each(:ids))"
     # Only our own SQL text: the builder interpolates no value.
     return (
         f"UPDATE users AS u SET document = {document}, document_version = u.version"  # noqa: S608
-        f" WHERE u.id IN (SELECT id FROM users WHERE id > {after} AND {_MISSING}"
-        f" ORDER BY id LIMIT {limit}{lock}) AND {_MISSING.replace('document', 'u.document')}"
-        " RETURNING id"
+        f" WHERE u.id {batch} AND {_MISSING.replace('document', 'u.document')} RETURNING id"
     )
 
 
 def store_missing_documents(engine: Engine, *, batch: int = BATCH) -> int:
     """Store the document of every user that has none for its version; return how many."""
     dialect = engine.dialect.name
-    sql = _store_sql(dialect)
+    find, store = _batch_sql(dialect), _store_sql(dialect)
     options = (
         {"isolation_level": "REPEATABLE READ"}
         if dialect == "postgresql"
@@ -66,15 +85,16 @@ def store_missing_documents(engine: Engine, *, batch: int = BATCH) -> int:
     while True:
         try:
             with engine.connect().execution_options(**options) as connection:
-                ids = list(
-                    connection.exec_driver_sql(sql, {"after": after, "limit": batch}).scalars()
-                )
+                found = connection.exec_driver_sql(find, {"after": after, "limit": batch})
+                ids = list(found.scalars())
+                if ids:
+                    keys = ids if dialect == "postgresql" else orjson.dumps(ids).decode()
+                    stored += len(connection.exec_driver_sql(store, {"ids": keys}).all())
                 connection.commit()
         except OperationalError:
             # A concurrent change of one of the batch's users (PostgreSQL): the next round.
             log.info("stored documents: a batch met a concurrent change", exc_info=True)
             return stored
-        stored += len(ids)
         if len(ids) < batch:
             return stored
         after = max(ids)

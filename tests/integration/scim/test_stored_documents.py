@@ -203,6 +203,50 @@ def test_the_upkeep_stores_missing_documents_in_batches(runtime, database):
         assert stored == built
 
 
+def test_the_upkeep_finds_each_batch_by_its_keys_whatever_the_statistics(runtime, database):
+    """Statistics taken of empty tables, then thousands of users loaded straight in
+    (a restore, a loader): each batch's UPDATE still reads its users by key. Shaped
+    as one UPDATE over a locked subquery, PostgreSQL joined every user to the
+    subquery and ran it again for each: minutes a batch at 100,000 users."""
+    from tests.integration.statements import explain, recorded_statements
+
+    site_id = make_site(runtime, "Loaded", slug=f"loaded-{uuid.uuid4().hex[:8]}")
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with database.engine.begin() as connection:
+        connection.execute(text("ANALYZE"))
+        connection.execute(
+            User.__table__.insert(),
+            [
+                {
+                    "id": f"loaded-{index:05d}",
+                    "site_id": site_id,
+                    "user_name": f"l{index}",
+                    "user_name_key": f"l{index}",
+                    "active": True,
+                    "privilege": "user",
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+                for index in range(3000)
+            ],
+        )
+
+    with recorded_statements() as sent:
+        assert store_missing_documents(database.engine, batch=1000) >= 3000
+
+    updates = [statement for statement in sent if statement.sql.startswith("UPDATE users")]
+    assert len(updates) >= 3
+    plan = explain(database.engine, updates[0])
+    assert "Seq Scan on users" not in plan, plan
+    assert "SCAN u" not in plan, plan
+    # An index searched by the batch's keys, not walked with a filter.
+    assert (
+        "Index Cond: ((id)::text = ANY" in plan or "USING INDEX sqlite_autoindex_users_1" in plan
+    ), plan
+    assert store_missing_documents(database.engine) == 0
+
+
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)  # SQLite has one writer
 def test_the_upkeep_passes_over_a_user_a_writer_holds(runtime, database):
     site_id = make_site(runtime, "Held", slug=f"held-{uuid.uuid4().hex[:8]}")
