@@ -345,27 +345,31 @@ def test_get_by_id_is_one_statement_with_the_token_and_uses_indexes(
     assert "Seq Scan on users" not in plan, plan
 
 
+def _spoiled(world: Any, token_state: str, auth_a: dict, auth_b: dict) -> dict:
+    """Headers whose token is site A's, revoked or expired, or another site's."""
+    from datetime import timedelta
+
+    from sitescim.db.models import AccessToken
+
+    if token_state == "another site":
+        return auth_b
+    with world.runtime.db.transaction(write=True) as session:
+        token = session.query(AccessToken).filter_by(site_id=world.site_a).one()
+        if token_state == "revoked":
+            token.revoked_at = world.runtime.clock()
+        else:
+            token.expires_at = world.runtime.clock() - timedelta(seconds=1)
+    return auth_a
+
+
 @pytest.mark.parametrize("token_state", ["revoked", "expired", "another site"])
 def test_get_by_id_with_a_bad_token_answers_as_before_and_shows_nothing(
     client, world, auth_a, auth_b, token_state
 ):
     """The user read in the token's statement is used only once the token is good."""
-    from datetime import timedelta
-
-    from sitescim.db.models import AccessToken
-
     created = client.post("/scim/v2/Users", json=rich_user("hidden@a.test"), headers=auth_a)
     user_id = created.json()["id"]
-    headers = auth_a
-    if token_state == "another site":
-        headers = auth_b
-    else:
-        with world.runtime.db.transaction(write=True) as session:
-            token = session.query(AccessToken).filter_by(site_id=world.site_a).one()
-            if token_state == "revoked":
-                token.revoked_at = world.runtime.clock()
-            else:
-                token.expires_at = world.runtime.clock() - timedelta(seconds=1)
+    headers = _spoiled(world, token_state, auth_a, auth_b)
 
     served = client.get(f"/scim/v2/Users/{user_id}", headers=headers)
 
@@ -421,22 +425,9 @@ def test_user_lookup_with_a_bad_token_answers_as_before_and_shows_nothing(
     client, world, auth_a, auth_b, token_state
 ):
     """The users read in the token's statement are used only once the token is good."""
-    from datetime import timedelta
-
-    from sitescim.db.models import AccessToken
-
     created = client.post("/scim/v2/Users", json=rich_user("hidden@a.test"), headers=auth_a)
     assert created.status_code == 201, created.text
-    headers = auth_a
-    if token_state == "another site":
-        headers = auth_b
-    else:
-        with world.runtime.db.transaction(write=True) as session:
-            token = session.query(AccessToken).filter_by(site_id=world.site_a).one()
-            if token_state == "revoked":
-                token.revoked_at = world.runtime.clock()
-            else:
-                token.expires_at = world.runtime.clock() - timedelta(seconds=1)
+    headers = _spoiled(world, token_state, auth_a, auth_b)
 
     served = client.get(
         "/scim/v2/Users", params={"filter": 'userName eq "hidden@a.test"'}, headers=headers
