@@ -146,7 +146,7 @@ class AsyncpgReads(PostgresReads):
     async def token_and_users_where(
         self, token_hash: str, where: UsersWhere
     ) -> tuple[TokenRecord | None, list[UserSnapshot]]:
-        sql = postgres_token_and_users_sql(where, digest="$1", value="$2")
+        sql = postgres_token_and_users_sql(where.column, where.limit, digest="$1", value="$2")
         rows = await self._fetch(sql, (token_hash, where.value), many=True)
         return token_and_users([tuple(row) for row in rows])
 

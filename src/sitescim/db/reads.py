@@ -20,6 +20,7 @@ Rows come back as plain tuples in the column order of each statement;
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import threading
 from collections.abc import Mapping
@@ -154,16 +155,18 @@ _SQLITE_TOKEN_AND_BY = {
 }
 
 
-def postgres_token_and_users_sql(where: UsersWhere, *, digest: str, value: str) -> str:
-    """POSTGRES_TOKEN_AND_USERS_SQL for ``where``, with the driver's placeholders."""
-    if where.column not in LOOKUP_COLUMNS:
-        raise ValueError(f"users are not looked up by {where.column!r}")
+@functools.lru_cache(maxsize=64)
+def postgres_token_and_users_sql(column: str, limit: int, *, digest: str, value: str) -> str:
+    """POSTGRES_TOKEN_AND_USERS_SQL for a lookup by ``column`` of ``limit`` users at most,
+    with the driver's placeholders; kept, as a lookup's few shapes recur every request."""
+    if column not in LOOKUP_COLUMNS:
+        raise ValueError(f"users are not looked up by {column!r}")
     return (
         POSTGRES_TOKEN_AND_USERS_SQL.format(
             user_fields=_POSTGRES_USER_FIELDS,
-            column=where.column,
+            column=column,
             value=value,
-            ordered=ORDERED.format(limit=int(where.limit)),
+            ordered=ORDERED.format(limit=int(limit)),
             digest=digest,
         )
         + " ORDER BY u.created_at, u.id"
@@ -416,7 +419,7 @@ class PostgresReads:
     async def token_and_users_where(
         self, token_hash: str, where: UsersWhere
     ) -> tuple[TokenRecord | None, list[UserSnapshot]]:
-        sql = postgres_token_and_users_sql(where, value="%s", digest="%s")
+        sql = postgres_token_and_users_sql(where.column, where.limit, value="%s", digest="%s")
         return token_and_users(await self._all(sql, (where.value, token_hash)))
 
     async def groups_where(

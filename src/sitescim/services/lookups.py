@@ -37,12 +37,13 @@ async def look_up_users(
     read_with_token: list[UserSnapshot] | None = None,
 ) -> Found | None:
     """The users' documents, or None when the query needs the general engine.
-    ``read_with_token``: the lookup's rows, read already by the token's statement."""
-    where = lookups.users_where(query)
-    if where is None:
-        return None
+    ``read_with_token``: the rows of the lookup ``query`` is, read already by the
+    token's statement (web.scim.routes recognised it)."""
     found = read_with_token
     if found is None:
+        where = lookups.users_where(query)
+        if where is None:
+            return None
         found = await reads.users_where(token.site_id, where.column, where.value, limit=where.limit)
     if len(found) > query.count:
         return None

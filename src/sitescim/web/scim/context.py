@@ -183,10 +183,7 @@ class ScimRequest:
         A query of one parameter (the ``filter=userName eq "…"`` identity providers
         send before each create) is read without building Starlette's multidict,
         which cost a tenth of the lookup."""
-        raw = self.request.scope.get("query_string", b"")
-        if not raw or b"&" in raw:
-            return self.request.query_params
-        return dict((one_query_parameter(raw),))
+        return query_parameters(self.request.scope)
 
     def _query(self, name: str) -> str | None:
         """A query parameter; without a query string, no parsing at all (a GET by id)."""
@@ -314,7 +311,7 @@ class ScimRequest:
 
 
 def query_parameters(scope: Scope) -> Mapping[str, str]:
-    """``ScimRequest.query_params`` of a request whose token is not checked yet."""
+    """``ScimRequest.query_params``, also read before the request's token is checked."""
     raw: bytes = scope.get("query_string", b"")
     if b"&" in raw:
         return QueryParams(raw.decode("latin-1"))
