@@ -128,8 +128,6 @@ def forget_reset_engine(url: str) -> None:
 
 def truncate_all(url: str) -> None:
     """Empty every table of the migrated database at ``url`` (PostgreSQL)."""
-    engine = make_engine(url)
     tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    with engine.begin() as connection:
+    with _engine_for(url).begin() as connection:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()

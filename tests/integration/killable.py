@@ -8,7 +8,6 @@ server's worker processes, and which of them holds a given client connection
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -35,7 +34,6 @@ from tests.integration.servers import (
     HOST,
     READY_TIMEOUT_SECONDS,
     free_ports,
-    sitescim_executable,
     start_serve,
 )
 
@@ -64,22 +62,6 @@ def service_env(database_url: str) -> dict[str, str]:
         }
     )
     return env
-
-
-def cli_json(env: dict[str, str], workdir: Path, *args: str) -> dict[str, Any]:
-    """Run one ``sitescim ... --json`` command as an operator would; return its JSON."""
-    done = subprocess.run(
-        [str(sitescim_executable()), *args, "--json"],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, f"sitescim {' '.join(args)}: {done.stderr}"
-    result: dict[str, Any] = json.loads(done.stdout)
-    return result
 
 
 @contextlib.contextmanager
